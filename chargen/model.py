@@ -1,0 +1,119 @@
+"""The character-level language model: embedding -> RNN / LSTM / GRU -> linear head."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Union
+
+import torch
+from torch import nn
+
+from chargen.errors import ConfigError
+from chargen.vocab import Vocab
+
+CELLS = ("rnn", "lstm", "gru")
+
+# An LSTM carries (h, c); RNN and GRU carry h alone. Each tensor is (layers, B, hidden).
+State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model: the vocabulary and every hyperparameter."""
+
+    vocab: list[str]
+    cell: str = "gru"
+    embedding_size: int = 64
+    hidden_size: int = 512
+    num_layers: int = 2
+    dropout: float = 0.1
+    format: str = field(default="chargen", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.format != "chargen":
+            raise ConfigError(f"not a chargen model config (format is {self.format!r})")
+        if not isinstance(self.vocab, list) or not self.vocab:
+            raise ConfigError("vocab must be a non-empty list of characters")
+        try:
+            Vocab.from_list(self.vocab)
+        except ValueError as exc:
+            raise ConfigError(f"vocab is invalid: {exc}") from None
+        if self.cell not in CELLS:
+            raise ConfigError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able form written to ``config.json``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelConfig:
+        """Rebuild a config from ``config.json``; unknown or missing keys are a :class:`ConfigError`."""
+        if not isinstance(data, dict):
+            raise ConfigError("config must be a JSON object")
+        if data.get("format") != "chargen":
+            raise ConfigError('not a chargen model config (no "format": "chargen")')
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise ConfigError(f"config has unknown key(s): {', '.join(extra)}")
+        missing = sorted(known - set(data))
+        if missing:
+            raise ConfigError(f"config is missing key(s): {', '.join(missing)}")
+        return cls(**data)
+
+
+class CharRNN(nn.Module):
+    """A character language model over one vocabulary.
+
+    ``forward(ids[B, T], state) -> (logits[B, T, V], state)``: feeding a text in pieces with the
+    state carried gives the same logits as one pass. Dropout (training only) is applied to the
+    embeddings, between recurrent layers and before the output head.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.vocab = Vocab.from_list(config.vocab)
+        rnn_class = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.cell]
+        self.embedding = nn.Embedding(len(self.vocab), config.embedding_size)
+        self.rnn = rnn_class(
+            config.embedding_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, len(self.vocab))
+
+    @property
+    def cell(self) -> str:
+        """``"rnn"``, ``"lstm"`` or ``"gru"``."""
+        return self.config.cell
+
+    @property
+    def device(self) -> torch.device:
+        """The device that holds the weights."""
+        return self.head.weight.device
+
+    def num_parameters(self) -> int:
+        """How many weights the model has."""
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Logits for the next character at every position, and the state after the last one."""
+        if ids.dim() != 2:
+            raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
+        x = self.drop(self.embedding(ids))  # (B, T, E)
+        out, state = self.rnn(x, state)  # (B, T, H)
+        logits = self.head(self.drop(out))  # (B, T, V)
+        return logits, state
