@@ -15,7 +15,7 @@ from chargen.vocab import Vocab
 CELLS = ("rnn", "lstm", "gru")
 
 # An LSTM carries (h, c); RNN and GRU carry h alone. Each tensor is (layers, B, hidden).
-State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # noqa: UP007 (runtime alias, py3.10)
 
 
 @dataclass

@@ -251,7 +251,7 @@ def plot_losses(log_rows: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     train = [(r["step"], r["train_loss"]) for r in log_rows if r.get("train_loss") is not None]
     if train:
-        ax.plot(*zip(*train), label="train (dropout on)")
+        ax.plot(*zip(*train, strict=True), label="train (dropout on)")
     ax.plot(steps, [r["val_loss"] for r in log_rows], label="validation", marker="o", markersize=3)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats / char)")
