@@ -66,7 +66,7 @@ def random_windows(data: torch.Tensor, batch_size: int, window: int, generator: 
     """``batch_size`` windows of ``window`` consecutive ids at random offsets, shape (B, window)."""
     starts = torch.randint(0, len(data) - window + 1, (batch_size,), generator=generator)  # (B,)
     offsets = starts[:, None] + torch.arange(window)  # (B, window)
-    return data[offsets]
+    return data[offsets.to(data.device)]
 
 
 def parallel_streams(data: torch.Tensor, streams: int) -> torch.Tensor:
