@@ -100,7 +100,37 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_push(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "push",
+        help="publish a checkpoint folder to the Hugging Face Hub",
+        description=(
+            "Upload CHECKPOINT_DIR (config.json, model.safetensors, README.md model card and loss.png when present; "
+            "never the training state) to the Hub model repo REPO_ID, creating it if needed, and print its URL. "
+            "The token comes from HF_TOKEN or a prior `hf auth login`."
+        ),
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT_DIR", help="checkpoint folder to publish")
+    p.add_argument("repo_id", metavar="REPO_ID", help="Hub model repo, user/repo")
+    p.add_argument(
+        "--private", action="store_true", help="create the repo as private (an existing repo keeps its visibility)"
+    )
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from chargen.hub import CARD_NAME, push_checkpoint, push_files
+
+    names = [path.name for path in push_files(args.checkpoint)]
+    if names and CARD_NAME not in names:
+        print(f"note: {args.checkpoint} has no {CARD_NAME} model card; the repo will have none", file=sys.stderr)
+    url = push_checkpoint(args.checkpoint, args.repo_id, private=args.private)
+    print(f"uploaded {', '.join(names)}", file=sys.stderr)
+    print(url)
+    return 0
+
+
 COMMANDS = {"train": (_add_train, _run_train), "eval": (_add_eval, _run_eval)}
+COMMANDS["push"] = (_add_push, _run_push)
 
 
 def build_parser() -> argparse.ArgumentParser:
