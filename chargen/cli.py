@@ -133,6 +133,95 @@ COMMANDS = {"train": (_add_train, _run_train), "eval": (_add_eval, _run_eval)}
 COMMANDS["push"] = (_add_push, _run_push)
 
 
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="greedy and sampled continuations of a prompt, side by side",
+        description=(
+            "Continue --prompt with MODEL twice from the same primed state: greedily (argmax) and sampled "
+            "at --temperature. Prints both, labelled, and whether the greedy text falls into a loop."
+        ),
+    )
+    p.add_argument("model", help="checkpoint folder")
+    p.add_argument("--prompt", default="", help="text to continue (default: empty, which starts from a line break)")
+    p.add_argument("--length", type=int, default=200, help="characters to generate, 1..5000 (default 200)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature 0..5, 0 = greedy (default 0.8)")
+    p.add_argument("--top-k", type=int, help="sample only among the K most likely characters")
+    p.add_argument("--top-p", type=float, help="sample only from the smallest set holding probability P (0 < P <= 1)")
+    p.add_argument("--repetition-penalty", type=float, help="penalise characters seen recently, >= 1 (1 = off)")
+    p.add_argument("--seed", type=int, help="seed for the sampled text (default: a fresh one, printed)")
+    p.add_argument("--precision", default="auto", help="network to run: auto, exact, fp32 or int8 (default auto)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (with --stream: JSON lines)")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="print the sampled text as it is generated, then the greedy text (with --json: one line per character)",
+    )
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from chargen.generate import stream_compare
+    from chargen.hub import load_model
+
+    # One step is a few small matrix products: a second thread only adds overhead, and collapses
+    # when another process holds a core (see FACTS.md).
+    torch.set_num_threads(1)
+    model = load_model(args.model)
+    results = stream_compare(
+        model,
+        args.prompt,
+        args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
+        chunk_size=1 if args.stream else args.length,
+        precision=args.precision,
+    )
+    settings = {
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "repetition_penalty": args.repetition_penalty,
+    }
+    result = None
+    for result in results:
+        if args.stream and len(result.sampled) == 1:
+            _print_dropped(result.dropped)
+            if not args.json:
+                print(f"=== sampled (temperature {args.temperature:g}, seed {result.seed}) ===")
+        if args.stream and args.json:
+            print(json.dumps({"greedy": result.greedy[-1], "sampled": result.sampled[-1]}), flush=True)
+        elif args.stream:
+            print(result.sampled[-1], end="", flush=True)
+    assert result is not None and result.done
+    if args.json:
+        print(json.dumps({**result.to_dict(), **settings}))
+        return 0
+    if args.stream:
+        print()
+    else:
+        _print_dropped(result.dropped)
+        print(f"=== sampled (temperature {args.temperature:g}, seed {result.seed}) ===")
+        print(result.sampled)
+    print("=== greedy ===")
+    print(result.greedy)
+    print(f"=== loop: {result.loop.describe() if result.loop else 'none'} ===")
+    return 0
+
+
+def _print_dropped(dropped: list[str]) -> None:
+    if dropped:
+        names = ", ".join(repr(ch) for ch in dropped)
+        print(f"note: dropped characters the model does not know: {names}", file=sys.stderr)
+
+
+COMMANDS["generate"] = (_add_generate, _run_generate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``chargen`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m chargen", description="Character-level RNN language models.")
