@@ -1,0 +1,142 @@
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from chargen import CheckpointError, load_model, save_checkpoint
+from chargen.model import CELLS
+from tests.conftest import tiny_model
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_round_trip_gives_identical_weights_and_logits(tmp_path: Path, cell: str) -> None:
+    model = tiny_model(cell, vocab="ab é中🙂\n")
+    save_checkpoint(model, tmp_path / "ckpt")
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_model(tmp_path / "ckpt")
+    assert loaded.vocab == model.vocab and loaded.config == model.config
+    original, restored = model.state_dict(), loaded.state_dict()
+    assert original.keys() == restored.keys()
+    assert all(torch.equal(original[k], restored[k]) for k in original)
+    ids = torch.tensor([model.vocab.encode("é中🙂ab")])
+    with torch.no_grad():
+        assert torch.equal(model(ids)[0], loaded(ids)[0])
+
+
+def test_config_holds_every_hyperparameter_and_the_vocab(tmp_path: Path) -> None:
+    save_checkpoint(tiny_model("gru", vocab="xyz", hidden=12, layers=3, dropout=0.2), tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    assert config == {
+        "vocab": ["x", "y", "z"],
+        "cell": "gru",
+        "embedding_size": 8,
+        "hidden_size": 12,
+        "num_layers": 3,
+        "dropout": 0.2,
+        "format": "chargen",
+    }
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    folder = tmp_path / "model"
+    save_checkpoint(tiny_model("lstm"), folder)
+    return folder
+
+
+def test_truncated_weights_are_refused(saved: Path) -> None:
+    weights = saved / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="model.safetensors: not a valid safetensors file"):
+        load_model(saved)
+
+
+def test_corrupted_header_is_refused(saved: Path) -> None:
+    weights = saved / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[8:20] = b"garbage!!!!!"
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_model(saved)
+
+
+def test_pickle_renamed_to_safetensors_is_refused_and_never_unpickled(saved: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "unpickled"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (saved / "model.safetensors").write_bytes(pickle.dumps({"w": Payload()}))
+    with pytest.raises(CheckpointError, match="not a valid safetensors file"):
+        load_model(saved)
+    assert not marker.exists()
+
+
+def test_folder_with_only_pickled_weights_is_refused(saved: Path) -> None:
+    (saved / "model.safetensors").rename(saved / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match=r"only pickled weights \(pytorch_model.bin\).*never unpickles"):
+        load_model(saved)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.pop("hidden_size"), "missing key"),
+        (lambda c: c.update(extra=1), "unknown key"),
+        (lambda c: c.update(hidden_size="16"), "hidden_size must be a positive integer"),
+        (lambda c: c.update(format="gpt2"), "not a chargen model"),
+    ],
+)
+def test_bad_config_is_refused_naming_the_file(saved: Path, edit, message: str) -> None:
+    config = json.loads((saved / "config.json").read_text())
+    edit(config)
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError) as info:
+        load_model(saved)
+    assert "config.json" in str(info.value) and message in str(info.value)
+
+
+def test_config_that_is_not_json_is_refused(saved: Path) -> None:
+    (saved / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config.json: not valid JSON"):
+        load_model(saved)
+
+
+def test_vocabulary_that_does_not_match_the_weights_is_refused(saved: Path) -> None:
+    config = json.loads((saved / "config.json").read_text())
+    config["vocab"].append("Q")
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="does the vocabulary match the weights"):
+        load_model(saved)
+
+
+def test_missing_and_extra_tensors_are_refused(saved: Path) -> None:
+    from safetensors.torch import load_file
+
+    tensors = load_file(saved / "model.safetensors")
+    tensors.pop("head.bias")
+    tensors["mystery"] = torch.zeros(2)
+    save_file(tensors, saved / "model.safetensors")
+    with pytest.raises(CheckpointError, match=r"missing tensors \['head.bias'\]; unexpected tensors \['mystery'\]"):
+        load_model(saved)
+
+
+def test_non_finite_weights_are_refused(saved: Path) -> None:
+    from safetensors.torch import load_file
+
+    tensors = load_file(saved / "model.safetensors")
+    tensors["head.bias"][0] = float("nan")
+    save_file(tensors, saved / "model.safetensors")
+    with pytest.raises(CheckpointError, match="head.bias is not finite"):
+        load_model(saved)
+
+
+def test_missing_folder_and_files(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no such checkpoint folder"):
+        load_model(tmp_path / "nowhere")
+    with pytest.raises(CheckpointError, match="no model.safetensors"):
+        load_model(tmp_path)

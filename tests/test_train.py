@@ -1,0 +1,203 @@
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from chargen import ConfigError, CorpusError, load_model
+from chargen.checkpoint import read_weights
+from chargen.train import STATE_NAME, TrainConfig, learning_rate, train
+from tests.conftest import ROOT
+
+TINY = {
+    "cell": "lstm",
+    "hidden_size": 24,
+    "embedding_size": 8,
+    "num_layers": 2,
+    "batch_size": 8,
+    "seq_len": 24,
+    "eval_every": 10,
+    "dropout": 0.1,
+    "lr": 1e-2,
+    "warmup_steps": 5,
+}
+
+
+def test_loss_drops_and_outputs_are_written(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=60, **TINY), progress_bar=False)
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 10, 20, 30, 40, 50, 60]
+    assert rows[0]["val_loss"] == pytest.approx(math.log(len(load_model(out).vocab)), abs=0.3)
+    assert rows[-1]["val_loss"] < rows[0]["val_loss"] - 0.6
+    assert result.best_val_loss == min(r["val_loss"] for r in rows)
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", STATE_NAME, "log.jsonl", "loss.png"}
+    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_best_checkpoint_is_the_best_evaluated_model(corpus_file: Path, tmp_path: Path) -> None:
+    from chargen.data import Corpus, read_text
+    from chargen.evaluate import nll_per_char
+
+    out = tmp_path / "run"
+    config = TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=30, **TINY)
+    result = train(config, progress_bar=False)
+    corpus = Corpus.from_text(read_text(corpus_file), 0.1, min_chars=25)
+    nats, _ = nll_per_char(load_model(out), corpus.val, streams=config.eval_streams)
+    assert nats == pytest.approx(result.best_val_loss, abs=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_resume_continues_as_if_it_never_stopped(corpus_file: Path, tmp_path: Path, cell: str) -> None:
+    settings = {**TINY, "cell": cell, "eval_every": 7}
+    straight = tmp_path / "straight"
+    train(TrainConfig(corpus=str(corpus_file), out=str(straight), max_steps=20, **settings), progress_bar=False)
+    halves = tmp_path / "halves"
+    first = train(
+        TrainConfig(corpus=str(corpus_file), out=str(halves), max_steps=20, **settings),
+        progress_bar=False,
+        callbacks=[lambda p: p.step == 10],
+    )
+    assert first.stopped_early and first.step == 10
+    second = train(
+        TrainConfig(corpus=str(corpus_file), out=str(halves), max_steps=20, **settings), resume=True, progress_bar=False
+    )
+    assert second.step == 20 and not second.stopped_early
+    a, b = read_weights(straight / STATE_NAME), read_weights(halves / STATE_NAME)
+    for name in a:
+        if name.startswith(("model.", "optim.")):
+            assert torch.equal(a[name], b[name]), name
+    log = [json.loads(x)["step"] for x in (halves / "log.jsonl").read_text().splitlines()]
+    assert log == [0, 7, 14, 20]
+
+
+def test_resume_keeps_saved_settings_but_takes_a_new_budget(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=10, **TINY), progress_bar=False)
+    result = train(
+        TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=15, cell="gru"), resume=True, progress_bar=False
+    )
+    assert result.step == 15
+    assert load_model(out).cell == "lstm"
+
+
+def test_refuses_to_overwrite_a_run_or_resume_nothing(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=5, **TINY), resume=True)
+    assert not out.exists()
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=5, **TINY), progress_bar=False)
+    with pytest.raises(ConfigError, match="already holds a training run"):
+        train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=5, **TINY))
+
+
+def test_resume_with_a_different_corpus_is_refused(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=5, **TINY), progress_bar=False)
+    other = tmp_path / "other.txt"
+    other.write_text("completely different ☃ text\n" * 50)
+    with pytest.raises(ConfigError, match="characters differ"):
+        train(TrainConfig(corpus=str(other), out=str(out), max_steps=10), resume=True)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "corpus is empty"),
+        (b"abc" * 10, "corpus is too short"),
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+        (b"a\x00b" * 100, "binary"),
+    ],
+)
+def test_bad_corpora(tmp_path: Path, content: bytes, message: str) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_bytes(content)
+    out = tmp_path / "run"
+    with pytest.raises(CorpusError, match=message):
+        train(TrainConfig(corpus=str(corpus), out=str(out), max_steps=5, **TINY))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seq_len": 0}, "seq-len must be a positive integer"),
+        ({"lr": -1.0}, "lr must be"),
+        ({"max_steps": -5}, "max-steps must be a positive integer"),
+        ({"schedule": "zigzag"}, "schedule must be"),
+        ({"max_minutes": 0}, "max-minutes must be a positive number"),
+        ({"cell": "xyz"}, "cell must be one of"),
+        ({"dropout": 1.5}, "dropout must be in [0, 1)"),
+        ({"device": "tpu"}, "device must be cpu or cuda"),
+    ],
+)
+def test_impossible_options(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(corpus="x", out="y", **changes)
+    assert message in str(info.value)
+
+
+def test_schedule_warms_up_then_decays_to_the_floor() -> None:
+    config = TrainConfig(corpus="x", out="y", lr=1.0, warmup_steps=10, min_lr_ratio=0.1, max_steps=100)
+    assert learning_rate(config, 0, 0.0) == pytest.approx(0.1)
+    assert learning_rate(config, 9, 0.09) == pytest.approx(1.0)
+    assert learning_rate(config, 50, 0.5) == pytest.approx(0.55)
+    assert learning_rate(config, 100, 1.0) == pytest.approx(0.1)
+
+
+def test_sigterm_saves_state_and_exits_cleanly(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [
+        sys.executable,
+        "-m",
+        "chargen",
+        "train",
+        str(corpus_file),
+        "--out",
+        str(out),
+        "--max-steps",
+        "100000",
+        "--hidden",
+        "16",
+        "--seq-len",
+        "16",
+        "--batch-size",
+        "4",
+        "--eval-every",
+        "5",
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while (
+        time.time() < deadline
+        and len((out / "log.jsonl").read_text().splitlines() if (out / "log.jsonl").exists() else []) < 3
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["stopped"].startswith("interrupted") and summary["step"] >= 10
+    assert "Traceback" not in stderr
+    load_model(out)
+    result = train(
+        TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=summary["step"] + 3),
+        resume=True,
+        progress_bar=False,
+    )
+    assert result.step == summary["step"] + 3
