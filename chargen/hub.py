@@ -214,6 +214,9 @@ def push_checkpoint(
         raise HubError(f"{repo_id}: the Hub refused the upload ({status}: {_first_line(exc)})") from None
     except _network_errors(hf) as exc:
         raise HubError(f"{repo_id}: could not reach the Hugging Face Hub ({_first_line(exc)})") from None
+    except ValueError as exc:  # huggingface_hub's verdict on the model card's metadata, over several lines
+        details = "; ".join(line.strip("- ") for line in str(exc).splitlines() if line.strip())
+        raise HubError(f"{repo_id}: the Hub rejected the upload ({details})") from None
     return str(url)
 
 

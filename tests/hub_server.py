@@ -3,8 +3,9 @@
 Downloads: HEAD/GET ``/{repo}/resolve/{rev}/{file}`` with ``X-Repo-Commit`` and ``ETag``;
 ``/api/models/{repo}[/revision/{rev}]`` and ``/api/models/{repo}/tree/{rev}``; 404s carry
 ``X-Error-Code: RepoNotFound | RevisionNotFound | EntryNotFound`` as the real Hub does.
-Uploads: ``POST /api/repos/create``, ``/api/models/{repo}/preupload/{rev}`` (every file "regular",
-so no LFS or Xet storage is needed) and ``/api/models/{repo}/commit/{rev}`` (ndjson, base64 content).
+Uploads: ``POST /api/repos/create``, ``/api/validate-yaml`` (model card metadata),
+``/api/models/{repo}/preupload/{rev}`` (every file "regular", so no LFS or Xet storage is needed) and
+``/api/models/{repo}/commit/{rev}`` (ndjson, base64 content).
 Writes need ``Authorization: Bearer <token>``; private repos are hidden from requests without it.
 Every request is logged in ``hub.requests`` so tests can assert what did (or did not) go over the wire.
 """
@@ -48,7 +49,8 @@ class StandInHub:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval makes shutdown (once per test) take milliseconds instead of half a second.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def endpoint(self) -> str:
@@ -86,6 +88,8 @@ class StandInHub:
     def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
         """The files of ``repo_id`` at ``revision``."""
         repo = self.repos[repo_id]
+        if not repo.commits:  # created but never committed to
+            return {}
         return dict(repo.commits[repo.resolve(revision)])
 
     def paths_requested(self, prefix: str = "") -> list[str]:
@@ -119,6 +123,8 @@ def _handler_for(hub: StandInHub) -> type[BaseHTTPRequestHandler]:
             parts = url.path.split("/")[1:]  # split before unquoting: a revision may hold %2F
             if method == "POST" and url.path == "/api/repos/create":
                 return self._create_repo(body)
+            if method == "POST" and url.path == "/api/validate-yaml":
+                return self._validate_yaml(body)
             if len(parts) >= 5 and parts[0] == "api" and parts[1] == "models":
                 repo_id = f"{unquote(parts[2])}/{unquote(parts[3])}"
                 action, rest = parts[4], [unquote(p) for p in parts[5:]]
@@ -187,11 +193,20 @@ def _handler_for(hub: StandInHub) -> type[BaseHTTPRequestHandler]:
             payload = json.loads(body)
             hub.created.append(payload)
             repo_id = f"{payload['organization']}/{payload['name']}"
-            if repo_id in hub.repos:
-                return self._error(409, "You already created this model repo", None)
+            url = f"{hub.endpoint}/{repo_id}"
+            if repo_id in hub.repos:  # the real Hub's 409 carries the url too; create_repo(exist_ok=True) reads it
+                message = "You already created this model repo"
+                return self._json(409, {"error": message, "url": url}, {"X-Error-Message": message})
             with hub._lock:
                 hub.repos[repo_id] = Repo(private=payload.get("visibility") == "private")
-            self._json(200, {"url": f"{hub.endpoint}/{repo_id}", "name": repo_id})
+            self._json(200, {"url": url, "name": repo_id})
+
+        def _validate_yaml(self, body: bytes) -> None:
+            # The real Hub checks a model card's front matter; the stand-in rejects one marker so tests can.
+            if "license: not-a-license" in json.loads(body)["content"]:
+                errors = [{"message": '"license" must be one of [apache-2.0, mit, ...]'}]
+                return self._json(400, {"errors": errors, "warnings": []}, {"X-Error-Message": "Invalid metadata"})
+            self._json(200, {"errors": [], "warnings": []})
 
         def _preupload(self, repo_id: str, body: bytes) -> None:
             if not self._authorized():

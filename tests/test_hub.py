@@ -1,0 +1,427 @@
+"""chargen.hub against a stand-in Hub on 127.0.0.1: the real huggingface_hub code, no mocks, no internet.
+
+Most tests call chargen in this process with ``endpoint=`` and ``cache_dir=`` explicit. The ones
+about environment variables (``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_OFFLINE``, ``HF_TOKEN``), which
+huggingface_hub reads once at import, and the CLI run in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hub_server import TOKEN, Blackhole, StandInHub, closed_port_endpoint
+from safetensors.torch import save_file
+
+from chargen.checkpoint import save_checkpoint
+from chargen.errors import CheckpointError
+from chargen.hub import (
+    PUSH_FILES,
+    HubError,
+    HubRef,
+    load_model,
+    load_models,
+    parse_hub_ref,
+    parse_models_env,
+    push_checkpoint,
+    push_files,
+)
+from chargen.model import CharRNN, ModelConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_FILES = ("config.json", "model.safetensors")
+
+
+def tiny(seed: int, cell: str = "gru") -> CharRNN:
+    """A small seeded model; different seeds give different weights."""
+    torch.manual_seed(seed)
+    config = ModelConfig(vocab=list("\n abc"), cell=cell, embedding_size=4, hidden_size=8, num_layers=1, dropout=0.0)
+    return CharRNN(config).eval()
+
+
+def same_weights(a: CharRNN, b: CharRNN) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return a.config == b.config and sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def checkpoint_files(model: CharRNN, folder: Path) -> dict[str, bytes]:
+    save_checkpoint(model, folder)
+    return {name: (folder / name).read_bytes() for name in MODEL_FILES}
+
+
+@pytest.fixture
+def hub() -> StandInHub:
+    with StandInHub() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _online(monkeypatch: pytest.MonkeyPatch) -> None:
+    # chargen looks at HF_HUB_OFFLINE at call time too; the in-process tests want the Hub reachable.
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+
+
+def downloads(hub: StandInHub) -> list[str]:
+    """The files the client fetched with GET (a HEAD is only a freshness check)."""
+    return [path.rsplit("/", 1)[1] for method, path in hub.requests if method == "GET" and "/resolve/" in path]
+
+
+# -- names -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("alice/tiny", HubRef("alice/tiny")),
+        ("alice/tiny@v1", HubRef("alice/tiny", "v1")),
+        ("alice/tiny@" + "a" * 40, HubRef("alice/tiny", "a" * 40)),
+        ("./alice/tiny", None),
+        ("/abs/alice/tiny", None),
+        ("a/b/c", None),
+        ("tiny", None),
+        ("alice/tiny@", None),
+    ],
+)
+def test_parse_hub_ref(name: str, expected: HubRef | None) -> None:
+    assert parse_hub_ref(name) == expected
+
+
+def test_existing_local_folder_wins_over_a_repo_id(hub: StandInHub, tmp_path: Path, monkeypatch) -> None:
+    local = tiny(1)
+    save_checkpoint(local, tmp_path / "alice" / "tiny")
+    hub.commit("alice/tiny", checkpoint_files(tiny(2), tmp_path / "other"))
+    monkeypatch.chdir(tmp_path)
+    assert parse_hub_ref("alice/tiny") is None and parse_hub_ref(Path("x/y")) is None
+    assert same_weights(load_model("alice/tiny", endpoint=hub.endpoint, cache_dir=tmp_path / "cache"), local)
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ["checkpoints/shakespeare"]),
+        ("", ["checkpoints/shakespeare"]),
+        (" , ", ["checkpoints/shakespeare"]),
+        ("user/repo", ["user/repo"]),
+        ("checkpoints/shakespeare, user/repo@v1 ,user/repo@v1,", ["checkpoints/shakespeare", "user/repo@v1"]),
+    ],
+)
+def test_parse_models_env(value: str | None, expected: list[str]) -> None:
+    assert parse_models_env(value) == expected
+
+
+# -- loading from the Hub --------------------------------------------------------------------
+
+
+def test_load_by_repo_id_downloads_two_files_into_the_cache_and_reuses_them(hub: StandInHub, tmp_path: Path) -> None:
+    model = tiny(1, cell="lstm")
+    hub.commit("alice/tiny", {**checkpoint_files(model, tmp_path / "ck"), "README.md": b"# card", "log.jsonl": b"{}"})
+    cache = tmp_path / "cache"
+    assert same_weights(load_model("alice/tiny", endpoint=hub.endpoint, cache_dir=cache), model)
+    assert sorted(downloads(hub)) == sorted(MODEL_FILES)
+    assert list(cache.glob("models--alice--tiny/snapshots/*/model.safetensors"))
+
+    hub.requests.clear()
+    assert same_weights(load_model("alice/tiny", endpoint=hub.endpoint, cache_dir=cache), model)
+    assert downloads(hub) == []  # only freshness checks: the blobs come from the cache
+
+
+def test_pinned_revision_tag_and_commit(hub: StandInHub, tmp_path: Path) -> None:
+    old, new = tiny(1), tiny(2)
+    first = hub.commit("alice/tiny", checkpoint_files(old, tmp_path / "old"))
+    hub.tag("alice/tiny", "v1", first)
+    hub.commit("alice/tiny", checkpoint_files(new, tmp_path / "new"))
+    kwargs = {"endpoint": hub.endpoint, "cache_dir": tmp_path / "cache"}
+
+    assert same_weights(load_model("alice/tiny", **kwargs), new)
+    assert same_weights(load_model("alice/tiny@v1", **kwargs), old)
+    assert same_weights(load_model(f"alice/tiny@{first}", **kwargs), old)
+    hub.requests.clear()
+    assert same_weights(load_model(f"alice/tiny@{first}", **kwargs), old)
+    assert hub.requests == []  # a cached commit never changes: no network at all
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("alice/missing", "alice/missing: repo not found on the Hugging Face Hub"),
+        ("alice/tiny@v9", "alice/tiny@v9: alice/tiny has no revision 'v9'"),
+    ],
+)
+def test_missing_repo_or_revision(hub: StandInHub, tmp_path: Path, name: str, message: str) -> None:
+    hub.commit("alice/tiny", checkpoint_files(tiny(1), tmp_path / "ck"))
+    with pytest.raises(HubError, match=message):
+        load_model(name, endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    assert downloads(hub) == []
+
+
+def test_pickle_only_repo_is_refused_and_never_downloaded(hub: StandInHub, tmp_path: Path) -> None:
+    config = checkpoint_files(tiny(1), tmp_path / "ck")["config.json"]
+    hub.commit("bob/pickled", {"config.json": config, "pytorch_model.bin": b"\x80\x04not really", "model.pt": b"x"})
+    with pytest.raises(HubError) as info:
+        load_model("bob/pickled", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    assert str(info.value) == (
+        "bob/pickled: holds only pickled weights (model.pt, pytorch_model.bin); chargen loads model.safetensors "
+        "only and never unpickles"
+    )
+    assert downloads(hub) == []
+
+
+@pytest.mark.parametrize("missing", MODEL_FILES)
+def test_repo_without_config_or_weights(hub: StandInHub, tmp_path: Path, missing: str) -> None:
+    files = checkpoint_files(tiny(1), tmp_path / "ck")
+    del files[missing]
+    hub.commit("bob/partial", {**files, "README.md": b"hi"})
+    with pytest.raises(HubError, match=f"^bob/partial: the repo has no {missing}; not a chargen checkpoint$"):
+        load_model("bob/partial", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+
+
+def test_config_that_is_not_chargen_fails_before_the_weights_download(hub: StandInHub, tmp_path: Path) -> None:
+    files = checkpoint_files(tiny(1), tmp_path / "ck")
+    hub.commit("bob/gpt2", {**files, "config.json": json.dumps({"model_type": "gpt2"}).encode()})
+    with pytest.raises(HubError, match=r'^bob/gpt2: config.json: not a chargen model config \(no "format"'):
+        load_model("bob/gpt2", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    assert downloads(hub) == ["config.json"]
+
+
+def test_weights_that_do_not_match_the_config_name_the_repo(hub: StandInHub, tmp_path: Path) -> None:
+    files = checkpoint_files(tiny(1), tmp_path / "ck")
+    save_file({"head.weight": torch.zeros(2, 2)}, tmp_path / "bad.safetensors")
+    hub.commit("bob/bad", {**files, "model.safetensors": (tmp_path / "bad.safetensors").read_bytes()})
+    with pytest.raises(HubError, match=r"^bob/bad: model.safetensors: does not match config.json"):
+        load_model("bob/bad", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+
+
+def test_unreachable_hub_uses_the_cache_and_is_otherwise_one_clear_error(hub: StandInHub, tmp_path: Path) -> None:
+    model = tiny(1)
+    hub.commit("alice/tiny", checkpoint_files(model, tmp_path / "ck"))
+    cache = tmp_path / "cache"
+    load_model("alice/tiny", endpoint=hub.endpoint, cache_dir=cache)
+    dead = closed_port_endpoint()
+    assert same_weights(load_model("alice/tiny", endpoint=dead, cache_dir=cache), model)
+    with pytest.raises(HubError, match=r"^alice/other: not in the local Hugging Face cache and the Hugging Face Hub"):
+        load_model("alice/other", endpoint=dead, cache_dir=cache)
+
+
+# -- load_models: what the app calls ----------------------------------------------------------
+
+
+def test_load_models_skips_a_missing_repo_with_a_notice(hub: StandInHub, tmp_path: Path) -> None:
+    bundled = tmp_path / "bundled"
+    save_checkpoint(tiny(1), bundled)
+    hub.commit("alice/tiny", checkpoint_files(tiny(2), tmp_path / "ck"))
+    loaded = load_models(
+        f"alice/missing, {bundled}, alice/tiny", fallback=None, endpoint=hub.endpoint, cache_dir=tmp_path / "c"
+    )
+    assert list(loaded.models) == [str(bundled), "alice/tiny"] and loaded.default == str(bundled)
+    assert loaded.notices == [
+        "could not load alice/missing: repo not found on the Hugging Face Hub, and no local folder has that name "
+        f"(a private repo needs HF_TOKEN); using {bundled}"
+    ]
+    models, notices = loaded  # also unpacks as (models, notices)
+    assert same_weights(models["alice/tiny"], tiny(2)) and notices == loaded.notices
+
+
+def test_load_models_falls_back_to_the_bundled_model(hub: StandInHub, tmp_path: Path) -> None:
+    bundled = tmp_path / "bundled"
+    save_checkpoint(tiny(1), bundled)
+    loaded = load_models(["alice/missing"], fallback=bundled, endpoint=hub.endpoint, cache_dir=tmp_path / "c")
+    assert list(loaded.models) == [str(bundled)]
+    assert len(loaded.notices) == 1
+    assert loaded.notices[0].startswith("could not load alice/missing: repo not found on the Hugging Face Hub")
+    assert loaded.notices[0].endswith(f"; using {bundled}")
+
+
+def test_load_models_with_nothing_loadable_raises_one_line(tmp_path: Path) -> None:
+    with pytest.raises(HubError, match=r"^no model could be loaded \(.*nope: no such checkpoint folder") as info:
+        load_models([str(tmp_path / "nope")], fallback=None)
+    assert "\n" not in str(info.value)
+
+
+def test_load_models_fails_fast_on_a_hanging_hub(tmp_path: Path) -> None:
+    bundled = tmp_path / "bundled"
+    save_checkpoint(tiny(1), bundled)
+    with pytest.raises(HubError):  # import huggingface_hub first, so only the network is timed
+        load_model("alice/a", endpoint=closed_port_endpoint(), cache_dir=tmp_path)
+    with Blackhole() as dead:
+        start = time.monotonic()
+        loaded = load_models(
+            ["alice/a", "alice/b", "alice/c", str(bundled)], endpoint=dead.endpoint, cache_dir=tmp_path, timeout=0.5
+        )
+        elapsed = time.monotonic() - start
+        assert dead.connections == 1  # the failure is remembered: one attempt, not one per name
+    assert elapsed < 1.4, elapsed  # one timeout, not three
+    assert list(loaded.models) == [str(bundled)]
+    assert [n.split(":")[0] for n in loaded.notices] == ["could not load alice/a", "could not load alice/b"] + [
+        "could not load alice/c"
+    ]
+    assert all("could not be reached" in n for n in loaded.notices)
+
+
+def test_load_models_uses_cached_copies_when_the_hub_is_down(hub: StandInHub, tmp_path: Path) -> None:
+    model = tiny(1)
+    hub.commit("alice/tiny", checkpoint_files(model, tmp_path / "ck"))
+    load_model("alice/tiny", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    loaded = load_models(["alice/gone", "alice/tiny"], endpoint=closed_port_endpoint(), cache_dir=tmp_path / "cache")
+    assert list(loaded.models) == ["alice/tiny"] and same_weights(loaded.models["alice/tiny"], model)
+    assert loaded.notices[0].startswith("alice/tiny: the Hugging Face Hub could not be reached (")
+    assert loaded.notices[0].endswith("); using the cached copy")
+    assert loaded.notices[1].startswith("could not load alice/gone: not in the local Hugging Face cache")
+    assert loaded.notices[1].endswith("; using alice/tiny")
+
+
+# -- push ------------------------------------------------------------------------------------
+
+
+def full_checkpoint(folder: Path, model: CharRNN) -> Path:
+    """A checkpoint folder as training leaves it, plus a model card."""
+    save_checkpoint(model, folder)
+    (folder / "README.md").write_text("---\nlibrary_name: chargen\n---\n# tiny\n", encoding="utf-8")
+    (folder / "loss.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    (folder / "log.jsonl").write_text('{"step": 1}\n', encoding="utf-8")
+    (folder / "train_state.safetensors").write_bytes(b"optimizer state")
+    return folder
+
+
+def test_push_uploads_exactly_what_load_model_reads_back(hub: StandInHub, tmp_path: Path, monkeypatch) -> None:
+    model = tiny(3, cell="rnn")
+    folder = full_checkpoint(tmp_path / "ck", model)
+    assert [p.name for p in push_files(folder)] == list(PUSH_FILES)
+
+    url = push_checkpoint(folder, "carol/tiny", private=True, token=TOKEN, endpoint=hub.endpoint)
+    assert url == f"{hub.endpoint}/carol/tiny"
+    assert hub.created == [{"name": "tiny", "organization": "carol", "visibility": "private"}]
+    uploaded = hub.files("carol/tiny")
+    assert sorted(uploaded) == sorted(PUSH_FILES)
+    assert all(uploaded[name] == (folder / name).read_bytes() for name in uploaded)
+    # private: invisible without a token; huggingface_hub sends HF_TOKEN when it is set
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(HubError, match="repo not found"):
+        load_model("carol/tiny", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert same_weights(load_model("carol/tiny", endpoint=hub.endpoint, cache_dir=tmp_path / "cache"), model)
+
+
+def test_push_again_updates_an_existing_repo(hub: StandInHub, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    push_checkpoint(full_checkpoint(tmp_path / "v1", tiny(1)), "carol/tiny", endpoint=hub.endpoint)
+    save_checkpoint(tiny(2), tmp_path / "v2")
+    push_checkpoint(tmp_path / "v2", "carol/tiny", endpoint=hub.endpoint)
+    assert same_weights(load_model("carol/tiny", endpoint=hub.endpoint, cache_dir=tmp_path / "cache"), tiny(2))
+    assert "README.md" in hub.files("carol/tiny")  # kept from the first push
+
+
+def test_push_refuses_a_pickled_checkpoint_before_any_request(hub: StandInHub, tmp_path: Path) -> None:
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    (folder / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(CheckpointError, match="holds only pickled weights"):
+        push_checkpoint(folder, "carol/tiny", token=TOKEN, endpoint=hub.endpoint)
+    with pytest.raises(HubError, match="not a Hub repo id"):
+        push_checkpoint(full_checkpoint(tmp_path / "ok", tiny(1)), "carol/tiny@v1", token=TOKEN, endpoint=hub.endpoint)
+    assert hub.requests == []
+
+
+def test_push_with_a_bad_token_is_one_clear_error(hub: StandInHub, tmp_path: Path) -> None:
+    with pytest.raises(HubError, match=r"^carol/tiny: the Hub refused the upload \(401: "):
+        push_checkpoint(full_checkpoint(tmp_path / "ck", tiny(1)), "carol/tiny", token="wrong", endpoint=hub.endpoint)
+
+
+def test_push_with_invalid_card_metadata_is_one_clear_error(hub: StandInHub, tmp_path: Path) -> None:
+    folder = full_checkpoint(tmp_path / "ck", tiny(1))
+    (folder / "README.md").write_text("---\nlicense: not-a-license\n---\n# tiny\n", encoding="utf-8")
+    with pytest.raises(
+        HubError, match=r'^carol/tiny: the Hub rejected the upload \(Invalid metadata in README.md.; "li'
+    ):
+        push_checkpoint(folder, "carol/tiny", token=TOKEN, endpoint=hub.endpoint)
+    assert hub.files("carol/tiny") == {}  # the repo was created, but nothing was committed
+
+
+# -- environment variables and the CLI, in fresh processes -------------------------------------
+
+LOAD_SCRIPT = """
+import json, sys, time
+start = time.monotonic()
+from chargen.hub import load_model
+local = load_model(sys.argv[1])
+print(json.dumps({"hub_imported_for_local": "huggingface_hub" in sys.modules}))
+for name in sys.argv[2:]:
+    start = time.monotonic()
+    try:
+        model = load_model(name)
+        sd, ref = model.state_dict(), local.state_dict()
+        result = {"name": name, "same": all(__import__("torch").equal(sd[k], ref[k]) for k in ref)}
+    except Exception as exc:
+        result = {"name": name, "error": f"{type(exc).__name__}: {exc}"}
+    result["seconds"] = time.monotonic() - start
+    print(json.dumps(result))
+"""
+
+
+def hf_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
+    """A clean environment for a child process: our Hub, our cache, nothing inherited from HF_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
+    env.update(
+        PYTHONPATH=str(ROOT), HF_ENDPOINT=endpoint, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_DISABLE_TELEMETRY="1"
+    )
+    env.update(extra)
+    return env
+
+
+def run_python(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, tmp_path: Path) -> None:
+    folder = full_checkpoint(tmp_path / "ck", tiny(4, cell="lstm"))
+    env = hf_env(tmp_path, hub.endpoint, HF_TOKEN=TOKEN)
+    pushed = run_python(["-m", "chargen", "push", str(folder), "carol/tiny"], env, tmp_path)
+    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.stdout.strip() == f"{hub.endpoint}/carol/tiny"
+    assert "uploaded config.json, model.safetensors, README.md, loss.png" in pushed.stderr
+    assert sorted(hub.files("carol/tiny")) == sorted(PUSH_FILES)
+
+    online = run_python(["-c", LOAD_SCRIPT, str(folder), "carol/tiny"], env, tmp_path)
+    assert online.returncode == 0, online.stderr
+    assert json.loads(online.stdout.splitlines()[1])["same"] is True
+    assert list((tmp_path / "hf_home" / "hub").glob("models--carol--tiny/snapshots/*/config.json"))
+
+    hub.requests.clear()
+    offline = run_python(
+        ["-c", LOAD_SCRIPT, str(folder), "carol/tiny", "carol/uncached"], {**env, "HF_HUB_OFFLINE": "1"}, tmp_path
+    )
+    assert offline.returncode == 0, offline.stderr
+    lines = [json.loads(line) for line in offline.stdout.splitlines()]
+    assert lines[0] == {"hub_imported_for_local": False}  # a local folder never imports huggingface_hub
+    assert lines[1]["same"] is True
+    assert lines[2]["error"] == (
+        "HubError: carol/uncached: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
+        "load it once while online"
+    )
+    assert lines[2]["seconds"] < 1.0  # at once, not after huggingface_hub's ~20 s of retries
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["eval", "alice/missing", "text.txt"], "error: alice/missing: repo not found on the Hugging Face Hub"),
+        (["eval", "bob/pickled", "text.txt"], "error: bob/pickled: holds only pickled weights (pytorch_model.bin)"),
+        (["push", "ck", "carol/tiny"], "error: no Hugging Face token: set HF_TOKEN or run `hf auth login` first"),
+    ],
+)
+def test_cli_errors_are_one_line_and_exit_2(hub: StandInHub, tmp_path: Path, args: list[str], error: str) -> None:
+    hub.commit("bob/pickled", {"config.json": b"{}", "pytorch_model.bin": b"pickle"})
+    save_checkpoint(tiny(1), tmp_path / "ck")
+    (tmp_path / "text.txt").write_text("abc\n", encoding="utf-8")
+    result = run_python(["-m", "chargen", *args], hf_env(tmp_path, hub.endpoint), tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(error) and result.stderr.count("\n") == 1, result.stderr
