@@ -120,11 +120,11 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
 def _run_push(args: argparse.Namespace) -> int:
     from chargen.hub import CARD_NAME, push_checkpoint, push_files
 
-    names = [path.name for path in push_files(args.checkpoint)]
-    if names and CARD_NAME not in names:
-        print(f"note: {args.checkpoint} has no {CARD_NAME} model card; the repo will have none", file=sys.stderr)
     url = push_checkpoint(args.checkpoint, args.repo_id, private=args.private)
+    names = [path.name for path in push_files(args.checkpoint)]
     print(f"uploaded {', '.join(names)}", file=sys.stderr)
+    if CARD_NAME not in names:
+        print(f"note: {args.checkpoint} has no {CARD_NAME} model card, so the repo has none", file=sys.stderr)
     print(url)
     return 0
 
