@@ -22,7 +22,6 @@ from safetensors.torch import save_file
 from chargen.checkpoint import save_checkpoint
 from chargen.errors import CheckpointError
 from chargen.hub import (
-    PUSH_FILES,
     HubError,
     HubRef,
     load_model,
@@ -36,6 +35,7 @@ from chargen.model import CharRNN, ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = ("config.json", "model.safetensors")
+PUBLISHED = ["config.json", "model.safetensors", "README.md", "loss.png"]
 
 
 def tiny(seed: int, cell: str = "gru") -> CharRNN:
@@ -293,13 +293,13 @@ def full_checkpoint(folder: Path, model: CharRNN) -> Path:
 def test_push_uploads_exactly_what_load_model_reads_back(hub: StandInHub, tmp_path: Path, monkeypatch) -> None:
     model = tiny(3, cell="rnn")
     folder = full_checkpoint(tmp_path / "ck", model)
-    assert [p.name for p in push_files(folder)] == list(PUSH_FILES)
+    assert [p.name for p in push_files(folder)] == PUBLISHED  # not log.jsonl, not the training state
 
     url = push_checkpoint(folder, "carol/tiny", private=True, token=TOKEN, endpoint=hub.endpoint)
     assert url == f"{hub.endpoint}/carol/tiny"
     assert hub.created == [{"name": "tiny", "organization": "carol", "visibility": "private"}]
     uploaded = hub.files("carol/tiny")
-    assert sorted(uploaded) == sorted(PUSH_FILES)
+    assert sorted(uploaded) == sorted(PUBLISHED)
     assert all(uploaded[name] == (folder / name).read_bytes() for name in uploaded)
     # private: invisible without a token; huggingface_hub sends HF_TOKEN when it is set
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -387,7 +387,7 @@ def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, 
     assert pushed.returncode == 0, pushed.stderr
     assert pushed.stdout.strip() == f"{hub.endpoint}/carol/tiny"
     assert "uploaded config.json, model.safetensors, README.md, loss.png" in pushed.stderr
-    assert sorted(hub.files("carol/tiny")) == sorted(PUSH_FILES)
+    assert sorted(hub.files("carol/tiny")) == sorted(PUBLISHED)
 
     online = run_python(["-c", LOAD_SCRIPT, str(folder), "carol/tiny"], env, tmp_path)
     assert online.returncode == 0, online.stderr
