@@ -373,8 +373,12 @@ def _network_errors(hf: SimpleNamespace) -> tuple[type[BaseException], ...]:
 @functools.lru_cache(maxsize=1)
 def _hf() -> SimpleNamespace:
     """huggingface_hub's pieces, imported on first use so local folders never pay for the import."""
-    import httpx2
     import huggingface_hub
+
+    try:  # huggingface_hub 2.x speaks HTTP through httpx2; earlier releases used httpx
+        import httpx2
+    except ImportError:  # pragma: no cover - depends on the installed huggingface_hub
+        import httpx as httpx2
     from huggingface_hub import constants, errors
     from huggingface_hub.utils import validate_repo_id
 
