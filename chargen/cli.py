@@ -36,7 +36,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--grad-clip", type=float, help="gradient norm clip, 0 = off (default 1.0)")
     b = p.add_argument_group("budget and evaluation")
     b.add_argument("--max-steps", type=int, help="stop after this many steps (default 5000 if no --max-minutes)")
-    b.add_argument("--max-minutes", type=float, help="stop after this much training time, counted across resumes")
+    b.add_argument(
+        "--max-minutes", type=float, help="wall-clock budget in minutes, evaluation included, counted across resumes"
+    )
     b.add_argument("--eval-every", type=int, help="evaluate every N steps (default 100)")
     b.add_argument("--eval-chars", type=int, help="validation characters scored per evaluation (default 200000)")
     b.add_argument("--val-fraction", type=float, help="fraction of the corpus's end held out (default 0.1)")
@@ -150,7 +152,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float, help="sample only from the smallest set holding probability P (0 < P <= 1)")
     p.add_argument("--repetition-penalty", type=float, help="penalise characters seen recently, >= 1 (1 = off)")
     p.add_argument("--seed", type=int, help="seed for the sampled text (default: a fresh one, printed)")
-    p.add_argument("--precision", default="auto", help="network to run: auto, exact, fp32 or int8 (default auto)")
+    p.add_argument("--precision", default="auto", help="network to run: auto, exact, fp32 or fp16 (default auto)")
     p.add_argument("--json", action="store_true", help="print one JSON object (with --stream: JSON lines)")
     p.add_argument(
         "--stream",

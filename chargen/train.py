@@ -324,7 +324,8 @@ def train(
         best_val, last_val = meta["best_val_loss"], meta["last_val_loss"]
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / LOG_NAME
-    log_rows = _read_log(log_path, step)
+    # A fresh run starts a fresh log; a resumed one keeps the rows up to its saved step.
+    log_rows = _read_log(log_path, step) if meta is not None else []
     write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in log_rows))
     val_ids = corpus.val[: config.eval_chars]
     train_ids = corpus.train.to(device)
@@ -345,11 +346,20 @@ def train(
         }
 
     def evaluate_and_save() -> None:
-        nonlocal best_val, last_val
+        # Evaluation counts against --max-minutes too: the budget is wall-clock time.
+        nonlocal best_val, last_val, elapsed
+        started = time.perf_counter()
         last_val, _ = nll_per_char(model, val_ids, streams=config.eval_streams)
+        elapsed += time.perf_counter() - started
         if last_val < best_val:
             best_val = last_val
             save_checkpoint(model, out)
+
+    def log_and_save_state(row: dict[str, Any]) -> None:
+        # The log row goes first: a kill between the two then only repeats this evaluation on
+        # resume (rows past the saved step are dropped), where the other order would lose the row.
+        log_rows.append(row)
+        _append_log(log_path, row)
         _save_state(out / STATE_NAME, model, optimizer, meta_now(), generator)
 
     bar = None
@@ -361,10 +371,9 @@ def train(
     window_losses: list[float] = []
     stopped_early = False
     chars_per_step = config.batch_size * config.seq_len
-    if step == 0:
+    if step == 0 and not log_rows:  # a run resumed from its step-0 state has this row already
         evaluate_and_save()
-        log_rows.append({"step": 0, "train_loss": None, "val_loss": last_val, "lr": 0.0, "elapsed": 0.0})
-        _append_log(log_path, log_rows[-1])
+        log_and_save_state({"step": 0, "train_loss": None, "val_loss": last_val, "lr": 0.0, "elapsed": 0.0})
     model.train()
     with _StopSignals() as signals:
         while progress_at(step, elapsed) < 1.0:
@@ -390,7 +399,7 @@ def train(
             if step % config.eval_every == 0 or finishing:
                 evaluate_and_save()
                 report.val_loss, report.best_val_loss = last_val, best_val
-                log_rows.append(
+                log_and_save_state(
                     {
                         "step": step,
                         "train_loss": sum(window_losses) / len(window_losses),
@@ -400,7 +409,6 @@ def train(
                         "chars_per_s": round(report.chars_per_second),
                     }
                 )
-                _append_log(log_path, log_rows[-1])
                 window_losses = []
                 model.train()
             if bar is not None:
