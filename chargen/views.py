@@ -228,9 +228,9 @@ def _visible(ch: str) -> str:
 
 
 def markdown_text(text: str) -> str:
-    """``text`` escaped so Markdown shows it as written (no links, emphasis or HTML)."""
-    escaped = html.escape(text, quote=False)
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|~>" else ch for ch in escaped)
+    """``text`` on one line, escaped so Markdown shows it as written (no links, emphasis or HTML)."""
+    escaped = html.escape(" ".join(text.splitlines()), quote=False)
+    return "".join("\\" + ch if ch in "\\`*_[]#|~" else ch for ch in escaped)
 
 
 def notices_markdown(notices: Iterable[str]) -> str:
