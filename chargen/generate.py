@@ -14,24 +14,27 @@ from __future__ import annotations
 import copy
 import secrets
 import threading
+import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import torch
 
 from chargen.decoding import (
     LogitsProcessor,
+    Temperature,
     apply_processors,
     build_processors,
     check_temperature,
     distribution,
     greedy_choice,
-    sample_choice,
+    gumbel_noise,
 )
 from chargen.errors import ConfigError
 from chargen.loops import Loop, find_loop
-from chargen.model import CharRNN
+from chargen.model import CharRNN, State
 
 DEFAULT_PROMPT = "\n"
 """Fed when the prompt is empty (or has no character the model knows): a line break, as at the start of a text."""
@@ -41,17 +44,42 @@ MAX_LENGTH = 5000
 """The longest continuation one call makes."""
 MAX_SEED = 2**63 - 1
 
+_T = TypeVar("_T")
+
 
 # --- The step engine -------------------------------------------------------------------------
+#
+# A step of the model's own ``forward`` (nn.LSTM through oneDNN) costs 1-3 ms on this 2-core
+# CPU, mostly per-call overhead. The fast stepper packs the weights once per model (cached
+# until they change) and runs a step as a handful of ops on preallocated buffers: layer 0's
+# input projection is a lookup table (embedding @ W_ih^T + biases, exact in eval mode), and
+# LSTM / RNN layers above it do one matrix product over [input, hidden]. What remains is
+# reading the recurrent matrices once per step, so storing them in fp16 (fbgemm's fp16 GEMM,
+# which converts to fp32 and sums in fp32) halves the main cost. int8 (fbgemm dynamic
+# quantisation) was measured too: slower than fp16 here and less accurate, so it is not offered
+# (see benchmarks/bench_generate.py).
 
-PRECISIONS = ("auto", "exact")
-"""Which network runs a generation. ``exact``: the model's own ``forward``, one call per step
-(the reference). ``auto``: the fastest path whose greedy text is the argmax of its logits."""
+PRECISIONS = ("auto", "exact", "fp32", "fp16")
+"""Which network runs a generation.
+
+- ``exact``: the model's own ``forward``, one call per step: the reference, and slow.
+- ``fp32``: the fast stepper on the same fp32 weights (same maths, rounding-level differences).
+- ``fp16``: the fast stepper with the recurrent matrices stored in fp16; activations, sums,
+  the lookup table and the output head stay fp32. It computes exactly the plain model whose
+  recurrent matrices are rounded to fp16 (:func:`reference_model`), so its greedy text is the
+  argmax of that network's logits; the rounding moves the bundled model's held-out loss by
+  far less than 0.01 nats (the benchmark prints it).
+- ``auto``: ``fp16`` on the CPU when torch has fbgemm's fp16 ops, else ``fp32``; ``exact`` off
+  the CPU.
+"""
 
 
 class Stepper:
-    """One generation's recurrent state over a batch of rows: ``logits`` for the next character,
-    ``step(ids[B])`` feeds one character per row and returns the new ``logits[B, V]``."""
+    """One generation's recurrent state over a batch of rows.
+
+    ``logits[B, V]`` scores the next character of each row; ``step(ids[B])`` feeds one
+    character per row and returns the new logits.
+    """
 
     logits: torch.Tensor
 
@@ -67,7 +95,7 @@ class _ReferenceStepper(Stepper):
         logits, state = model(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
         # Every row starts from the same primed state.
         if isinstance(state, tuple):
-            self.state = tuple(s.repeat(1, batch, 1) for s in state)
+            self.state: State = tuple(s.repeat(1, batch, 1) for s in state)
         else:
             self.state = state.repeat(1, batch, 1)  # (layers, B, H)
         self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
@@ -78,34 +106,234 @@ class _ReferenceStepper(Stepper):
         return self.logits
 
 
-_eval_copies: weakref.WeakKeyDictionary[CharRNN, tuple[tuple[int, ...], CharRNN]] = weakref.WeakKeyDictionary()
-_cache_lock = threading.Lock()
+def _quantized_ops_available() -> bool:
+    ops = torch.ops.quantized
+    try:
+        return hasattr(ops, "linear_prepack_fp16") and hasattr(ops, "linear_dynamic_fp16")
+    except RuntimeError:
+        return False
 
 
-def _weights_version(model: CharRNN) -> tuple[int, ...]:
-    # In-place updates (an optimiser step, load_state_dict) bump a tensor's version counter.
-    return tuple(p._version for p in model.parameters())
+class _Linear:
+    """``x[B, in] -> x @ W^T + b`` over fixed weights, packed once in the precision that runs it."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, precision: str):
+        weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
+        self.precision = precision
+        self.bias = bias
+        with warnings.catch_warnings():
+            # The quantized ops warn that they are deprecated; they are only used when present.
+            warnings.simplefilter("ignore")
+            if precision == "fp16":
+                self.packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
+            else:
+                self.weight_t = weight.t().contiguous()  # (in, out), as addmm reads it
+
+    def into(self, x: torch.Tensor, out: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        """Write ``x @ W^T + b`` (plus ``add`` when given) into ``out`` and return it."""
+        if self.precision == "fp16":
+            product = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
+        else:
+            return torch.addmm(self.bias if add is None else add + self.bias, x, self.weight_t, out=out)
+        return torch.add(product, add, out=out) if add is not None else out.copy_(product)
 
 
-def _eval_copy(model: CharRNN) -> CharRNN:
-    """An eval-mode copy of ``model``, cached until its weights change.
+def _gate_order(cell: str, hidden: int) -> torch.Tensor:
+    """Row order that puts an LSTM's sigmoid gates (i, f, o) before its tanh gate (g)."""
+    if cell != "lstm":
+        return torch.arange(_GATES[cell] * hidden)
+    i, f, g, o = torch.arange(4 * hidden).split(hidden)
+    return torch.cat([i, f, o, g])
 
-    Generating must not switch the caller's model out of training mode (another thread may
-    be using it), and dropout must be off, so generation runs on a private copy.
+
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+class _PackedNetwork:
+    """A model's weights laid out for :class:`_FastStepper`, in one precision."""
+
+    def __init__(self, model: CharRNN, precision: str):
+        rnn = model.rnn
+        self.cell = model.cell
+        self.precision = precision
+        self.hidden = hidden = rnn.hidden_size
+        self.layers = rnn.num_layers
+        # Priming runs the reference network for this precision in one forward call.
+        self.reference = reference_model(model, precision)
+        order = _gate_order(self.cell, hidden)
+        weights = [
+            {
+                name: getattr(rnn, f"{name}_l{layer}").detach()[order]
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            }
+            for layer in range(self.layers)
+        ]
+        first = weights[0]
+        table = model.embedding.weight.detach() @ first["weight_ih"].T + first["bias_ih"]  # (V, G*H)
+        hidden_bias = first["bias_hh"]
+        if self.cell != "gru":
+            # A GRU's b_hh is scaled by its reset gate, so only the other cells fold it in.
+            table, hidden_bias = table + first["bias_hh"], torch.zeros_like(hidden_bias)
+        self.table = table.contiguous()
+        self.first_hidden = _Linear(first["weight_hh"], hidden_bias, precision)
+        self.fused: list[_Linear] = []  # LSTM / RNN layers >= 1: one product over [input, hidden]
+        self.inputs: list[_Linear] = []  # GRU layers >= 1: input and hidden products kept apart
+        self.hiddens: list[_Linear] = []
+        for w in weights[1:]:
+            if self.cell == "gru":
+                self.inputs.append(_Linear(w["weight_ih"], w["bias_ih"], precision))
+                self.hiddens.append(_Linear(w["weight_hh"], w["bias_hh"], precision))
+            else:
+                both = torch.cat([w["weight_ih"], w["weight_hh"]], dim=1)  # (G*H, H + H)
+                self.fused.append(_Linear(both, w["bias_ih"] + w["bias_hh"], precision))
+        head = model.head
+        self.head_weight_t = head.weight.detach().t().contiguous()  # (H, V)
+        self.head_bias = head.bias.detach().clone()
+
+
+class _FastStepper(Stepper):
+    """Steps a :class:`_PackedNetwork` on buffers (and views of them) made once per generation.
+
+    All layers' hidden states sit side by side in one ``(B, layers * H)`` buffer, so the input
+    of layer ``l >= 1``, ``[h[l-1], h[l]]``, is a view and needs no concatenation. ``step``
+    returns the ``logits`` buffer, which the next step overwrites.
     """
-    version = _weights_version(model)
+
+    def __init__(self, net: _PackedNetwork, prompt_ids: list[int], batch: int):
+        self.net = net
+        size, layers, gates = net.hidden, net.layers, _GATES[net.cell] * net.hidden
+        logits, state = net.reference(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
+        h, c = state if isinstance(state, tuple) else (state, None)
+        # Every row starts from the same primed state.
+        self.hidden = h[:, 0].reshape(1, layers * size).repeat(batch, 1)  # (B, layers * H)
+        self.h = [self.hidden[:, layer * size : (layer + 1) * size] for layer in range(layers)]
+        self.inputs = [self.hidden[:, (layer - 1) * size : (layer + 1) * size] for layer in range(1, layers)]
+        self.c = [c[layer].repeat(batch, 1) for layer in range(layers)] if c is not None else []
+        self.x_gates = torch.empty(batch, gates)  # layer 0's input projection, looked up
+        self.gates = [torch.empty(batch, gates) for _ in range(layers)]
+        if net.cell == "lstm":
+            # Gate rows were reordered to i, f, o | g: one sigmoid and one tanh call per layer.
+            self.sigmoid_part = [g[:, : 3 * size] for g in self.gates]
+            self.tanh_part = [g[:, 3 * size :] for g in self.gates]
+            self.split = [g.split(size, dim=1) for g in self.gates]
+        elif net.cell == "gru":
+            self.hidden_gates = [torch.empty(batch, gates) for _ in range(layers)]
+            self.reset_update = [torch.empty(batch, 2 * size) for _ in range(layers)]
+            self.new = [torch.empty(batch, size) for _ in range(layers)]
+        self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
+        self._layer = {"lstm": self._lstm_layer, "gru": self._gru_layer, "rnn": self._rnn_layer}[net.cell]
+
+    def step(self, ids: torch.Tensor) -> torch.Tensor:
+        net = self.net
+        torch.index_select(net.table, 0, ids, out=self.x_gates)
+        for layer in range(net.layers):
+            self._layer(layer)
+        return torch.addmm(net.head_bias, self.h[-1], net.head_weight_t, out=self.logits)  # (B, V)
+
+    def _pre_activation(self, layer: int) -> torch.Tensor:
+        """LSTM / RNN gate sums (input and hidden projections, biases) in ``gates[layer]``."""
+        if layer == 0:
+            return self.net.first_hidden.into(self.h[0], self.gates[0], add=self.x_gates)
+        return self.net.fused[layer - 1].into(self.inputs[layer - 1], self.gates[layer])
+
+    def _lstm_layer(self, layer: int) -> None:
+        self._pre_activation(layer)
+        self.sigmoid_part[layer].sigmoid_()
+        self.tanh_part[layer].tanh_()
+        in_gate, forget, out_gate, candidate = self.split[layer]
+        cell = self.c[layer].mul_(forget).addcmul_(in_gate, candidate)
+        torch.tanh(cell, out=self.h[layer]).mul_(out_gate)
+
+    def _rnn_layer(self, layer: int) -> None:
+        torch.tanh(self._pre_activation(layer), out=self.h[layer])
+
+    def _gru_layer(self, layer: int) -> None:
+        net, size, h = self.net, self.net.hidden, self.h[layer]
+        if layer == 0:
+            gi = self.x_gates  # (B, 3H) as r, z, n
+            gh = net.first_hidden.into(h, self.hidden_gates[0])
+        else:
+            gi = net.inputs[layer - 1].into(self.h[layer - 1], self.gates[layer])
+            gh = net.hiddens[layer - 1].into(h, self.hidden_gates[layer])
+        reset_update = torch.add(gi[:, : 2 * size], gh[:, : 2 * size], out=self.reset_update[layer]).sigmoid_()
+        reset, update = reset_update[:, :size], reset_update[:, size:]
+        new = torch.addcmul(gi[:, 2 * size :], reset, gh[:, 2 * size :], out=self.new[layer]).tanh_()
+        h.sub_(new).mul_(update).add_(new)  # h' = (1 - z) * n + z * h
+
+
+def reference_model(model: CharRNN, precision: str = "fp32") -> CharRNN:
+    """The plain :class:`CharRNN` that ``precision``'s fast stepper computes, in eval mode.
+
+    For ``fp16`` that is the model with its fp16-stored matrices rounded to fp16; otherwise it
+    is an eval-mode copy of the model. Fast steppers prime with it. Cached until the weights
+    change.
+    """
+    rounding = "fp16" if precision == "fp16" else "fp32"
+    return _cached(model, ("reference", rounding), lambda: _build_reference(model, rounding))
+
+
+def _build_reference(model: CharRNN, precision: str) -> CharRNN:
+    copied = copy.deepcopy(model).eval().requires_grad_(False)
+    if precision == "fp16":
+        rnn = copied.rnn
+        with torch.no_grad():
+            for layer in range(rnn.num_layers):
+                names = ["weight_hh"] if layer == 0 else ["weight_hh", "weight_ih"]
+                for name in names:
+                    weight = getattr(rnn, f"{name}_l{layer}")
+                    weight.copy_(weight.half().float())
+    return copied
+
+
+_caches: weakref.WeakKeyDictionary[CharRNN, dict[object, tuple[tuple[int, ...], object]]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.RLock()  # re-entered: a packed network builds its reference model
+
+
+def _cached(model: CharRNN, key: object, build: Callable[[], _T]) -> _T:
+    """``build()``, remembered per model and key until the model's weights change."""
+    # In-place updates (an optimiser step, load_state_dict) bump a tensor's version counter.
+    # (Tensors made under inference mode have no version counter; they can't be trained anyway.)
+    params = list(model.parameters())
+    version = tuple(0 if p.is_inference() else p._version for p in params) + tuple(id(p) for p in params)
     with _cache_lock:
-        cached = _eval_copies.get(model)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        copied = copy.deepcopy(model).eval().requires_grad_(False)
-        _eval_copies[model] = (version, copied)
-        return copied
+        per_model = _caches.setdefault(model, {})
+        hit = per_model.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]  # type: ignore[return-value]
+        # Built as ordinary tensors even when called under inference mode, so later version
+        # checks and any caller's mode can use them.
+        with torch.inference_mode(False), torch.no_grad():
+            built = build()
+        per_model[key] = (version, built)
+        return built
+
+
+def resolve_precision(model: CharRNN, precision: str = "auto") -> str:
+    """The precision ``precision`` stands for on this model and machine (``auto`` resolved)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    on_cpu = model.device.type == "cpu"
+    if precision == "auto":
+        if not on_cpu:
+            return "exact"
+        return "fp16" if _quantized_ops_available() else "fp32"
+    if precision != "exact" and not on_cpu:
+        raise ConfigError(f"precision {precision!r} runs on the CPU only; this model is on {model.device}")
+    if precision == "fp16" and not _quantized_ops_available():
+        raise ConfigError(f"precision {precision!r} needs torch's fbgemm quantized ops, which this torch lacks")
+    return precision
 
 
 def start_stepper(model: CharRNN, prompt_ids: list[int], batch: int, precision: str = "auto") -> Stepper:
-    """Prime ``batch`` rows with ``prompt_ids`` (one forward call) on the network ``precision`` names."""
-    return _ReferenceStepper(_eval_copy(model), prompt_ids, batch)
+    """Prime ``batch`` rows with ``prompt_ids`` (one forward call) on the network ``precision`` names.
+
+    Call it, and step the result, under ``torch.inference_mode()``.
+    """
+    precision = resolve_precision(model, precision)
+    if precision == "exact":
+        return _ReferenceStepper(reference_model(model, "fp32"), prompt_ids, batch)
+    net = _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))
+    return _FastStepper(net, prompt_ids, batch)
 
 
 @dataclass
@@ -226,8 +454,7 @@ def _settings(
 ) -> _Settings:
     if not isinstance(model, CharRNN):
         raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    resolve_precision(model, precision)
     return _Settings(
         prompt=prepare_prompt(model, prompt),
         length=check_length(length),
@@ -238,59 +465,59 @@ def _settings(
     )
 
 
-def _decode(
-    model: CharRNN, settings: _Settings, with_greedy: bool, chunk_size: int
-) -> Iterator[tuple[list[int], list[int], list[float]]]:
-    """Yield ``(greedy ids, sampled ids, sampled probs)`` for each new chunk of characters.
+def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tuple[list[int], list[int], list[float]]]:
+    """Yield ``(greedy ids, sampled ids, sampled probabilities)`` for each new chunk of characters.
 
-    Row 0 of the batch is greedy (when ``with_greedy``), the last row is sampled. Work happens
-    only while the consumer asks for more, so dropping the iterator stops it.
+    Row 0 of a batch of 2 is greedy (argmax of the raw logits), row 1 is sampled. Work happens
+    only while the consumer asks for more, so dropping the iterator stops it, priming included.
     """
+    length, temperature, processors = settings.length, settings.temperature, settings.processors
     prompt_ids = settings.prompt.ids
-    batch = 2 if with_greedy else 1
     generator = torch.Generator().manual_seed(settings.seed)
-    greedy_sample = settings.temperature == 0.0
-    processors = settings.processors
-    # The repetition penalty needs the text so far; other steps do not, so only then is it kept.
-    keep_history = bool(processors)
-    history = torch.empty((1, len(prompt_ids) + settings.length), dtype=torch.long)
-    history[0, : len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long)
-    position = len(prompt_ids)
+    # With temperature alone (the common case) both rows take one fused step:
+    # argmax(noise + logits * scale), where row 0 has scale 1 and no noise, so it stays the
+    # exact argmax of the logits. Other processors run on the sampled row only.
+    fused = all(isinstance(p, Temperature) for p in processors)
     stepper: Stepper | None = None
     made = 0
-    while made < settings.length:
-        todo = min(chunk_size, settings.length - made)
-        greedy_ids: list[int] = []
-        sampled_ids: list[int] = []
-        sampled_probs: list[float] = []
+    while made < length:
+        end = min(made + chunk_size, length)
         # Entered per chunk, not around the loop, so grad mode is not changed for the consumer.
         with torch.inference_mode():
             if stepper is None:
-                stepper = start_stepper(model, prompt_ids, batch, settings.precision)
+                vocab_size = len(model.vocab)
+                sampling = temperature > 0.0
+                noise = gumbel_noise(length, vocab_size, generator) if sampling else torch.zeros(length, vocab_size)
+                chosen = torch.empty(length, 2, dtype=torch.long)  # (step, row)
+                drawn_from = torch.empty(length, vocab_size)  # the sampled row's scores, for probabilities
+                if fused:
+                    pair_noise = torch.stack([torch.zeros_like(noise), noise], dim=1)  # (length, 2, V)
+                    scale = torch.tensor([[1.0], [1.0 / temperature if sampling else 1.0]])  # (2, 1)
+                else:
+                    history = torch.empty(1, len(prompt_ids) + length, dtype=torch.long)
+                    history[0, : len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long)
+                stepper = start_stepper(model, prompt_ids, 2, settings.precision)
             logits = stepper.logits
-            for _ in range(todo):
-                sampled_scores = logits[-1:]  # (1, V)
-                if keep_history:
-                    sampled_scores = apply_processors(processors, history[:, :position], sampled_scores)
-                if greedy_sample:
-                    sampled_id = greedy_choice(sampled_scores)
-                    prob = torch.ones(1)
+            for t in range(made, end):
+                if fused:
+                    torch.argmax(torch.addcmul(pair_noise[t], logits, scale), dim=1, out=chosen[t])
+                    drawn_from[t].copy_(logits[1])
                 else:
-                    sampled_id, prob = sample_choice(sampled_scores, generator)
-                if with_greedy:
-                    greedy_id = greedy_choice(logits[:1])
-                    next_ids = torch.cat([greedy_id, sampled_id])
-                    greedy_ids.append(int(greedy_id))
-                else:
-                    next_ids = sampled_id
-                sampled_ids.append(int(sampled_id))
-                sampled_probs.append(float(prob))
-                if keep_history:
-                    history[0, position] = sampled_id[0]
-                position += 1
-                logits = stepper.step(next_ids)
-        made += todo
-        yield greedy_ids, sampled_ids, sampled_probs
+                    position = len(prompt_ids) + t
+                    scores = apply_processors(processors, history[:, :position], logits[1:])  # (1, V)
+                    drawn_from[t].copy_(scores[0])
+                    torch.cat([greedy_choice(logits[:1]), greedy_choice(scores + noise[t])], out=chosen[t])
+                    history[0, position] = chosen[t, 1]
+                if t + 1 < length:
+                    logits = stepper.step(chosen[t])
+            greedy_ids, sampled_ids = chosen[made:end].T.tolist()
+            if sampling:
+                scores = drawn_from[made:end] * scale[1] if fused else drawn_from[made:end]
+                probs = torch.softmax(scores, dim=1).gather(1, chosen[made:end, 1:]).squeeze(1).tolist()
+            else:
+                probs = [1.0] * (end - made)
+        made = end
+        yield greedy_ids, sampled_ids, probs
 
 
 def stream_compare(
@@ -331,7 +558,7 @@ def _stream_compare(model: CharRNN, settings: _Settings, chunk_size: int) -> Ite
         done=False,
     )
     made = 0
-    for greedy_ids, sampled_ids, sampled_probs in _decode(model, settings, True, chunk_size):
+    for greedy_ids, sampled_ids, sampled_probs in _decode(model, settings, chunk_size):
         greedy_parts.append(vocab.decode(greedy_ids))
         sampled_parts.append(vocab.decode(sampled_ids))
         probs.extend(sampled_probs)
@@ -390,12 +617,13 @@ def generate(
 ) -> Generation:
     """One continuation of ``prompt`` (without it): sampled at ``temperature``, greedy at 0.
 
-    Same settings and seed as :func:`compare` give the same text as its ``sampled``.
+    It runs :func:`compare`'s computation (a step costs about the same at batch 1 or 2: it is
+    bound by reading the weights), so the same settings and seed give exactly its ``sampled``.
     """
     settings = _settings(model, prompt, length, temperature, top_k, top_p, repetition_penalty, seed, precision)
     ids: list[int] = []
     probs: list[float] = []
-    for _, sampled_ids, sampled_probs in _decode(model, settings, False, settings.length):
+    for _, sampled_ids, sampled_probs in _decode(model, settings, settings.length):
         ids.extend(sampled_ids)
         probs.extend(sampled_probs)
     return Generation(
@@ -418,8 +646,7 @@ def next_char_distribution(
     if not isinstance(model, CharRNN):
         raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
     temperature = check_temperature(temperature)
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    resolve_precision(model, precision)
     prepared = prepare_prompt(model, prompt)
     with torch.inference_mode():
         logits = start_stepper(model, prepared.ids, 1, precision).logits[0]  # (V,)

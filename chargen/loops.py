@@ -61,40 +61,25 @@ def find_loop(text: str, min_repeats: int = 2, min_length: int = MIN_LOOP_CHARS)
     """The repeating tail of ``text``, or ``None`` if it does not end in a loop.
 
     A loop is a suffix of at least ``min_length`` characters that is a unit repeated at least
-    ``min_repeats`` whole times (the copy at the very end may be cut short). Among all periods
-    the one covering the longest tail wins; it is then reduced to its shortest unit, so
-    "abababab" is period 2, not 4.
+    ``min_repeats`` whole times (the copy at the very end may be cut short). Of the periods
+    that qualify, the shortest one whose tail falls less than one period short of the longest
+    tail wins: "abababab" is period 2, not 4, even when a few characters before the loop
+    happen to match four back.
     """
     if isinstance(min_repeats, bool) or not isinstance(min_repeats, int) or min_repeats < 2:
         raise ConfigError(f"min_repeats must be an integer of at least 2, got {min_repeats!r}")
     if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
         raise ConfigError(f"min_length must be an integer of at least 1, got {min_length!r}")
     n = len(text)
-    if n < 2:
-        return None
     z = _trailing_matches(text[::-1])
-
-    def tail(period: int) -> int:
-        return z[period] + period
-
-    def valid(period: int) -> bool:
-        length = tail(period)
-        return length >= min_repeats * period and length >= min_length
-
-    best = 0
+    tails = {}  # period -> length of the longest suffix with that period
     for period in range(1, n // min_repeats + 1):
-        if valid(period) and (best == 0 or tail(period) > tail(best)):
-            best = period
-    if best == 0:
+        length = z[period] + period
+        if length >= min_repeats * period and length >= min_length:
+            tails[period] = length
+    if not tails:
         return None
-    # A longer period can win by a few characters that happen to match twice as far back;
-    # report the primitive unit when one divides it and is itself a valid loop.
-    for period in range(1, best):
-        if best % period == 0 and valid(period) and tail(period) >= best:
-            unit = text[n - best : n - best + period]
-            if unit * (best // period) == text[n - best :][:best]:
-                best = period
-                break
-    length = tail(best)
-    start = n - length
-    return Loop(start=start, period=best, unit=text[start : start + best], length=length)
+    longest = max(tails.values())
+    period = min(p for p, length in tails.items() if length > longest - p)
+    start = n - tails[period]
+    return Loop(start=start, period=period, unit=text[start : start + period], length=tails[period])

@@ -1,0 +1,496 @@
+"""compare / stream_compare / generate on tiny seeded models: greedy is argmax, seeds reproduce,
+streaming matches, prompts and limits behave, and the CLI prints it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import chargen
+from chargen.checkpoint import save_checkpoint
+from chargen.cli import main
+from chargen.errors import ChargenError, ConfigError
+from chargen.generate import (
+    DEFAULT_PROMPT,
+    MAX_PROMPT_CHARS,
+    PRECISIONS,
+    compare,
+    generate,
+    next_char_distribution,
+    prepare_prompt,
+    reference_model,
+    start_stepper,
+    stream_compare,
+)
+from chargen.model import CharRNN, ModelConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+VOCAB = "\n abcdefgh."
+FAST = ("fp32", "fp16")
+
+
+def tiny(cell: str = "lstm", layers: int = 2, hidden: int = 24, seed: int = 0, vocab: str = VOCAB) -> CharRNN:
+    """A small random model; weights scaled up so its logits are far from uniform (no near-ties)."""
+    torch.manual_seed(seed)
+    config = ModelConfig(
+        vocab=sorted(set(vocab)), cell=cell, embedding_size=8, hidden_size=hidden, num_layers=layers, dropout=0.0
+    )
+    model = CharRNN(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    return model
+
+
+def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
+    """The lesson's greedy loop: the model's own forward at batch 1, one call per character."""
+    ids = model.vocab.encode(prompt)
+    with torch.inference_mode():
+        logits, state = model(torch.tensor([ids]), None)
+        out = []
+        for _ in range(length):
+            next_id = int(logits[0, -1].argmax())
+            out.append(next_id)
+            logits, state = model(torch.tensor([[next_id]]), state)
+    return model.vocab.decode(out)
+
+
+@pytest.fixture(scope="module")
+def lstm() -> CharRNN:
+    return tiny("lstm")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a busy 2-core machine two threads
+    can collapse to a crawl (FACTS.md); the CLI makes the same choice."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- greedy is the argmax of the network that generates ----------------------------------
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("precision", ["exact", "fp32", "auto"])
+def test_greedy_equals_a_plain_argmax_loop(cell, layers, precision):
+    model = tiny(cell, layers)
+    result = compare(model, "abc de", 60, temperature=1.0, seed=1, precision=precision)
+    assert result.greedy == argmax_loop(reference_model(model, _resolved(precision)), "abc de", 60)
+    assert result.greedy == argmax_loop(model, "abc de", 60)  # fp16 rounding moves no argmax here
+
+
+def _resolved(precision: str) -> str:
+    return "fp16" if precision == "auto" else "fp32"
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_fp16_greedy_equals_argmax_over_the_rounded_model(cell):
+    model = tiny(cell, seed=3)
+    rounded = reference_model(model, "fp16")
+    assert rounded.rnn.weight_hh_l0.equal(model.rnn.weight_hh_l0.half().float())
+    assert rounded.head.weight.equal(model.head.weight)  # the head stays fp32
+    assert compare(model, "h.", 80, precision="fp16").greedy == argmax_loop(rounded, "h.", 80)
+
+
+@pytest.mark.parametrize("precision", FAST)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_fast_steppers_match_their_reference_logits(precision, cell):
+    model = tiny(cell, layers=2, seed=4)
+    steps = torch.randint(0, len(model.vocab), (20, 2), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        fast = start_stepper(model, [1, 2, 3], 2, precision)
+        ref = start_stepper(reference_model(model, precision), [1, 2, 3], 2, "exact")
+        assert torch.allclose(fast.logits, ref.logits)
+        for ids in steps:
+            assert torch.allclose(fast.step(ids), ref.step(ids), atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", FAST)
+def test_greedy_row_equals_an_argmax_loop_over_the_same_stepper(precision, lstm):
+    with torch.inference_mode():
+        stepper = start_stepper(lstm, lstm.vocab.encode("abc"), 1, precision)
+        ids = []
+        for _ in range(50):
+            ids.append(int(stepper.logits[0].argmax()))
+            stepper.step(torch.tensor(ids[-1:]))
+    assert compare(lstm, "abc", 50, temperature=2.0, seed=9, precision=precision).greedy == lstm.vocab.decode(ids)
+
+
+def test_greedy_does_not_depend_on_the_sampled_row(lstm):
+    results = [compare(lstm, "ab", 80, temperature=t, seed=s) for t, s in [(0.5, 1), (2.0, 2), (4.0, 3)]]
+    assert len({r.greedy for r in results}) == 1
+    assert len({r.sampled for r in results}) == 3
+
+
+# --- seeds ---------------------------------------------------------------------------------
+
+
+def test_same_seed_same_text_and_different_seed_different(lstm):
+    a = compare(lstm, "abc", 100, temperature=1.0, seed=42)
+    b = compare(lstm, "abc", 100, temperature=1.0, seed=42)
+    c = compare(lstm, "abc", 100, temperature=1.0, seed=43)
+    assert a == b
+    assert a.sampled != c.sampled
+    assert a.seed == 42
+
+
+def test_no_seed_gives_a_fresh_one_that_reproduces(lstm):
+    first = compare(lstm, "abc", 60, temperature=1.5)
+    second = compare(lstm, "abc", 60, temperature=1.5)
+    assert isinstance(first.seed, int) and first.seed != second.seed
+    assert compare(lstm, "abc", 60, temperature=1.5, seed=first.seed).sampled == first.sampled
+
+
+def test_global_random_state_is_untouched(lstm):
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    compare(lstm, "abc", 30, seed=1)
+    compare(lstm, "abc", 30)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_generate_equals_compares_sampled_text(lstm):
+    pair = compare(lstm, "ab c", 70, temperature=1.2, top_k=5, seed=11)
+    one = generate(lstm, "ab c", 70, temperature=1.2, top_k=5, seed=11)
+    assert (one.text, one.seed, one.prompt_used, one.probs) == (pair.sampled, 11, "ab c", pair.sampled_probs)
+
+
+# --- sampling ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("temperature", [0.6, 1.5])
+def test_first_sampled_character_follows_softmax_over_temperature(temperature):
+    model = tiny("gru", layers=1, hidden=8, seed=5)
+    model.head.bias.data = torch.linspace(-1.0, 1.0, len(model.vocab))  # a spread-out distribution
+    expected = dict(next_char_distribution(model, "ab", temperature, precision="exact"))
+    draws = 1500
+    counts = dict.fromkeys(expected, 0)
+    for seed in range(draws):
+        counts[generate(model, "ab", 1, temperature=temperature, seed=seed, precision="exact").text] += 1
+    # 1500 draws: standard error at most 0.013; 0.05 is almost four of them.
+    assert max(abs(counts[ch] / draws - p) for ch, p in expected.items()) < 0.05
+
+
+def test_sampled_probs_are_those_of_the_distribution_drawn_from(lstm):
+    result = compare(lstm, "ab", 40, temperature=0.7, seed=3)
+    assert len(result.sampled_probs) == len(result.sampled) == 40
+    assert all(0.0 < p <= 1.0 for p in result.sampled_probs)
+    first = dict(next_char_distribution(lstm, "ab", 0.7))[result.sampled[0]]
+    assert result.sampled_probs[0] == pytest.approx(first, rel=1e-4)
+
+
+def test_temperature_zero_samples_greedily(lstm):
+    result = compare(lstm, "ab", 50, temperature=0, seed=1)
+    assert result.sampled == result.greedy
+    assert result.sampled_probs == [1.0] * 50
+
+
+def test_top_k_one_is_greedy_at_any_temperature(lstm):
+    result = compare(lstm, "ab", 50, temperature=3.0, top_k=1, seed=1)
+    assert result.sampled == result.greedy
+
+
+def test_neutral_settings_change_nothing(lstm):
+    plain = compare(lstm, "ab", 50, temperature=1.0, seed=8)
+    neutral = compare(lstm, "ab", 50, temperature=1.0, top_p=1.0, repetition_penalty=1.0, seed=8)
+    assert neutral == plain
+
+
+def test_filters_keep_samples_inside_the_kept_set(lstm):
+    # With top-k 2 every sampled character is one of the two most likely at its step.
+    result = compare(lstm, "ab", 60, temperature=5.0, top_k=2, seed=4, precision="exact")
+    prefix = "ab"
+    for ch in result.sampled:
+        ranked = sorted(next_char_distribution(lstm, prefix, 1.0, precision="exact"), key=lambda x: -x[1])
+        assert ch in {ranked[0][0], ranked[1][0]}
+        prefix += ch
+
+
+def test_repetition_penalty_changes_the_sampled_text_only(lstm):
+    plain = compare(lstm, "ab", 80, temperature=0.0, seed=1)
+    penalised = compare(lstm, "ab", 80, temperature=0.0, repetition_penalty=3.0, seed=1)
+    assert penalised.greedy == plain.greedy
+    assert penalised.sampled != plain.sampled
+
+
+# --- streaming -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 100])
+def test_streamed_final_equals_compare(lstm, chunk_size):
+    settings = {"temperature": 0.9, "top_p": 0.9, "seed": 5}
+    parts = list(stream_compare(lstm, "abc", 45, chunk_size=chunk_size, **settings))
+    assert parts[-1] == compare(lstm, "abc", 45, **settings)
+    assert len(parts) == -(-45 // chunk_size)
+    assert [p.done for p in parts] == [False] * (len(parts) - 1) + [True]
+    for earlier, later in zip(parts, parts[1:], strict=False):
+        assert later.greedy.startswith(earlier.greedy) and later.sampled.startswith(earlier.sampled)
+        assert len(later.sampled) - len(earlier.sampled) <= chunk_size
+    assert all(p.loop is None for p in parts[:-1])
+
+
+def test_stream_validates_at_the_call_not_at_the_first_next(lstm):
+    with pytest.raises(ConfigError, match="temperature"):
+        stream_compare(lstm, "ab", 10, temperature=9)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        stream_compare(lstm, "ab", 10, chunk_size=0)
+
+
+def test_stopping_the_stream_stops_the_work(lstm, monkeypatch):
+    generate_module = sys.modules["chargen.generate"]
+    calls = []
+    original = generate_module._FastStepper.step
+    monkeypatch.setattr(generate_module._FastStepper, "step", lambda self, ids: calls.append(1) or original(self, ids))
+    stream = stream_compare(lstm, "ab", 5000, chunk_size=10, seed=1)
+    assert not calls  # nothing runs before the first next()
+    first = next(stream)
+    assert len(first.sampled) == 10
+    stream.close()
+    assert len(calls) <= 10
+
+
+# --- loops ---------------------------------------------------------------------------------
+
+
+def test_loop_is_reported_for_the_greedy_text():
+    # Many random tiny models fall into a greedy cycle; find one and check the report.
+    for seed in range(20):
+        result = compare(tiny("gru", 1, 8, seed=seed), "a", 300, seed=0)
+        if result.loop is not None:
+            break
+    assert result.loop is not None
+    loop = result.loop
+    assert result.greedy[loop.start :] == (loop.unit * 400)[: len(result.greedy) - loop.start]
+    assert result.loop == chargen.find_loop(result.greedy)
+
+
+# --- prompts -------------------------------------------------------------------------------
+
+
+def test_empty_prompt_uses_the_default(lstm):
+    result = compare(lstm, "", 10, seed=1)
+    assert result.prompt_used == DEFAULT_PROMPT == "\n"
+    assert result == compare(lstm, "\n", 10, seed=1)
+
+
+def test_default_prompt_when_newline_is_unknown():
+    model = tiny(vocab="xyz ")
+    assert compare(model, "", 5, seed=1).prompt_used == " "
+
+
+def test_unknown_characters_are_dropped_and_named(lstm):
+    result = compare(lstm, "abé cæ dé", 10, seed=1)
+    assert result.dropped == ["é", "æ"]
+    assert result.prompt_used == "ab c d"
+    assert compare(lstm, "ab c d", 10, seed=1).sampled == result.sampled
+
+
+def test_a_prompt_of_only_unknown_characters_uses_the_default(lstm):
+    result = compare(lstm, "ÉÆ", 10, seed=1)
+    assert (result.dropped, result.prompt_used) == (["É", "Æ"], DEFAULT_PROMPT)
+
+
+def test_the_prompt_is_bounded_to_its_last_characters(lstm):
+    long_prompt = "a" * 100 + "bcd " * ((MAX_PROMPT_CHARS + 100) // 4)
+    prepared = prepare_prompt(lstm, long_prompt)
+    assert len(prepared.text) == MAX_PROMPT_CHARS == 5000
+    assert prepared.text == long_prompt[-MAX_PROMPT_CHARS:]
+    assert compare(lstm, long_prompt, 5, seed=1).prompt_used == prepared.text
+
+
+def test_priming_carries_the_whole_prompt(lstm):
+    assert compare(lstm, "abc abc", 30, seed=1).greedy != compare(lstm, "bc", 30, seed=1).greedy
+
+
+# --- the model is left alone -----------------------------------------------------------------
+
+
+def test_a_model_in_training_mode_generates_without_dropout_and_stays_in_training():
+    model = tiny()
+    model.config.dropout = 0.5
+    model.drop.p = 0.5
+    expected = compare(model, "ab", 40, seed=2)
+    model.train()
+    assert compare(model, "ab", 40, seed=2) == expected
+    assert model.training
+
+
+def test_changed_weights_are_picked_up(lstm):
+    model = tiny(seed=6)
+    before = compare(model, "ab", 40, temperature=0, precision="fp16")
+    with torch.no_grad():
+        model.head.bias.add_(torch.arange(len(model.vocab), dtype=torch.float32))
+    after = compare(model, "ab", 40, temperature=0, precision="fp16")
+    assert after.greedy != before.greedy
+    assert after.greedy == argmax_loop(reference_model(model, "fp16"), "ab", 40)
+
+
+# --- next-character distribution --------------------------------------------------------------
+
+
+def test_next_char_distribution(lstm):
+    warm = next_char_distribution(lstm, "abc", 1.0)
+    assert [ch for ch, _ in warm] == list(lstm.vocab.chars)
+    assert sum(p for _, p in warm) == pytest.approx(1.0, abs=1e-5)
+    with torch.inference_mode():
+        logits = lstm(torch.tensor([lstm.vocab.encode("abc")]))[0][0, -1]
+    assert [p for _, p in warm] == pytest.approx(torch.softmax(logits, -1).tolist(), abs=1e-4)
+    cold = next_char_distribution(lstm, "abc", 0)
+    assert [p for _, p in cold] == [1.0 if i == int(logits.argmax()) else 0.0 for i in range(len(cold))]
+    hot = next_char_distribution(lstm, "abc", 5.0)
+    assert max(p for _, p in hot) < max(p for _, p in warm)
+
+
+# --- limits --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"length": 0}, "length must be an integer between 1 and 5000, got 0"),
+        ({"length": 5001}, "got 5001"),
+        ({"length": 2.5}, "got 2.5"),
+        ({"length": True}, "got True"),
+        ({"temperature": 7}, "temperature must be between 0 and 5, got 7"),
+        ({"temperature": -1.0}, "got -1"),
+        ({"temperature": float("nan")}, "got nan"),
+        ({"temperature": float("inf")}, "got inf"),
+        ({"top_k": 0}, "top_k must be an integer of at least 1"),
+        ({"top_k": 1.5}, "got 1.5"),
+        ({"top_p": 0.0}, "top_p must be greater than 0 and at most 1"),
+        ({"top_p": 1.01}, "got 1.01"),
+        ({"repetition_penalty": 0.9}, "repetition_penalty must be a finite number of at least 1"),
+        ({"seed": -1}, "seed must be an integer between 0 and 2**63 - 1"),
+        ({"seed": 2**63}, "seed must be"),
+        ({"seed": 1.5}, "seed must be"),
+        ({"precision": "bf16"}, "precision must be one of auto, exact, fp32, fp16"),
+        ({"prompt": 12}, "prompt must be a string"),
+    ],
+)
+@pytest.mark.parametrize("function", [compare, stream_compare, generate])
+def test_every_limit_error(lstm, function, kwargs, message):
+    arguments = {"prompt": "ab", "length": 10, **kwargs}
+    with pytest.raises(ConfigError) as info:
+        function(lstm, **arguments)
+    assert message in str(info.value)
+    assert isinstance(info.value, (ChargenError, ValueError))
+
+
+def test_limits_at_the_edges_are_allowed(lstm):
+    assert len(compare(lstm, "ab", 1, temperature=5.0, top_k=1, top_p=1.0, seed=2**63 - 1).sampled) == 1
+    assert len(generate(lstm, "ab", 5000, temperature=0.0).text) == 5000
+
+
+def test_next_char_distribution_validates(lstm):
+    with pytest.raises(ConfigError, match="temperature"):
+        next_char_distribution(lstm, "ab", 5.5)
+
+
+def test_not_a_model():
+    with pytest.raises(ConfigError, match="CharRNN"):
+        compare("model", "ab", 10)
+
+
+def test_precisions_are_documented():
+    assert PRECISIONS == ("auto", "exact", "fp32", "fp16")
+
+
+def test_public_api_is_exported():
+    for name in ("compare", "stream_compare", "generate", "Comparison", "Generation", "find_loop", "Loop"):
+        assert hasattr(chargen, name)
+    assert chargen.compare is compare and chargen.generate is generate
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    save_checkpoint(tiny(seed=1), folder)
+    return folder
+
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["generate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_json(checkpoint, capsys):
+    code, out, _ = run_main(capsys, str(checkpoint), "--prompt", "ab", "--length", "30", "--seed", "4", "--json")
+    assert code == 0
+    data = json.loads(out)
+    expected = compare(chargen.load_model(checkpoint), "ab", 30, seed=4)
+    assert (data["greedy"], data["sampled"], data["seed"]) == (expected.greedy, expected.sampled, 4)
+    assert data["temperature"] == 0.8 and data["top_k"] is None and data["prompt_used"] == "ab"
+    assert data["loop"] == expected.to_dict()["loop"]
+
+
+def test_cli_json_stream(checkpoint, capsys):
+    args = [str(checkpoint), "--prompt", "ab", "--length", "25", "--temperature", "1.3", "--top-k", "4", "--seed", "2"]
+    code, out, _ = run_main(capsys, *args, "--json", "--stream")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    final = lines[-1]
+    assert final["done"] is True and len(lines) == 26
+    assert "".join(line["greedy"] for line in lines[:-1]) == final["greedy"]
+    assert "".join(line["sampled"] for line in lines[:-1]) == final["sampled"]
+    expected = compare(chargen.load_model(checkpoint), "ab", 25, temperature=1.3, top_k=4, seed=2)
+    assert (final["greedy"], final["sampled"]) == (expected.greedy, expected.sampled)
+
+
+def test_cli_text_labels_both_continuations(checkpoint, capsys):
+    code, out, err = run_main(capsys, str(checkpoint), "--prompt", "abé", "--length", "20", "--seed", "3")
+    assert code == 0
+    expected = compare(chargen.load_model(checkpoint), "ab", 20, seed=3)
+    assert out.startswith("=== sampled (temperature 0.8, seed 3) ===\n" + expected.sampled + "\n")
+    assert "=== greedy ===\n" + expected.greedy + "\n" in out
+    assert out.rstrip().endswith("===") and "=== loop: " in out
+    assert "dropped characters the model does not know: 'é'" in err
+
+
+def test_cli_text_stream(checkpoint, capsys):
+    code, out, _ = run_main(capsys, str(checkpoint), "--length", "20", "--seed", "3", "--stream")
+    assert code == 0
+    expected = compare(chargen.load_model(checkpoint), "", 20, seed=3)
+    assert out.startswith("=== sampled (temperature 0.8, seed 3) ===\n" + expected.sampled + "\n=== greedy ===\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--temperature", "7"], "error: temperature must be between 0 and 5, got 7"),
+        (["--length", "0"], "error: length must be an integer between 1 and 5000, got 0"),
+        (["--top-p", "0"], "error: top_p must be greater than 0"),
+        (["--precision", "bf16"], "error: precision must be one of"),
+    ],
+)
+def test_cli_errors_are_one_line(checkpoint, capsys, args, message):
+    code, out, err = run_main(capsys, str(checkpoint), *args)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [err.strip()] and err.startswith(message)
+
+
+def test_cli_missing_model(tmp_path, capsys):
+    code, _, err = run_main(capsys, str(tmp_path / "nope"))
+    assert code == 2 and err.startswith("error: ")
+
+
+def test_python_dash_m_chargen_generate(checkpoint):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "chargen", "generate", str(checkpoint), "--length", "12", "--seed", "1", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert len(data["greedy"]) == len(data["sampled"]) == 12 and data["seed"] == 1
