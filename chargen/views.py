@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import reprlib
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,15 @@ class Request:
     model_name: str
 
 
+_SHORT_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxstring, _SHORT_REPR.maxlong, _SHORT_REPR.maxother = 1, 40, 40, 40
+
+
+def _shown(value: Any) -> str:
+    """``value`` quoted for an error message, cut short: a visitor's huge input is never echoed back whole."""
+    return _SHORT_REPR.repr(value)
+
+
 def _number(value: Any, name: str, allowed: str) -> float:
     """``value`` as a finite float; numbers may come as strings through the API."""
     if isinstance(value, str):
@@ -61,13 +71,13 @@ def _number(value: Any, name: str, allowed: str) -> float:
         try:
             number = float(text)
         except ValueError:
-            raise ConfigError(f"{name} must be {allowed}, got {value!r}") from None
+            raise ConfigError(f"{name} must be {allowed}, got {_shown(value)}") from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     else:
-        raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+        raise ConfigError(f"{name} must be {allowed}, got {_shown(value)}")
     if not math.isfinite(number):
-        raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+        raise ConfigError(f"{name} must be {allowed}, got {_shown(value)}")
     return number
 
 
@@ -77,7 +87,7 @@ def _whole(value: Any, name: str, allowed: str) -> int:
         return value
     number = _number(value, name, allowed)
     if not number.is_integer():
-        raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+        raise ConfigError(f"{name} must be {allowed}, got {_shown(value)}")
     return int(number)
 
 
@@ -101,7 +111,7 @@ def check_temperature(temperature: Any) -> float:
     allowed = f"a number from {MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g} (0 = greedy)"
     value = _number(temperature, "temperature", allowed)
     if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
-        raise ConfigError(f"temperature must be {allowed}, got {temperature!r}")
+        raise ConfigError(f"temperature must be {allowed}, got {_shown(temperature)}")
     return value
 
 
@@ -110,7 +120,7 @@ def check_length(length: Any) -> int:
     allowed = f"a whole number of characters from {MIN_LENGTH} to {MAX_LENGTH}"
     value = _whole(length, "length", allowed)
     if not MIN_LENGTH <= value <= MAX_LENGTH:
-        raise ConfigError(f"length must be {allowed}, got {length!r}")
+        raise ConfigError(f"length must be {allowed}, got {_shown(length)}")
     return value
 
 
@@ -121,7 +131,7 @@ def check_top_k(top_k: Any) -> int | None:
     allowed = f"a whole number from 0 (off) to {MAX_TOP_K}"
     value = _whole(top_k, "top-k", allowed)
     if not 0 <= value <= MAX_TOP_K:
-        raise ConfigError(f"top-k must be {allowed}, got {top_k!r}")
+        raise ConfigError(f"top-k must be {allowed}, got {_shown(top_k)}")
     return value or None
 
 
@@ -132,7 +142,7 @@ def check_top_p(top_p: Any) -> float | None:
     allowed = "a number above 0 and at most 1 (1 = off)"
     value = _number(top_p, "top-p", allowed)
     if not 0.0 < value <= 1.0:
-        raise ConfigError(f"top-p must be {allowed}, got {top_p!r}")
+        raise ConfigError(f"top-p must be {allowed}, got {_shown(top_p)}")
     return None if value == 1.0 else value
 
 
@@ -143,7 +153,7 @@ def check_seed(seed: Any) -> int | None:
     allowed = "blank (random) or a whole number from 0 to 9223372036854775807"
     value = _whole(seed, "seed", allowed)
     if not 0 <= value <= MAX_SEED:
-        raise ConfigError(f"seed must be {allowed}, got {seed!r}")
+        raise ConfigError(f"seed must be {allowed}, got {_shown(seed)}")
     return value
 
 
@@ -154,7 +164,7 @@ def check_model_name(name: Any, model_names: Sequence[str]) -> str:
     if _blank(name):
         return model_names[0]
     if not isinstance(name, str) or name not in model_names:
-        raise ConfigError(f"model must be one of {', '.join(model_names)}, got {name!r}")
+        raise ConfigError(f"model must be one of {', '.join(model_names)}, got {_shown(name)}")
     return name
 
 
