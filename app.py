@@ -191,7 +191,9 @@ with gr.Blocks(title="chargen: greedy vs. sampled") as demo:
             show_legend=True,
             elem_id="loop_view",
         )
-        shading = gr.HTML(label="Sampled text, shaded by surprise", show_label=True, container=True, elem_id="shading")
+        shading = gr.HTML(
+            label="Sampled text, shaded by surprise", show_label=True, container=True, padding=True, elem_id="shading"
+        )
 
     generation = generate_button.click(
         generate,

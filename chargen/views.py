@@ -274,8 +274,8 @@ def loop_highlight(text: str, loop: Loop | None) -> list[tuple[str, str | None]]
     return pieces
 
 
-LOOP_COLORS = {"loop starts": "#f97316", "repeats": "#fdba74"}
-"""Colours of the loop highlight's labels (orange: where the loop starts, lighter: the repeats)."""
+LOOP_COLORS = {"loop starts": "#f97316", "repeats": "#facc15"}
+"""Colours of the loop highlight's labels: orange where the loop starts, yellow for each repeat."""
 
 # Surprise scale for the shading: a character drawn with probability p gets this colour at
 # opacity 0.8 * (1 - p) ** 1.5, so likely picks stay pale and unlikely ones stand out.
