@@ -19,6 +19,9 @@ import torch
 from chargen.errors import ConfigError
 
 MAX_TEMPERATURE = 5.0
+TINY_TEMPERATURE = 1e-30
+"""Below this, ``logits / temperature`` overflows float32 (+-inf, then nan in softmax), so the limit
+is taken instead: the largest logits score 0 and the rest -inf, which is greedy with ties kept."""
 REPETITION_WINDOW = 64
 """How many of the most recent characters (prompt included) the repetition penalty looks at."""
 
@@ -68,6 +71,11 @@ def check_repetition_penalty(penalty: float | None) -> float | None:
     return float(penalty)
 
 
+def _tiny_temperature_limit(scores: torch.Tensor) -> torch.Tensor:
+    """``scores / temperature`` as the temperature goes to 0: 0 for each row's largest, -inf elsewhere."""
+    return torch.where(scores == scores.amax(dim=-1, keepdim=True), 0.0, -math.inf)
+
+
 class Temperature:
     """Divide the logits by a temperature > 0: below 1 sharpens the distribution, above 1 flattens it."""
 
@@ -79,6 +87,8 @@ class Temperature:
         self.temperature = temperature
 
     def __call__(self, ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self.temperature < TINY_TEMPERATURE:
+            return _tiny_temperature_limit(scores)
         return scores / self.temperature
 
     def __repr__(self) -> str:
@@ -222,4 +232,6 @@ def distribution(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     temperature = check_temperature(temperature)
     if temperature == 0.0:
         return torch.nn.functional.one_hot(greedy_choice(logits), logits.shape[-1]).to(logits.dtype)
+    if temperature < TINY_TEMPERATURE:
+        return torch.softmax(_tiny_temperature_limit(logits), dim=-1)
     return torch.softmax(logits / temperature, dim=-1)
