@@ -88,10 +88,11 @@ def show_distribution(prompt: str, temperature: float, model_name: str | None = 
     """The chart of the next character after ``prompt``: at ``temperature`` beside T = 1."""
     try:
         name = views.check_model_name(model_name, MODEL_NAMES)
-        rows = views.distribution_rows(MODELS[name], views.check_prompt(prompt), views.check_temperature(temperature))
+        temperature = views.check_temperature(temperature)
+        rows = views.distribution_rows(MODELS[name], views.check_prompt(prompt), temperature)
     except ChargenError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
-    return views.distribution_figure(rows, views.check_temperature(temperature))
+    return views.distribution_figure(rows, temperature)
 
 
 def reuse_seed(seed_used: str) -> str:

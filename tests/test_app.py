@@ -25,12 +25,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     """``app.py`` imported once with the bundled models; gradio's files go to a tmp dir."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     os.environ.pop("CHARGEN_MODELS", None)
-    return importlib.import_module("app")
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield importlib.import_module("app")  # sets torch to the app's one thread per process
+    finally:
+        torch.set_num_threads(threads)  # the other test modules run as they would alone
 
 
 @pytest.fixture(scope="module")
