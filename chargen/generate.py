@@ -12,6 +12,7 @@ know are dropped (and reported); only the last :data:`MAX_PROMPT_CHARS` characte
 from __future__ import annotations
 
 import copy
+import functools
 import secrets
 import threading
 import warnings
@@ -55,23 +56,28 @@ _T = TypeVar("_T")
 # until they change) and runs a step as a handful of ops on preallocated buffers: layer 0's
 # input projection is a lookup table (embedding @ W_ih^T + biases, exact in eval mode), and
 # LSTM / RNN layers above it do one matrix product over [input, hidden]. What remains is
-# reading the recurrent matrices once per step, so storing them in fp16 (fbgemm's fp16 GEMM,
-# which converts to fp32 and sums in fp32) halves the main cost. int8 (fbgemm dynamic
-# quantisation) was measured too: slower than fp16 here and less accurate, so it is not offered
-# (see benchmarks/bench_generate.py).
+# reading the recurrent matrices once per step (13 MB in fp32 for a 2x512 LSTM), so storing
+# them in fewer bits is what pays: fbgemm's fp16 GEMM (sums in fp32) and its int8 GEMM.
+# benchmarks/bench_generate.py measures all of them against the lesson's loops.
 
-PRECISIONS = ("auto", "exact", "fp32", "fp16")
+PRECISIONS = ("auto", "exact", "fp32", "fp16", "int8")
 """Which network runs a generation.
 
 - ``exact``: the model's own ``forward``, one call per step: the reference, and slow.
 - ``fp32``: the fast stepper on the same fp32 weights (same maths, rounding-level differences).
-- ``fp16``: the fast stepper with the recurrent matrices stored in fp16; activations, sums,
-  the lookup table and the output head stay fp32. It computes exactly the plain model whose
-  recurrent matrices are rounded to fp16 (:func:`reference_model`), so its greedy text is the
-  argmax of that network's logits; the rounding moves the bundled model's held-out loss by
-  far less than 0.01 nats (the benchmark prints it).
-- ``auto``: ``fp16`` on the CPU when torch has fbgemm's fp16 ops, else ``fp32``; ``exact`` off
-  the CPU.
+- ``fp16``: the recurrent matrices stored in fp16; activations, sums, the lookup table and the
+  output head stay fp32. It computes exactly the plain model whose recurrent matrices are
+  rounded to fp16 (:func:`reference_model`).
+- ``int8``: the recurrent matrices in int8 (one scale per row) and their inputs, hidden states
+  in (-1, 1), quantised to 7 bits with one fixed scale, so rows never affect each other; the
+  head stays fp32. The fastest here (~1.3x fp16 per step).
+- ``auto``: on the CPU the fastest that works with this torch (``int8``, else ``fp16``, else
+  ``fp32``); off the CPU ``exact``.
+
+Fast steppers prime with the prompt in one forward call of :func:`reference_model`, then step.
+Greedy is always the argmax of the logits of the network that steps. On the bundled
+Shakespeare LSTM, fp16 and int8 move the held-out loss by less than 0.001 nats (the benchmark
+prints it; the bar for keeping them was 0.01).
 """
 
 
@@ -93,7 +99,7 @@ class _ReferenceStepper(Stepper):
 
     def __init__(self, model: CharRNN, prompt_ids: list[int], batch: int):
         self.model = model
-        logits, state = model(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
+        logits, state = model(torch.tensor([prompt_ids], dtype=torch.long, device=model.device), None)  # (1, T, V)
         # Every row starts from the same primed state.
         if isinstance(state, tuple):
             self.state: State = tuple(s.repeat(1, batch, 1) for s in state)
@@ -107,12 +113,12 @@ class _ReferenceStepper(Stepper):
         return self.logits
 
 
-def _quantized_ops_available() -> bool:
-    ops = torch.ops.quantized
-    try:
-        return hasattr(ops, "linear_prepack_fp16") and hasattr(ops, "linear_dynamic_fp16")
-    except RuntimeError:
-        return False
+# Hidden states, in (-1, 1), become uint8 codes 0..127 (steps of 1/63, covering [-1.016, 1]).
+# Only 7 bits: fbgemm's AVX2 kernel sums pairs of uint8 x int8 products in int16, which
+# saturates with full 8-bit inputs (measured: errors ~8x larger); with 7 bits its result is
+# exactly the quantised maths (see tests/test_generate.py).
+_INT8_INPUT_SCALE = 1.0 / 63.0
+_INT8_INPUT_ZERO_POINT = 64
 
 
 class _Linear:
@@ -127,6 +133,12 @@ class _Linear:
             warnings.simplefilter("ignore")
             if precision == "fp16":
                 self.packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
+            elif precision == "int8":
+                # Symmetric, one scale per output row: the usual choice for weights.
+                scale = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+                zero = torch.zeros(weight.shape[0], dtype=torch.long)
+                qweight = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
+                self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
             else:
                 self.weight_t = weight.t().contiguous()  # (in, out), as addmm reads it
 
@@ -134,6 +146,13 @@ class _Linear:
         """Write ``x @ W^T + b`` (plus ``add`` when given) into ``out`` and return it."""
         if self.precision == "fp16":
             product = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
+        elif self.precision == "int8":
+            # Every input here is a hidden state in (-1, 1), so one fixed scale serves: unlike
+            # dynamic quantisation (one scale per call, from the whole batch), a row's result
+            # does not depend on the other rows, so the greedy row can't feel the sampled one.
+            product = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+                x, _INT8_INPUT_SCALE, _INT8_INPUT_ZERO_POINT, self.packed
+            )
         else:
             return torch.addmm(self.bias if add is None else add + self.bias, x, self.weight_t, out=out)
         return torch.add(product, add, out=out) if add is not None else out.copy_(product)
@@ -266,8 +285,8 @@ def reference_model(model: CharRNN, precision: str = "fp32") -> CharRNN:
     """The plain :class:`CharRNN` that ``precision``'s fast stepper computes, in eval mode.
 
     For ``fp16`` that is the model with its fp16-stored matrices rounded to fp16; otherwise it
-    is an eval-mode copy of the model. Fast steppers prime with it. Cached until the weights
-    change.
+    is an eval-mode copy of the model (``int8``'s quantised inputs have no plain equivalent).
+    Fast steppers prime with it. Cached until the weights change.
     """
     rounding = "fp16" if precision == "fp16" else "fp32"
     return _cached(model, ("reference", rounding), lambda: _build_reference(model, rounding))
@@ -309,6 +328,23 @@ def _cached(model: CharRNN, key: object, build: Callable[[], _T]) -> _T:
         return built
 
 
+@functools.cache
+def _precision_works(precision: str) -> bool:
+    """Whether this torch can run ``precision``'s kernels here, tried once on a small matrix.
+
+    The quantized ops exist only in some builds and engines (fbgemm / x86); off x86 they may
+    exist and still refuse to run, so they are tried rather than looked up.
+    """
+    try:
+        weight = torch.linspace(-1, 1, 64).reshape(8, 8)
+        x = torch.linspace(-0.9, 0.9, 16).reshape(2, 8)
+        linear = _Linear(weight, torch.zeros(8), precision)
+        got = linear.into(x, torch.empty(2, 8))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    return bool(torch.allclose(got, x @ weight.T, atol=0.05))
+
+
 def resolve_precision(model: CharRNN, precision: str = "auto") -> str:
     """The precision ``precision`` stands for on this model and machine (``auto`` resolved)."""
     if precision not in PRECISIONS:
@@ -317,11 +353,11 @@ def resolve_precision(model: CharRNN, precision: str = "auto") -> str:
     if precision == "auto":
         if not on_cpu:
             return "exact"
-        return "fp16" if _quantized_ops_available() else "fp32"
+        return next(p for p in ("int8", "fp16", "fp32") if p == "fp32" or _precision_works(p))
     if precision != "exact" and not on_cpu:
         raise ConfigError(f"precision {precision!r} runs on the CPU only; this model is on {model.device}")
-    if precision == "fp16" and not _quantized_ops_available():
-        raise ConfigError(f"precision {precision!r} needs torch's fbgemm quantized ops, which this torch lacks")
+    if precision in ("fp16", "int8") and not _precision_works(precision):
+        raise ConfigError(f"precision {precision!r} needs fbgemm's quantized kernels, which this torch can't run")
     return precision
 
 
@@ -487,18 +523,21 @@ def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tu
         # Entered per chunk, not around the loop, so grad mode is not changed for the consumer.
         with torch.inference_mode():
             if stepper is None:
-                vocab_size = len(model.vocab)
+                stepper = start_stepper(model, prompt_ids, 2, settings.precision)
+                # Buffers live where the stepper's logits do (the CPU, or the model's device on
+                # the exact path); the noise is drawn on the CPU so a seed means the same anywhere.
+                device, vocab_size = stepper.logits.device, len(model.vocab)
                 sampling = temperature > 0.0
                 noise = gumbel_noise(length, vocab_size, generator) if sampling else torch.zeros(length, vocab_size)
-                chosen = torch.empty(length, 2, dtype=torch.long)  # (step, row)
-                drawn_from = torch.empty(length, vocab_size)  # the sampled row's scores, for probabilities
+                noise = noise.to(device)
+                chosen = torch.empty(length, 2, dtype=torch.long, device=device)  # (step, row)
+                drawn_from = torch.empty(length, vocab_size, device=device)  # the sampled row's scores
                 if fused:
                     pair_noise = torch.stack([torch.zeros_like(noise), noise], dim=1)  # (length, 2, V)
-                    scale = torch.tensor([[1.0], [1.0 / temperature if sampling else 1.0]])  # (2, 1)
+                    scale = torch.tensor([[1.0], [1.0 / temperature if sampling else 1.0]], device=device)  # (2, 1)
                 else:
-                    history = torch.empty(1, len(prompt_ids) + length, dtype=torch.long)
+                    history = torch.empty(1, len(prompt_ids) + length, dtype=torch.long, device=device)
                     history[0, : len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long)
-                stepper = start_stepper(model, prompt_ids, 2, settings.precision)
             logits = stepper.logits
             for t in range(made, end):
                 if fused:

@@ -32,7 +32,7 @@ from chargen.model import CharRNN, ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = "\n abcdefgh."
-FAST = ("fp32", "fp16")
+FAST = ("fp32", "fp16", "int8")
 
 
 def tiny(cell: str = "lstm", layers: int = 2, hidden: int = 24, seed: int = 0, vocab: str = VOCAB) -> CharRNN:
@@ -81,16 +81,12 @@ def one_thread():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("layers", [1, 3])
-@pytest.mark.parametrize("precision", ["exact", "fp32", "auto"])
+@pytest.mark.parametrize("precision", ["exact", "fp32", "fp16"])
 def test_greedy_equals_a_plain_argmax_loop(cell, layers, precision):
     model = tiny(cell, layers)
     result = compare(model, "abc de", 60, temperature=1.0, seed=1, precision=precision)
-    assert result.greedy == argmax_loop(reference_model(model, _resolved(precision)), "abc de", 60)
+    assert result.greedy == argmax_loop(reference_model(model, precision), "abc de", 60)
     assert result.greedy == argmax_loop(model, "abc de", 60)  # fp16 rounding moves no argmax here
-
-
-def _resolved(precision: str) -> str:
-    return "fp16" if precision == "auto" else "fp32"
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -102,7 +98,7 @@ def test_fp16_greedy_equals_argmax_over_the_rounded_model(cell):
     assert compare(model, "h.", 80, precision="fp16").greedy == argmax_loop(rounded, "h.", 80)
 
 
-@pytest.mark.parametrize("precision", FAST)
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_fast_steppers_match_their_reference_logits(precision, cell):
     model = tiny(cell, layers=2, seed=4)
@@ -113,6 +109,42 @@ def test_fast_steppers_match_their_reference_logits(precision, cell):
         assert torch.allclose(fast.logits, ref.logits)
         for ids in steps:
             assert torch.allclose(fast.step(ids), ref.step(ids), atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_int8_stepper_stays_close_to_the_fp32_network(cell):
+    model = tiny(cell, layers=2, seed=4)
+    steps = torch.randint(0, len(model.vocab), (20, 2), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        fast = start_stepper(model, [1, 2, 3], 2, "int8")
+        ref = start_stepper(model, [1, 2, 3], 2, "exact")
+        worst = max(float((fast.step(ids) - ref.step(ids)).abs().max()) for ids in steps)
+    # 7-bit hidden states and int8 weights on a 24-wide model whose weights were tripled.
+    assert worst < 0.25
+
+
+def test_int8_products_are_exactly_the_quantised_maths():
+    generate_module = sys.modules["chargen.generate"]
+    torch.manual_seed(0)
+    weight, bias = torch.randn(96, 48) * 0.2, torch.randn(96)
+    x = torch.rand(3, 48) * 2 - 1
+    got = generate_module._Linear(weight, bias, "int8").into(x, torch.empty(3, 96))
+    scale, zero = generate_module._INT8_INPUT_SCALE, generate_module._INT8_INPUT_ZERO_POINT
+    x_quantised = (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+    row_scale = weight.abs().amax(dim=1, keepdim=True) / 127
+    w_quantised = torch.clamp(torch.round(weight / row_scale), -128, 127) * row_scale
+    assert torch.allclose(got, x_quantised @ w_quantised.T + bias, atol=1e-4)
+    assert (got - (x @ weight.T + bias)).abs().max() < 0.1  # and close to the fp32 product
+
+
+def test_auto_is_the_fastest_precision_that_runs_and_falls_back(lstm, monkeypatch):
+    generate_module = sys.modules["chargen.generate"]
+    assert generate_module.resolve_precision(lstm) == "int8"
+    monkeypatch.setattr(generate_module, "_precision_works", lambda precision: False)
+    assert generate_module.resolve_precision(lstm) == "fp32"
+    assert compare(lstm, "ab", 30, seed=1).greedy == argmax_loop(lstm, "ab", 30)
+    with pytest.raises(ConfigError, match="fbgemm"):
+        compare(lstm, "ab", 30, precision="int8")
 
 
 @pytest.mark.parametrize("precision", FAST)
@@ -373,7 +405,7 @@ def test_next_char_distribution(lstm):
         ({"seed": -1}, "seed must be an integer between 0 and 2**63 - 1"),
         ({"seed": 2**63}, "seed must be"),
         ({"seed": 1.5}, "seed must be"),
-        ({"precision": "bf16"}, "precision must be one of auto, exact, fp32, fp16"),
+        ({"precision": "bf16"}, "precision must be one of auto, exact, fp32, fp16, int8"),
         ({"prompt": 12}, "prompt must be a string"),
     ],
 )
@@ -402,7 +434,7 @@ def test_not_a_model():
 
 
 def test_precisions_are_documented():
-    assert PRECISIONS == ("auto", "exact", "fp32", "fp16")
+    assert PRECISIONS == ("auto", "exact", "fp32", "fp16", "int8")
 
 
 def test_public_api_is_exported():
