@@ -138,11 +138,15 @@ def main() -> None:
 
     auto = resolve_precision(model)
     print()
-    print(f"lesson's two batch-1 loops (default settings)   {lesson:7.3f} s")
-    print(f"lesson's loops with oneDNN off (a fairer rival)  {lesson_no_onednn:7.3f} s")
-    print(f"compare(), auto = {auto:4s} stepper                 {timings['auto']:7.3f} s")
-    print(f"compare(), fp16 stepper                          {timings['fp16']:7.3f} s")
-    print(f"compare(), fp32 stepper                          {timings['fp32']:7.3f} s")
+    rows = {
+        "lesson's two batch-1 loops (default settings)": lesson,
+        "lesson's loops with oneDNN off (a fairer rival)": lesson_no_onednn,
+        f"compare(), auto = {auto} stepper": timings["auto"],
+        "compare(), fp16 stepper": timings["fp16"],
+        "compare(), fp32 stepper": timings["fp32"],
+    }
+    for label, seconds in rows.items():
+        print(f"{label:50s} {seconds:7.3f} s")
     print(
         f"speed-up of compare() over the lesson's loops: {lesson / timings['auto']:.1f}x "
         f"(over the oneDNN-off loops: {lesson_no_onednn / timings['auto']:.1f}x)"
@@ -171,7 +175,7 @@ def main() -> None:
     for precision, loss in losses.items():
         delta = loss - losses["exact"]
         verdict = "" if precision == "exact" else ("  (< 0.01: kept)" if abs(delta) < 0.01 else "  (>= 0.01: too far)")
-        print(f"  {precision:6s} {loss:.5f} nats/char  delta {delta:+.5f}{verdict}")
+        print(f"  {precision:6s} {loss:.6f} nats/char  delta {delta:+.6f}{verdict}")
 
 
 if __name__ == "__main__":
