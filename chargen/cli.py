@@ -152,7 +152,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float, help="sample only from the smallest set holding probability P (0 < P <= 1)")
     p.add_argument("--repetition-penalty", type=float, help="penalise characters seen recently, >= 1 (1 = off)")
     p.add_argument("--seed", type=int, help="seed for the sampled text (default: a fresh one, printed)")
-    p.add_argument("--precision", default="auto", help="network to run: auto, exact, fp32 or fp16 (default auto)")
+    p.add_argument("--precision", default="auto", help="auto (the fastest that runs), exact, fp32, fp16 or int8")
     p.add_argument("--json", action="store_true", help="print one JSON object (with --stream: JSON lines)")
     p.add_argument(
         "--stream",
