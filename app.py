@@ -25,6 +25,10 @@ CONCURRENCY = 2
 """Generations running at once: one per core of a 2-vCPU Space, each on one torch thread."""
 TORCH_THREADS = 1
 """Per process. Two threads per request would fight the other request for the same two cores."""
+STREAM_INTERVAL_S = 0.1
+"""Seconds between streamed updates of one generation. Each update costs gradio ~10 ms of CPU: at
+0.04 s the updates took about half the server's CPU in a 20-user burst and p95 latency was 11-13 s
+(benchmarks/load_test.py); at 0.1 s the text still visibly streams and p95 halves."""
 
 views.set_torch_threads(TORCH_THREADS)
 MODELS, STARTUP_NOTICES = load_models(os.environ.get("CHARGEN_MODELS") or views.DEFAULT_MODELS)
@@ -65,7 +69,7 @@ def generate(
     except ChargenError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
     first = True
-    for comparison in views.throttle(stream):
+    for comparison in views.throttle(stream, STREAM_INTERVAL_S):
         if comparison.done:
             notices = views.prompt_notices(request.prompt, comparison)
             yield (
