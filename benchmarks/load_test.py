@@ -1,0 +1,317 @@
+"""Load test: many visitors at once against the app, started as a user starts it.
+
+Starts ``python app.py`` on a free 127.0.0.1 port (``GRADIO_SERVER_PORT``), waits for its page
+to answer HTTP 200, then lets N gradio_client users ask for a generation at the same instant
+(each ``--chars`` characters, a mix of prompts and temperatures) and prints what happened:
+requests served, errors, queue rejections, throughput, and latency (p50 / p95 / max) to the first
+streamed update and to the complete result::
+
+    .venv/bin/python benchmarks/load_test.py [--users 20] [--chars 300] [--url http://127.0.0.1:7860/]
+
+Goal (issue 7) on a 2-core machine: 20 users at once all served, 0 errors, p95 <= 5 s. Users
+beyond the app's queue bound (``app.QUEUE_SIZE`` waiting plus ``app.CONCURRENCY`` running) are
+turned away at once with "Queue is full"; ``--users 50`` shows that. Everything is bounded:
+at most ``--max-users`` users, each request ``--request-timeout`` seconds, only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_USERS = 200
+"""A hard cap, so a typo can't start thousands of threads."""
+POLL_S = 0.01
+"""How often each user looks for its result: the resolution of the latency figures."""
+
+# A mix of what visitors send: the examples, plain text, an empty prompt, characters the model
+# doesn't know; greedy, cool, default and hot temperatures.
+PROMPTS = [
+    "ROMEO:",
+    "First Citizen:\nBefore we proceed any further, hear me speak.",
+    "To be, or not to be",
+    "",
+    "KING HENRY:\nWhat say you, ",
+    "Élan 🙂 and the night",
+    "JULIET:\nO ",
+]
+TEMPERATURES = [0.0, 0.5, 0.8, 1.0, 1.5]
+
+
+@dataclass
+class Outcome:
+    """One user's request: how it ended and when (seconds from the shared start)."""
+
+    user: int
+    status: str  # "served", "rejected" (queue full) or "error"
+    first_update: float | None = None
+    done: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    """What a load run measured; latencies in seconds."""
+
+    users: int
+    chars: int
+    served: int
+    errors: int
+    rejected: int
+    wall_s: float
+    requests_per_s: float
+    chars_per_s: float
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_max: float | None
+    first_update_p50: float | None
+    first_update_p95: float | None
+    client_cpu_s: float = 0.0
+    """CPU seconds the users themselves (this process) used while the requests ran: on a shared
+    2-core machine that time is taken from the server being measured."""
+    error_details: list[str] = field(default_factory=list)
+
+    def goal_met(self, p95_limit: float = 5.0) -> bool:
+        """All served, no errors, p95 latency within ``p95_limit`` seconds."""
+        return (
+            self.served == self.users and self.errors == 0 and self.latency_p95 is not None
+        ) and self.latency_p95 <= p95_limit
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank ``q``-th percentile (0-100) of ``values``, None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil without floats
+    return ordered[int(rank) - 1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def check_local(url: str) -> str:
+    """``url`` if it points at this machine; a load test never leaves 127.0.0.1."""
+    host = urllib.parse.urlparse(url).hostname
+    if host not in ("127.0.0.1", "localhost"):
+        raise SystemExit(f"--url must be on 127.0.0.1 or localhost, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def wait_for_http_200(url: str, timeout: float, process: subprocess.Popen | None = None) -> float:
+    """Poll ``url`` until it answers 200; return the seconds waited. Fails if the app exits first."""
+    started = time.monotonic()
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"{url} did not answer HTTP 200 within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_app(startup_timeout: float = 90.0, models: str | None = None) -> Iterator[tuple[str, float]]:
+    """``python app.py`` on a free 127.0.0.1 port; yields ``(url, seconds until HTTP 200)``."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="chargen-load-") as scratch:
+        env = {
+            **os.environ,
+            "GRADIO_SERVER_NAME": "127.0.0.1",
+            "GRADIO_SERVER_PORT": str(port),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "GRADIO_TEMP_DIR": str(Path(scratch) / "gradio"),
+            "HF_HUB_OFFLINE": "1",  # the bundled models are local; never wait on a network
+        }
+        if models:
+            env["CHARGEN_MODELS"] = models
+        log_path = Path(scratch) / "app.log"
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            url = f"http://127.0.0.1:{port}/"
+            try:
+                try:
+                    ready = wait_for_http_200(url, startup_timeout, process)
+                except (RuntimeError, TimeoutError) as exc:
+                    raise RuntimeError(f"{exc}\n--- app log ---\n{log_path.read_text()[-4000:]}") from None
+                yield url, ready
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _is_queue_full(exc: BaseException) -> bool:
+    return "queue is full" in str(exc).lower()
+
+
+def run_users(url: str, users: int, chars: int, request_timeout: float = 120.0) -> Report:
+    """``users`` gradio_client users, connected first, then all asking at the same instant."""
+    from gradio_client import Client
+
+    if not 1 <= users <= MAX_USERS:
+        raise ValueError(f"users must be between 1 and {MAX_USERS}, got {users}")
+    url = check_local(url)
+    # ssl_verify=False: the URL is plain http on 127.0.0.1, so nothing is verified either way, but
+    # with it on, gradio_client builds two SSL contexts per request (~80 ms of CPU), which on a
+    # 2-core machine is taken from the server being measured.
+    with ThreadPoolExecutor(max_workers=min(users, 16)) as pool:
+        clients = list(pool.map(lambda _: Client(url, verbose=False, ssl_verify=False), range(users)))
+    started_at = [0.0, 0.0]  # wall clock, this process's CPU time
+
+    def start_clocks() -> None:
+        started_at[:] = [time.monotonic(), time.process_time()]
+
+    # Released together; the clocks start as the last one arrives.
+    start_line = threading.Barrier(users, action=start_clocks)
+
+    def user(index: int) -> Outcome:
+        client = clients[index]
+        prompt = PROMPTS[index % len(PROMPTS)]
+        temperature = TEMPERATURES[index % len(TEMPERATURES)]
+        start_line.wait()
+        outcome = Outcome(index, "error")
+        try:
+            job = client.submit(prompt, temperature, chars, 0, 1.0, str(index), api_name="/generate")
+            deadline = time.monotonic() + request_timeout
+            # Polled, not iterated: a Job's iterator spins every millisecond, and twenty of those
+            # would take CPU from the server they are measuring.
+            while not job.done():
+                if outcome.first_update is None and job.outputs():
+                    outcome.first_update = time.monotonic() - started_at[0]
+                if time.monotonic() > deadline:
+                    job.cancel()
+                    raise TimeoutError(f"no complete result within {request_timeout:.0f} s")
+                time.sleep(POLL_S)
+            greedy, sampled = job.result()[:2]
+            outcome.done = time.monotonic() - started_at[0]
+            if outcome.first_update is None:  # finished between two polls
+                outcome.first_update = outcome.done
+            if len(greedy) != chars or len(sampled) != chars:
+                raise RuntimeError(f"expected {chars} characters each, got {len(greedy)} and {len(sampled)}")
+            outcome.status = "served"
+        except Exception as exc:  # every failure is counted and reported, none stops the run
+            outcome.status = "rejected" if _is_queue_full(exc) else "error"
+            outcome.done = time.monotonic() - started_at[0]
+            outcome.detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        outcomes = list(pool.map(user, range(users)))
+    client_cpu = time.process_time() - started_at[1]
+    wall = max(o.done or 0.0 for o in outcomes)
+    for client in clients:
+        client.close()
+    return summarize(outcomes, users, chars, wall, client_cpu)
+
+
+def summarize(outcomes: list[Outcome], users: int, chars: int, wall: float, client_cpu: float = 0.0) -> Report:
+    """Counts and percentiles over ``outcomes``."""
+    served = [o for o in outcomes if o.status == "served"]
+    latencies = [o.done for o in served if o.done is not None]
+    firsts = [o.first_update for o in served if o.first_update is not None]
+    wall = max(wall, 1e-9)
+    return Report(
+        users=users,
+        chars=chars,
+        served=len(served),
+        errors=sum(o.status == "error" for o in outcomes),
+        rejected=sum(o.status == "rejected" for o in outcomes),
+        wall_s=round(wall, 3),
+        requests_per_s=round(len(served) / wall, 2),
+        chars_per_s=round(len(served) * 2 * chars / wall),  # greedy + sampled
+        latency_p50=percentile(latencies, 50),
+        latency_p95=percentile(latencies, 95),
+        latency_max=max(latencies) if latencies else None,
+        first_update_p50=percentile(firsts, 50),
+        first_update_p95=percentile(firsts, 95),
+        client_cpu_s=round(client_cpu, 2),
+        error_details=sorted({o.detail for o in outcomes if o.status == "error"})[:10],
+    )
+
+
+def print_report(report: Report, ready_s: float | None) -> None:
+    """The figures, one per line, for a person."""
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f} s"
+
+    if ready_s is not None:
+        print(f"app ready (HTTP 200)   {ready_s:.1f} s after start")
+    print(f"users at once          {report.users} x {report.chars} characters (greedy + sampled each)")
+    print(f"requests served        {report.served} / {report.users}")
+    print(f"errors                 {report.errors}")
+    print(f"queue rejections       {report.rejected}")
+    print(f"wall time              {report.wall_s:.2f} s")
+    print(f"throughput             {report.requests_per_s:.2f} requests/s, {report.chars_per_s:,} characters/s")
+    print(
+        f"latency (complete)     p50 {seconds(report.latency_p50)}, p95 {seconds(report.latency_p95)}, "
+        f"max {seconds(report.latency_max)}"
+    )
+    print(f"first streamed update  p50 {seconds(report.first_update_p50)}, p95 {seconds(report.first_update_p95)}")
+    print(f"load generator CPU     {report.client_cpu_s:.2f} s (taken from the same cores as the app)")
+    for detail in report.error_details:
+        print(f"  error: {detail}")
+    print(f"goal (all served, 0 errors, p95 <= 5 s): {'met' if report.goal_met() else 'NOT met'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=20, help=f"concurrent users, 1..{MAX_USERS} (default 20)")
+    parser.add_argument("--chars", type=int, default=300, help="characters each user asks for (default 300)")
+    parser.add_argument("--url", help="an app already running on 127.0.0.1 (default: start python app.py)")
+    parser.add_argument("--models", help="CHARGEN_MODELS for the started app (default: the bundled models)")
+    parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for HTTP 200")
+    parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request at most")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    args = parser.parse_args(argv)
+    if not 1 <= args.users <= MAX_USERS:
+        parser.error(f"--users must be between 1 and {MAX_USERS}")
+
+    def run(url: str, ready: float | None) -> Report:
+        report = run_users(url, args.users, args.chars, args.request_timeout)
+        if args.json:
+            print(json.dumps({"ready_s": ready, **asdict(report)}))
+        else:
+            print_report(report, ready)
+        return report
+
+    if args.url:
+        report = run(check_local(args.url), None)
+    else:
+        with running_app(args.startup_timeout, args.models) as (url, ready):
+            report = run(url, ready)
+    return 0 if report.errors == 0 and report.served + report.rejected == report.users else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
