@@ -81,6 +81,8 @@ class Report:
     latency_max: float | None
     first_update_p50: float | None
     first_update_p95: float | None
+    rejection_max_s: float | None = None
+    """The slowest "Queue is full" answer: a full queue should turn users away at once."""
     client_cpu_s: float = 0.0
     """CPU seconds the users themselves (this process) used while the requests ran: on a shared
     2-core machine that time is taken from the server being measured."""
@@ -239,6 +241,7 @@ def summarize(outcomes: list[Outcome], users: int, chars: int, wall: float, clie
     served = [o for o in outcomes if o.status == "served"]
     latencies = [o.done for o in served if o.done is not None]
     firsts = [o.first_update for o in served if o.first_update is not None]
+    rejections = [o.done for o in outcomes if o.status == "rejected" and o.done is not None]
     wall = max(wall, 1e-9)
     return Report(
         users=users,
@@ -254,6 +257,7 @@ def summarize(outcomes: list[Outcome], users: int, chars: int, wall: float, clie
         latency_max=max(latencies) if latencies else None,
         first_update_p50=percentile(firsts, 50),
         first_update_p95=percentile(firsts, 95),
+        rejection_max_s=max(rejections) if rejections else None,
         client_cpu_s=round(client_cpu, 2),
         error_details=sorted({o.detail for o in outcomes if o.status == "error"})[:10],
     )
@@ -270,7 +274,8 @@ def print_report(report: Report, ready_s: float | None) -> None:
     print(f"users at once          {report.users} x {report.chars} characters (greedy + sampled each)")
     print(f"requests served        {report.served} / {report.users}")
     print(f"errors                 {report.errors}")
-    print(f"queue rejections       {report.rejected}")
+    answered = f" (each answered within {report.rejection_max_s:.2f} s)" if report.rejection_max_s is not None else ""
+    print(f"queue rejections       {report.rejected}{answered}")
     print(f"wall time              {report.wall_s:.2f} s")
     print(f"throughput             {report.requests_per_s:.2f} requests/s, {report.chars_per_s:,} characters/s")
     print(

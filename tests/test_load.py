@@ -1,0 +1,114 @@
+"""A small version of benchmarks/load_test.py: several users at once are all served; a full queue
+turns the rest away at once with a clear message; the benchmark itself runs as a user runs it.
+
+The full load test (20 users x 300 characters, p95 <= 5 s on 2 cores) is a benchmark, not a
+test: its figures depend on the machine. These check only what must hold anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_benchmark() -> ModuleType:
+    name = "benchmarks_load_test"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "load_test.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+load_test = _load_benchmark()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """``app.py`` as configured (the bundled models), imported once."""
+    import importlib
+
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+    return importlib.import_module("app")
+
+
+@pytest.fixture(scope="module")
+def url(app: ModuleType) -> Iterator[str]:
+    """The app served in-process on a free 127.0.0.1 port."""
+    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
+    try:
+        yield app.demo.local_url
+    finally:
+        app.demo.close()
+
+
+def test_several_users_at_once_are_all_served(url: str) -> None:
+    report = load_test.run_users(url, users=6, chars=80, request_timeout=60)
+    assert report.errors == 0, report.error_details
+    assert report.served == 6 and report.rejected == 0
+    assert report.latency_max is not None and report.first_update_p50 is not None
+    assert report.first_update_p50 <= report.latency_max
+
+
+def test_a_full_queue_answers_at_once_and_the_server_keeps_serving(app: ModuleType, url: str, monkeypatch) -> None:
+    from gradio_client import Client
+
+    # Two run (the concurrency limit), one may wait, the rest must be turned away, not kept waiting.
+    monkeypatch.setattr(app.demo._queue, "max_size", 1)
+    report = load_test.run_users(url, users=8, chars=2000, request_timeout=60)
+    assert report.errors == 0, report.error_details
+    assert report.served + report.rejected == 8
+    assert 3 <= report.served <= 4 and report.rejected >= 4, (report.served, report.rejected)
+    assert report.rejection_max_s is not None and report.latency_max is not None
+    assert report.rejection_max_s < min(3.0, report.latency_max), "a full queue must answer at once"
+    monkeypatch.undo()
+    result = Client(url, verbose=False, ssl_verify=False).predict("ROMEO:", 0.8, 20, api_name="/generate")
+    assert len(result[0]) == len(result[1]) == 20
+
+
+def test_the_benchmark_starts_python_app_py_and_reports(tmp_path: Path) -> None:
+    """``benchmarks/load_test.py`` end to end, as a user runs it, with three small users."""
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "benchmarks/load_test.py", "--users", "3", "--chars", "20", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["served"] == 3 and report["errors"] == 0 and report["rejected"] == 0
+    assert report["ready_s"] > 0 and report["latency_p95"] is not None
+
+
+def test_percentiles_and_local_urls_only() -> None:
+    assert load_test.percentile([], 95) is None
+    assert load_test.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert load_test.percentile([float(i) for i in range(1, 21)], 95) == 19.0
+    assert load_test.percentile([float(i) for i in range(1, 21)], 100) == 20.0
+    assert load_test.check_local("http://127.0.0.1:7860") == "http://127.0.0.1:7860/"
+    with pytest.raises(SystemExit, match="127.0.0.1"):
+        load_test.check_local("https://example.com/")
+    with pytest.raises(ValueError, match="users must be between 1 and 200"):
+        load_test.run_users("http://127.0.0.1:1/", users=0, chars=10)
