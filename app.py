@@ -16,7 +16,7 @@ import gradio as gr
 
 from chargen import views
 from chargen.errors import ChargenError
-from chargen.generate import stream_compare
+from chargen.generate import compare, stream_compare
 from chargen.hub import load_models
 
 QUEUE_SIZE = 32
@@ -247,5 +247,19 @@ with gr.Blocks(title="chargen: greedy vs. sampled") as demo:
 
 demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
 
+
+def warm_up() -> None:
+    """Pay the one-time costs before the first visitors do. Gradio wraps every event in a matplotlib
+    backend switch, so its first event imports matplotlib and pyplot on the server's event loop
+    (~1 s in which nothing is served); each model also packs its weights on its first generation."""
+    import matplotlib
+
+    matplotlib.get_backend()
+    for model in MODELS.values():
+        compare(model, "", 1)
+
+
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(prevent_thread_lock=True)  # answering first: the warm-up doesn't delay the page
+    warm_up()
+    demo.block_thread()
