@@ -33,7 +33,7 @@ from chargen.train import STATE_NAME, TrainConfig, train
 from tests.conftest import ROOT, tiny_model
 
 KILLS = 5
-MAX_STEPS = 500
+MAX_STEPS = 400
 EVAL_EVERY = 5
 # A small LSTM with dropout (so the random number generators matter) that evaluates and saves
 # often, so a good share of the kills land while a file is being written.
@@ -79,10 +79,10 @@ def _saved_step(out: Path) -> int:
         return -1
 
 
-def _wait_for_progress(proc: multiprocessing.process.BaseProcess, out: Path, past: int) -> None:
-    """Block until the run saves a state beyond step ``past`` (or ends), so every life makes progress."""
+def _wait_for_step(proc: multiprocessing.process.BaseProcess, out: Path, step: int) -> None:
+    """Block until the run has saved its state at ``step`` or later (or has ended)."""
     deadline = time.monotonic() + 60
-    while _saved_step(out) <= past and proc.is_alive():
+    while _saved_step(out) < step and proc.is_alive():
         assert time.monotonic() < deadline, "training made no progress"
         time.sleep(0.002)
 
@@ -95,8 +95,11 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_weights(corpus_fil
     kills, past = 0, -1
     while kills < KILLS:
         proc = _start(corpus_file, killed_out, resume=past >= 0)
-        _wait_for_progress(proc, killed_out, past)
-        time.sleep(rng.uniform(0.0, 0.2))
+        # The first life dies just after its step-0 save, the others 1 to 3 evaluations on; each a
+        # random moment later, anywhere in a step or a save. Counting in steps, not seconds,
+        # keeps five kills inside the run on a machine of any speed.
+        _wait_for_step(proc, killed_out, 0 if past < 0 else past + EVAL_EVERY * rng.randint(1, 3))
+        time.sleep(rng.uniform(0.0, 0.02))
         if not proc.is_alive():
             break  # finished before the kill: nothing left to interrupt
         os.kill(proc.pid, signal.SIGKILL)
