@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch._dynamo  # noqa: F401 (see _fork below)
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from chargen import CheckpointError, load_model, load_models, save_checkpoint
@@ -71,12 +70,17 @@ def _start(corpus: Path, out: Path, resume: bool) -> multiprocessing.process.Bas
 
 
 def _saved_step(out: Path) -> int:
-    """The step of the training state on disk, or -1 when there is none yet."""
+    """The step of the training state on disk, or -1 when there is none yet.
+
+    Read from the header with one open: safetensors' safe_open opens the path twice (header, then
+    data), so a state replaced in between by the run's next save reads as a size mismatch.
+    """
     try:
-        with safe_open(str(out / STATE_NAME), framework="pt") as fh:
-            return json.loads(fh.metadata()["chargen_train_state"])["step"]
+        with open(out / STATE_NAME, "rb") as fh:
+            header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
     except FileNotFoundError:
         return -1
+    return json.loads(header["__metadata__"]["chargen_train_state"])["step"]
 
 
 def _wait_for_step(proc: multiprocessing.process.BaseProcess, out: Path, step: int) -> None:
