@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save_file
 from torch.nn import functional as F
 
-from chargen.atomic import write_atomic, write_text_atomic
+from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_atomic
 from chargen.checkpoint import read_weights, save_checkpoint
 from chargen.data import Corpus, random_windows, read_text
 from chargen.errors import CheckpointError, ConfigError
@@ -323,6 +323,7 @@ def train(
         step, elapsed = meta["step"], meta["elapsed"]
         best_val, last_val = meta["best_val_loss"], meta["last_val_loss"]
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)  # left by a run that was killed while writing
     log_path = out / LOG_NAME
     # A fresh run starts a fresh log; a resumed one keeps the rows up to its saved step.
     log_rows = _read_log(log_path, step) if meta is not None else []

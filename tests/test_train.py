@@ -201,3 +201,16 @@ def test_sigterm_saves_state_and_exits_cleanly(corpus_file: Path, tmp_path: Path
         progress_bar=False,
     )
     assert result.step == summary["step"] + 3
+
+
+def test_resume_clears_temp_files_a_kill_left_and_files_are_readable(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=5, **TINY), progress_bar=False)
+    stale = out / ".model.safetensors.abc123.tmp"
+    stale.write_bytes(b"half a file")
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=8), resume=True, progress_bar=False)
+    assert not stale.exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "model.safetensors", STATE_NAME):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask
