@@ -69,3 +69,45 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         env=full_env,
         timeout=timeout,
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory):
+    """``app.py`` imported once with the bundled models; gradio's files go to a tmp dir."""
+    import importlib
+
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+    os.environ.pop("CHARGEN_MODELS", None)
+    threads = torch.get_num_threads()
+    try:
+        yield importlib.import_module("app")  # sets torch to the app's one thread per process
+    finally:
+        torch.set_num_threads(threads)  # the other test modules run as they would alone
+
+
+@pytest.fixture(scope="module")
+def url(app):
+    """The app served in-process on a free 127.0.0.1 port."""
+    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
+    try:
+        yield app.demo.local_url
+    finally:
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(url: str):
+    """A gradio_client connected to the served app."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False)

@@ -3,14 +3,11 @@ through gradio_client, bad input included. The real-browser test is in test_brow
 
 from __future__ import annotations
 
-import importlib
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, wait
 from pathlib import Path
 from types import ModuleType
@@ -20,46 +17,9 @@ import pytest
 from chargen.errors import ConfigError
 from chargen.generate import compare
 from chargen.loops import find_loop
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """``app.py`` imported once with the bundled models; gradio's files go to a tmp dir."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    os.environ.pop("CHARGEN_MODELS", None)
-    import torch
-
-    threads = torch.get_num_threads()
-    try:
-        yield importlib.import_module("app")  # sets torch to the app's one thread per process
-    finally:
-        torch.set_num_threads(threads)  # the other test modules run as they would alone
-
-
-@pytest.fixture(scope="module")
-def url(app: ModuleType) -> Iterator[str]:
-    """The app served in-process on a free port."""
-    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
-    try:
-        yield app.demo.local_url
-    finally:
-        app.demo.close()
-
-
-@pytest.fixture(scope="module")
-def client(url: str):
-    from gradio_client import Client
-
-    return Client(url, verbose=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_generate(app: ModuleType, *args, **kwargs) -> list[tuple]:

@@ -8,7 +8,6 @@ listing and process start in this process, gradio's worker threads included.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -62,38 +61,6 @@ class AuditLog:
 
 
 AUDIT = AuditLog()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """``app.py`` as configured (the bundled models), imported once."""
-    import importlib
-
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    return importlib.import_module("app")
-
-
-@pytest.fixture(scope="module")
-def url(app: ModuleType) -> Iterator[str]:
-    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
-    try:
-        yield app.demo.local_url
-    finally:
-        app.demo.close()
-
-
-@pytest.fixture(scope="module")
-def client(url: str):
-    from gradio_client import Client
-
-    return Client(url, verbose=False, ssl_verify=False)
 
 
 @pytest.fixture

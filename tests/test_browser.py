@@ -7,12 +7,8 @@ Playwright's own browser download cannot work here, so the test launches /usr/bi
 
 from __future__ import annotations
 
-import importlib
 import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -38,35 +34,6 @@ if not CHROMIUM.exists() and not in_ci():
         f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); the browser test needs it",
         allow_module_level=True,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    os.environ.pop("CHARGEN_MODELS", None)
-    import torch
-
-    threads = torch.get_num_threads()
-    try:
-        yield importlib.import_module("app")  # sets torch to the app's one thread per process
-    finally:
-        torch.set_num_threads(threads)  # the other test modules run as they would alone
-
-
-@pytest.fixture(scope="module")
-def url(app: ModuleType) -> Iterator[str]:
-    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
-    try:
-        yield app.demo.local_url
-    finally:
-        app.demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -33,32 +31,6 @@ def _load_benchmark() -> ModuleType:
 
 
 load_test = _load_benchmark()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """``app.py`` as configured (the bundled models), imported once."""
-    import importlib
-
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    return importlib.import_module("app")
-
-
-@pytest.fixture(scope="module")
-def url(app: ModuleType) -> Iterator[str]:
-    """The app served in-process on a free 127.0.0.1 port."""
-    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
-    try:
-        yield app.demo.local_url
-    finally:
-        app.demo.close()
 
 
 def test_several_users_at_once_are_all_served(url: str) -> None:
