@@ -20,8 +20,8 @@ from chargen.errors import ConfigError
 
 MAX_TEMPERATURE = 5.0
 TINY_TEMPERATURE = 1e-30
-"""Below this, ``logits / temperature`` overflows float32 (+-inf, then nan in softmax), so the limit
-is taken instead: the largest logits score 0 and the rest -inf, which is greedy with ties kept."""
+"""Below this, ``logits / temperature`` overflows float32 (+-inf, then nan in softmax), so
+:func:`check_temperature` takes the limit instead: temperature 0, greedy."""
 REPETITION_WINDOW = 64
 """How many of the most recent characters (prompt included) the repetition penalty looks at."""
 
@@ -38,10 +38,14 @@ def _shown(value: object) -> str:
 
 
 def check_temperature(temperature: float) -> float:
-    """``temperature`` as a float if it is finite and in [0, 5], else a :class:`ConfigError`."""
+    """``temperature`` as a float if it is finite and in [0, 5], else a :class:`ConfigError`.
+
+    Below :data:`TINY_TEMPERATURE` it is 0: that is the limit (greedy), and ``1 / temperature``
+    would overflow float32 into NaN probabilities.
+    """
     if not _is_number(temperature) or not math.isfinite(temperature) or not 0.0 <= temperature <= MAX_TEMPERATURE:
         raise ConfigError(f"temperature must be between 0 and {MAX_TEMPERATURE:g}, got {_shown(temperature)}")
-    return float(temperature)
+    return 0.0 if temperature < TINY_TEMPERATURE else float(temperature)
 
 
 def check_top_k(top_k: int | None) -> int | None:
@@ -71,11 +75,6 @@ def check_repetition_penalty(penalty: float | None) -> float | None:
     return float(penalty)
 
 
-def _tiny_temperature_limit(scores: torch.Tensor) -> torch.Tensor:
-    """``scores / temperature`` as the temperature goes to 0: 0 for each row's largest, -inf elsewhere."""
-    return torch.where(scores == scores.amax(dim=-1, keepdim=True), 0.0, -math.inf)
-
-
 class Temperature:
     """Divide the logits by a temperature > 0: below 1 sharpens the distribution, above 1 flattens it."""
 
@@ -87,8 +86,6 @@ class Temperature:
         self.temperature = temperature
 
     def __call__(self, ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        if self.temperature < TINY_TEMPERATURE:
-            return _tiny_temperature_limit(scores)
         return scores / self.temperature
 
     def __repr__(self) -> str:
@@ -232,6 +229,4 @@ def distribution(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     temperature = check_temperature(temperature)
     if temperature == 0.0:
         return torch.nn.functional.one_hot(greedy_choice(logits), logits.shape[-1]).to(logits.dtype)
-    if temperature < TINY_TEMPERATURE:
-        return torch.softmax(_tiny_temperature_limit(logits), dim=-1)
     return torch.softmax(logits / temperature, dim=-1)

@@ -24,7 +24,6 @@ from typing import TypeVar
 import torch
 
 from chargen.decoding import (
-    TINY_TEMPERATURE,
     LogitsProcessor,
     Temperature,
     apply_processors,
@@ -514,8 +513,7 @@ def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tu
     # With temperature alone (the common case) both rows take one fused step:
     # argmax(noise + logits * scale), where row 0 has scale 1 and no noise, so it stays the
     # exact argmax of the logits. Other processors run on the sampled row only.
-    # A tiny temperature's 1 / temperature overflows the fused scale; the Temperature processor copes.
-    fused = all(isinstance(p, Temperature) for p in processors) and not 0.0 < temperature < TINY_TEMPERATURE
+    fused = all(isinstance(p, Temperature) for p in processors)
     stepper: Stepper | None = None
     made = 0
     while made < length:
