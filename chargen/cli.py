@@ -41,7 +41,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--eval-every", type=int, help="evaluate every N steps (default 100)")
     b.add_argument("--eval-chars", type=int, help="validation characters scored per evaluation (default 200000)")
-    b.add_argument("--val-fraction", type=float, help="fraction of the corpus's end held out (default 0.1)")
+    b.add_argument(
+        "--val-fraction",
+        type=float,
+        help="fraction of the corpus held out for validation (default 0.05); 0: nothing, the last step is kept",
+    )
+    b.add_argument(
+        "--val-scheme",
+        help="blocks: up to 16 blocks spread through the corpus, a gap around each (default); tail: the corpus's end",
+    )
+    b.add_argument("--val-gap", type=int, help="characters left unused on each side of a block (default --seq-len + 1)")
     b.add_argument("--seed", type=int, help="random seed (default 1337)")
     b.add_argument("--device", help="cpu or cuda (default cpu)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,4 +1,4 @@
-"""Corpus -> tensors: read a text file, split off validation, draw random training windows."""
+"""Corpus -> tensors: read a text file, hold out validation text, draw random training windows."""
 
 from __future__ import annotations
 
@@ -31,42 +31,104 @@ def read_text(path: str | Path) -> str:
     return text
 
 
+VAL_SCHEMES = ("blocks", "tail")
+MAX_VAL_BLOCKS = 16
+MIN_VAL_BLOCK = 256  # characters: shorter blocks are mostly warm-up for the carried state
+
+
 @dataclass
 class Corpus:
-    """A corpus encoded once into one tensor of ids, split into a training and a validation part."""
+    """A corpus encoded once into one tensor of ids, split into training spans and validation rows.
+
+    ``train_spans`` are ``(start, end)`` ranges of ``ids`` that training windows are drawn from;
+    a window never crosses a span's end, so it never reads validation text or the gap around it.
+    ``val`` holds the validation text as rows of equal length (one row per held-out block),
+    scored side by side with the state carried along each row.
+    """
 
     vocab: Vocab
-    train: torch.Tensor  # (N_train,) int64
-    val: torch.Tensor  # (N_val,) int64
+    ids: torch.Tensor  # (N,) int64, the whole corpus
+    train_spans: list[tuple[int, int]]
+    val: torch.Tensor  # (blocks, L) int64; (0, 0) when nothing is held out
 
     @classmethod
-    def from_text(cls, text: str, val_fraction: float, min_chars: int, vocab: Vocab | None = None) -> Corpus:
-        """Encode ``text`` and take the last ``val_fraction`` of it for validation.
+    def from_text(
+        cls,
+        text: str,
+        val_fraction: float,
+        min_chars: int,
+        vocab: Vocab | None = None,
+        scheme: str = "blocks",
+        gap: int | None = None,
+    ) -> Corpus:
+        """Encode ``text`` and hold out ``val_fraction`` of it for validation.
 
-        Each part must hold at least ``min_chars`` characters (one training window).
+        ``scheme="tail"`` holds out the end of the text. ``scheme="blocks"`` holds out up to
+        16 equal blocks spread evenly through the text, with ``gap`` characters (default
+        ``min_chars``) between each block and the training text on either side, so a validation
+        figure measures text that is neither the training text nor right next to it.
+        ``val_fraction=0`` holds nothing out (a final model that reads all of its text).
+        Every training span must hold at least ``min_chars`` characters (one training window).
         """
-        if not 0.0 < val_fraction < 1.0:
-            raise CorpusError(f"validation fraction must be between 0 and 1, got {val_fraction}")
+        if scheme not in VAL_SCHEMES:
+            raise CorpusError(f"validation scheme must be one of {', '.join(VAL_SCHEMES)}, got {scheme!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise CorpusError(f"validation fraction must be at least 0 and below 1, got {val_fraction}")
         if not text:
             raise CorpusError("corpus is empty")
         vocab = vocab or Vocab.from_text(text)
         ids = torch.tensor(vocab.encode(text), dtype=torch.long)
-        n_val = int(len(ids) * val_fraction)
-        train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
-        if len(train) < min_chars or len(val) < min_chars:
+        n = len(ids)
+        n_val = int(n * val_fraction)
+        gap = min_chars if gap is None else gap
+        if val_fraction == 0:
+            blocks: list[tuple[int, int]] = []
+        elif scheme == "tail":
+            blocks, gap = [(n - n_val, n)], 0
+        else:
+            count = max(1, min(MAX_VAL_BLOCKS, n_val // MIN_VAL_BLOCK))
+            size = n_val // count
+            # Block i sits in the middle of the i-th of `count` equal segments of the text.
+            blocks = []
+            for i in range(count):
+                middle = (2 * i + 1) * n // (2 * count)
+                blocks.append((middle - size // 2, middle - size // 2 + size))
+        spans, cursor = [], 0
+        for start, end in blocks:
+            spans.append((cursor, max(cursor, start - gap)))
+            cursor = min(n, end + gap)
+        spans.append((cursor, n))
+        spans = [(s, e) for s, e in spans if e - s >= min_chars]
+        n_train = sum(e - s for s, e in spans)
+        size = blocks[0][1] - blocks[0][0] if blocks else 0
+        if not spans or (blocks and size < 2):
             raise CorpusError(
-                f"corpus is too short: {len(text)} characters give {len(train)} for training and "
-                f"{len(val)} for validation; each part needs at least {min_chars} "
-                f"(use a longer text or a shorter --seq-len)"
+                f"corpus is too short: {n} characters give {n_train} for training and {size * len(blocks)} for "
+                f"validation ({scheme} scheme, {len(blocks)} block(s), a gap of {gap} on each side); training needs "
+                f"a stretch of at least {min_chars} (use a longer text, a shorter --seq-len or a smaller "
+                f"--val-fraction)"
             )
-        return cls(vocab, train, val)
+        val = torch.stack([ids[s:e] for s, e in blocks]) if blocks else torch.zeros((0, 0), dtype=torch.long)
+        return cls(vocab, ids, spans, val)
 
+    @property
+    def train_chars(self) -> int:
+        """How many characters training windows are drawn from."""
+        return sum(end - start for start, end in self.train_spans)
 
-def random_windows(data: torch.Tensor, batch_size: int, window: int, generator: torch.Generator) -> torch.Tensor:
-    """``batch_size`` windows of ``window`` consecutive ids at random offsets, shape (B, window)."""
-    starts = torch.randint(0, len(data) - window + 1, (batch_size,), generator=generator)  # (B,)
-    offsets = starts[:, None] + torch.arange(window)  # (B, window)
-    return data[offsets.to(data.device)]
+    def random_windows(self, batch_size: int, window: int, generator: torch.Generator) -> torch.Tensor:
+        """``batch_size`` windows of ``window`` consecutive training ids, shape (B, window).
+
+        Every start inside a training span that leaves room for a whole window is equally likely.
+        """
+        starts_per_span = torch.tensor([max(0, e - s - window + 1) for s, e in self.train_spans])  # (S,)
+        cumulative = torch.cumsum(starts_per_span, 0)  # (S,)
+        draws = torch.randint(0, int(cumulative[-1]), (batch_size,), generator=generator)  # (B,)
+        span = torch.searchsorted(cumulative, draws, right=True)  # (B,)
+        span_starts = torch.tensor([s for s, _ in self.train_spans])
+        starts = span_starts[span] + draws - (cumulative[span] - starts_per_span[span])  # (B,)
+        offsets = starts[:, None] + torch.arange(window)  # (B, window)
+        return self.ids[offsets]
 
 
 def parallel_streams(data: torch.Tensor, streams: int) -> torch.Tensor:

@@ -20,7 +20,14 @@ def nll_per_char(model: CharRNN, ids: torch.Tensor, streams: int = 1, chunk: int
     """
     if len(ids) < 2:
         raise ValueError("need at least 2 characters to score")
-    rows = parallel_streams(ids, streams).to(model.device)  # (S, L)
+    return nll_of_rows(model, parallel_streams(ids, streams), chunk)
+
+
+def nll_of_rows(model: CharRNN, rows: torch.Tensor, chunk: int = 1024) -> tuple[float, int]:
+    """Mean NLL (nats) of every character after the first of each row of ``rows`` (S, L), rows side by side."""
+    if rows.dim() != 2 or rows.shape[1] < 2:
+        raise ValueError(f"need rows of at least 2 characters, got shape {tuple(rows.shape)}")
+    rows = rows.to(model.device)  # (S, L)
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None

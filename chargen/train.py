@@ -23,9 +23,9 @@ from torch.nn import functional as F
 
 from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_atomic
 from chargen.checkpoint import read_weights, save_checkpoint
-from chargen.data import Corpus, random_windows, read_text
+from chargen.data import VAL_SCHEMES, Corpus, parallel_streams, read_text
 from chargen.errors import CheckpointError, ConfigError
-from chargen.evaluate import nll_per_char
+from chargen.evaluate import nll_of_rows
 from chargen.model import CharRNN, ModelConfig
 
 STATE_NAME = "train_state.safetensors"
@@ -58,7 +58,9 @@ class TrainConfig:
     eval_every: int = 100
     eval_chars: int = 200_000
     eval_streams: int = 16
-    val_fraction: float = 0.1
+    val_fraction: float = 0.05
+    val_scheme: str = "blocks"
+    val_gap: int | None = None
     seed: int = 1337
     device: str = "cpu"
 
@@ -82,8 +84,13 @@ class TrainConfig:
             raise ConfigError(f"max-minutes must be a positive number, got {self.max_minutes}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if not 0 < self.val_fraction < 1:
-            raise ConfigError(f"val-fraction must be between 0 and 1, got {self.val_fraction}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val-fraction must be at least 0 and below 1, got {self.val_fraction}")
+        if self.val_scheme not in VAL_SCHEMES:
+            raise ConfigError(f"val-scheme must be one of {', '.join(VAL_SCHEMES)}, got {self.val_scheme!r}")
+        gap = self.val_gap
+        if gap is not None and (isinstance(gap, bool) or not isinstance(gap, int) or gap < 0):
+            raise ConfigError(f"val-gap must be a non-negative integer, got {self.val_gap!r}")
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ConfigError(f"device must be cpu or cuda, got {self.device!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -247,12 +254,13 @@ def plot_losses(log_rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [r["step"] for r in log_rows]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     train = [(r["step"], r["train_loss"]) for r in log_rows if r.get("train_loss") is not None]
     if train:
         ax.plot(*zip(*train, strict=True), label="train (dropout on)")
-    ax.plot(steps, [r["val_loss"] for r in log_rows], label="validation", marker="o", markersize=3)
+    val = [(r["step"], r["val_loss"]) for r in log_rows if r.get("val_loss") is not None]
+    if val:
+        ax.plot(*zip(*val, strict=True), label="validation", marker="o", markersize=3)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats / char)")
     ax.grid(alpha=0.3)
@@ -288,7 +296,9 @@ def prepare(
     elif out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder")
     text = read_text(config.corpus)
-    corpus = Corpus.from_text(text, config.val_fraction, min_chars=config.seq_len + 1)
+    corpus = Corpus.from_text(
+        text, config.val_fraction, min_chars=config.seq_len + 1, scheme=config.val_scheme, gap=config.val_gap
+    )
     if meta is not None and corpus.vocab.to_list() != meta["vocab"]:
         raise ConfigError(
             f"{config.corpus}: its characters differ from the run being resumed; resume with the same corpus"
@@ -328,8 +338,11 @@ def train(
     # A fresh run starts a fresh log; a resumed one keeps the rows up to its saved step.
     log_rows = _read_log(log_path, step) if meta is not None else []
     write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in log_rows))
-    val_ids = corpus.val[: config.eval_chars]
-    train_ids = corpus.train.to(device)
+    # Each validation block is scored as one row, cut so that all rows hold --eval-chars at most.
+    val_rows = corpus.val[:, : max(2, config.eval_chars // max(1, len(corpus.val)))]  # (blocks, L)
+    if config.val_scheme == "tail" and len(val_rows):  # one long block: score it as parallel streams
+        val_rows = parallel_streams(val_rows.flatten(), config.eval_streams)
+    corpus.ids = corpus.ids.to(device)
     budget = config.max_minutes * 60 if config.max_minutes is not None else math.inf
 
     def progress_at(step: int, elapsed: float) -> float:
@@ -349,8 +362,12 @@ def train(
     def evaluate_and_save() -> None:
         # Evaluation counts against --max-minutes too: the budget is wall-clock time.
         nonlocal best_val, last_val, elapsed
+        if not len(val_rows):  # nothing held out: the newest weights are the model
+            last_val = best_val = math.nan
+            save_checkpoint(model, out)
+            return
         started = time.perf_counter()
-        last_val, _ = nll_per_char(model, val_ids, streams=config.eval_streams)
+        last_val, _ = nll_of_rows(model, val_rows)
         elapsed += time.perf_counter() - started
         if last_val < best_val:
             best_val = last_val
@@ -374,7 +391,9 @@ def train(
     chars_per_step = config.batch_size * config.seq_len
     if step == 0 and not log_rows:  # a run resumed from its step-0 state has this row already
         evaluate_and_save()
-        log_and_save_state({"step": 0, "train_loss": None, "val_loss": last_val, "lr": 0.0, "elapsed": 0.0})
+        log_and_save_state(
+            {"step": 0, "train_loss": None, "val_loss": _finite_or_none(last_val), "lr": 0.0, "elapsed": 0.0}
+        )
     model.train()
     with _StopSignals() as signals:
         while progress_at(step, elapsed) < 1.0:
@@ -382,7 +401,7 @@ def train(
             lr = learning_rate(config, step, progress_at(step, elapsed))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = random_windows(train_ids, config.batch_size, config.seq_len + 1, generator)  # (B, T+1)
+            batch = corpus.random_windows(config.batch_size, config.seq_len + 1, generator)  # (B, T+1)
             logits, _ = model(batch[:, :-1])  # (B, T, V)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
             optimizer.zero_grad(set_to_none=True)
@@ -404,7 +423,7 @@ def train(
                     {
                         "step": step,
                         "train_loss": sum(window_losses) / len(window_losses),
-                        "val_loss": last_val,
+                        "val_loss": _finite_or_none(last_val),
                         "lr": lr,
                         "elapsed": round(elapsed, 2),
                         "chars_per_s": round(report.chars_per_second),
@@ -430,6 +449,11 @@ def train(
     if log_rows:
         plot_losses(log_rows, out / PLOT_NAME)
     return TrainResult(step, best_val, last_val, elapsed, stopped_early, out)
+
+
+def _finite_or_none(value: float) -> float | None:
+    # JSON has no NaN: a run that holds nothing out logs no validation loss.
+    return value if math.isfinite(value) else None
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:

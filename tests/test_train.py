@@ -44,13 +44,13 @@ def test_loss_drops_and_outputs_are_written(corpus_file: Path, tmp_path: Path) -
 
 def test_best_checkpoint_is_the_best_evaluated_model(corpus_file: Path, tmp_path: Path) -> None:
     from chargen.data import Corpus, read_text
-    from chargen.evaluate import nll_per_char
+    from chargen.evaluate import nll_of_rows
 
     out = tmp_path / "run"
     config = TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=30, **TINY)
     result = train(config, progress_bar=False)
-    corpus = Corpus.from_text(read_text(corpus_file), 0.1, min_chars=25)
-    nats, _ = nll_per_char(load_model(out), corpus.val, streams=config.eval_streams)
+    corpus = Corpus.from_text(read_text(corpus_file), config.val_fraction, min_chars=config.seq_len + 1)
+    nats, _ = nll_of_rows(load_model(out), corpus.val)
     assert nats == pytest.approx(result.best_val_loss, abs=1e-4)
 
 
