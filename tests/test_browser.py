@@ -89,18 +89,11 @@ def test_generate_in_a_real_browser(url: str, browser, tmp_path: Path) -> None:
     seed_box = page.locator("#seed textarea, #seed input").first
     seed_box.fill("1234")
 
-    # Watch the sampled box while it streams: it should pass through partial lengths.
-    page.evaluate(
-        """() => {
-            window.seenLengths = new Set();
-            const box = () => document.querySelector('#sampled textarea');
-            window.lengthWatch = setInterval(() => window.seenLengths.add(box().value.length), 5);
-        }"""
-    )
     page.locator("#generate").click()
     greedy, sampled, seed_used = wait_for_outputs(page, seed_is="1234")
-    seen = page.evaluate("() => { clearInterval(window.lengthWatch); return [...window.seenLengths]; }")
-    assert any(0 < n < LENGTH for n in seen), f"the sampled text should stream in; saw lengths {sorted(seen)}"
+    # Whether the server's updates show as partial lengths depends on how fast it generates, so
+    # streaming is not checked here by speed; the playback test drives it through the page's own
+    # animation instead.
     assert greedy != sampled
 
     # Blank seed: a fresh random one, shown; the greedy text is the same.
