@@ -233,6 +233,21 @@ def _print_dropped(dropped: list[str]) -> None:
 COMMANDS["generate"] = (_add_generate, _run_generate)
 
 
+def _add_deploy(sub: argparse._SubParsersAction) -> None:
+    from chargen.deploy import add_parser
+
+    add_parser(sub)
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    from chargen.deploy import run_cli
+
+    return run_cli(args)
+
+
+COMMANDS["deploy"] = (_add_deploy, _run_deploy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``chargen`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m chargen", description="Character-level RNN language models.")
