@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
@@ -64,8 +65,9 @@ def _run_train(args: argparse.Namespace) -> int:
     result = train(config, resume=args.resume, progress_bar=not args.quiet)
     summary = {
         "step": result.step,
-        "best_val_loss": round(result.best_val_loss, 4),
-        "last_val_loss": round(result.last_val_loss, 4),
+        # null, not NaN (which is not JSON), when --val-fraction 0 held nothing out
+        "best_val_loss": round(result.best_val_loss, 4) if math.isfinite(result.best_val_loss) else None,
+        "last_val_loss": round(result.last_val_loss, 4) if math.isfinite(result.last_val_loss) else None,
         "minutes": round(result.elapsed / 60, 2),
         "out": str(result.out),
     }

@@ -63,12 +63,15 @@ class Corpus:
     ) -> Corpus:
         """Encode ``text`` and hold out ``val_fraction`` of it for validation.
 
-        ``scheme="tail"`` holds out the end of the text. ``scheme="blocks"`` holds out up to
-        16 equal blocks spread evenly through the text, with ``gap`` characters (default
-        ``min_chars``) between each block and the training text on either side, so a validation
-        figure measures text that is neither the training text nor right next to it.
+        ``scheme="blocks"`` holds out up to 16 equal blocks (of at least 256 characters where the
+        fraction allows), each in the middle of one of as many equal segments of the text, with
+        ``gap`` characters (default ``min_chars``, one training window) left unused between each
+        block and the training text on either side, so a validation figure measures text that is
+        neither trained on nor right next to it. ``scheme="tail"`` holds out the end of the text,
+        as chargen did before blocks (``gap`` defaults to 0 there, which reproduces that split).
         ``val_fraction=0`` holds nothing out (a final model that reads all of its text).
-        Every training span must hold at least ``min_chars`` characters (one training window).
+        Training spans shorter than ``min_chars`` (one training window) are left unused; a
+        :class:`CorpusError` says so when no span is left or a block would be under 2 characters.
         """
         if scheme not in VAL_SCHEMES:
             raise CorpusError(f"validation scheme must be one of {', '.join(VAL_SCHEMES)}, got {scheme!r}")
@@ -80,11 +83,14 @@ class Corpus:
         ids = torch.tensor(vocab.encode(text), dtype=torch.long)
         n = len(ids)
         n_val = int(n * val_fraction)
-        gap = min_chars if gap is None else gap
+        if gap is None:
+            gap = 0 if scheme == "tail" else min_chars
+        if gap < 0:
+            raise CorpusError(f"validation gap must be 0 or more characters, got {gap}")
         if val_fraction == 0:
             blocks: list[tuple[int, int]] = []
         elif scheme == "tail":
-            blocks, gap = [(n - n_val, n)], 0
+            blocks = [(n - n_val, n)]
         else:
             count = max(1, min(MAX_VAL_BLOCKS, n_val // MIN_VAL_BLOCK))
             size = n_val // count
@@ -99,14 +105,25 @@ class Corpus:
             cursor = min(n, end + gap)
         spans.append((cursor, n))
         spans = [(s, e) for s, e in spans if e - s >= min_chars]
-        n_train = sum(e - s for s, e in spans)
         size = blocks[0][1] - blocks[0][0] if blocks else 0
-        if not spans or (blocks and size < 2):
+        split = f"{scheme} scheme, --val-fraction {val_fraction}"
+        if blocks and size < 2:
             raise CorpusError(
-                f"corpus is too short: {n} characters give {n_train} for training and {size * len(blocks)} for "
-                f"validation ({scheme} scheme, {len(blocks)} block(s), a gap of {gap} on each side); training needs "
-                f"a stretch of at least {min_chars} (use a longer text, a shorter --seq-len or a smaller "
-                f"--val-fraction)"
+                f"corpus is too short to hold out validation text: {n} characters x {val_fraction} give "
+                f"{len(blocks)} block(s) of {size} ({split}); a block needs at least 2 "
+                f"(use a longer text, a larger --val-fraction, or --val-fraction 0 to hold nothing out)"
+            )
+        if not spans and not blocks:
+            raise CorpusError(
+                f"corpus is too short: {n} characters, training needs a stretch of at least {min_chars} "
+                f"(one training window, --seq-len + 1); use a longer text or a shorter --seq-len"
+            )
+        if not spans:
+            raise CorpusError(
+                f"corpus is too short: {n} characters leave no stretch of {min_chars} (one training window, "
+                f"--seq-len + 1) for training beside {len(blocks)} validation block(s) of {size} with {gap} unused "
+                f"on each side ({split}); use a longer text, a shorter --seq-len, a smaller --val-fraction "
+                f"or --val-gap, or --val-fraction 0"
             )
         val = torch.stack([ids[s:e] for s, e in blocks]) if blocks else torch.zeros((0, 0), dtype=torch.long)
         return cls(vocab, ids, spans, val)
@@ -128,7 +145,7 @@ class Corpus:
         span_starts = torch.tensor([s for s, _ in self.train_spans])
         starts = span_starts[span] + draws - (cumulative[span] - starts_per_span[span])  # (B,)
         offsets = starts[:, None] + torch.arange(window)  # (B, window)
-        return self.ids[offsets]
+        return self.ids[offsets.to(self.ids.device)]
 
 
 def parallel_streams(data: torch.Tensor, streams: int) -> torch.Tensor:

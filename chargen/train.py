@@ -32,6 +32,7 @@ STATE_NAME = "train_state.safetensors"
 LOG_NAME = "log.jsonl"
 PLOT_NAME = "loss.png"
 SCHEDULES = ("cosine", "linear", "constant")
+LEGACY_VAL_FRACTION = 0.1  # the held-out tail of states saved before --val-scheme existed
 
 
 @dataclass
@@ -111,9 +112,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config saved in a training state, ignoring keys this version doesn't know."""
+        """Rebuild a config saved in a training state, ignoring keys this version doesn't know.
+
+        A state saved before validation schemes existed held out the corpus's last
+        ``val_fraction`` (then 0.1 by default): it keeps that split, so a resumed run trains
+        on the same text and its validation figures stay comparable with the ones it logged.
+        """
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        given = {k: v for k, v in data.items() if k in known}
+        if "val_scheme" not in given:
+            given = {"val_fraction": LEGACY_VAL_FRACTION, **given, "val_scheme": "tail"}
+        return cls(**given)
 
 
 def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
