@@ -1,0 +1,601 @@
+"""Looking inside a model: every temperature at once, what it expected, which cells track what, beam search.
+
+All four run on the step engine that generates (:func:`chargen.generate.start_stepper`, int8 by
+default on the CPU), so what they show is what generation does:
+
+- :func:`sweep` continues one prompt at several temperatures from one primed state, one batch
+  row per temperature, each row decoded exactly as :func:`chargen.generate.compare` decodes its
+  sampled row: the same seed gives the same text. :func:`samples` makes N samples at one
+  temperature with seeds ``s, s + 1, ...``.
+- :func:`expectations`: for each character of a text after the first, the probability the
+  model gave it (at T = 1) and its top 5 guesses.
+- :func:`activations` records every unit's state after each character; :func:`find_cells`
+  ranks units by how well they follow simple properties of the text (:func:`text_properties`).
+- :func:`beam_search`: the likeliest continuation the beam can find, with its log-probability.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from chargen.decoding import check_temperature, gumbel_noise
+from chargen.errors import ConfigError
+from chargen.generate import (
+    MAX_SEED,
+    Stepper,
+    check_length,
+    check_seed,
+    prepare_prompt,
+    resolve_precision,
+    start_stepper,
+)
+from chargen.loops import Loop, find_loop
+from chargen.model import CharRNN
+
+DEFAULT_TEMPERATURES = (0.0, 0.3, 0.6, 1.0, 1.5)
+"""The sweep's temperatures when none are given."""
+MAX_SWEEP_ROWS = 16
+"""The most continuations one sweep (or one call of :func:`samples`) makes."""
+TOP_GUESSES = 5
+"""How many of the model's guesses :func:`expectations` lists per character."""
+MAX_BEAM_WIDTH = 16
+CELL_KINDS = ("hidden", "cell")
+
+
+# --- shared checks ------------------------------------------------------------------------------
+
+
+def _check_model(model: CharRNN, precision: str) -> str:
+    if not isinstance(model, CharRNN):
+        raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
+    return resolve_precision(model, precision)
+
+
+def _temperature_name(temperature: float) -> str:
+    return "greedy (T = 0)" if temperature == 0 else f"T = {temperature:g}"
+
+
+# --- temperature sweep --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepEntry:
+    """One continuation of a sweep: its temperature, the seed it was drawn with, the text, its loop."""
+
+    temperature: float
+    seed: int
+    text: str
+    loop: Loop | None
+
+    @property
+    def loop_line(self) -> str | None:
+        """One line about the text's repeating tail, or ``None`` when it does not end in a loop."""
+        return None if self.loop is None else self.loop.describe(f"the text at {_temperature_name(self.temperature)}")
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"temperature", "seed", "text", "loop"}``, the loop as its one line (or ``None``)."""
+        return {"temperature": self.temperature, "seed": self.seed, "text": self.text, "loop": self.loop_line}
+
+
+def _check_temperatures(temperatures: Sequence[float]) -> list[float]:
+    if isinstance(temperatures, (str, bytes)) or not isinstance(temperatures, Sequence):
+        raise ConfigError(f"temperatures must be a list of numbers, got {type(temperatures).__name__}")
+    if not 1 <= len(temperatures) <= MAX_SWEEP_ROWS:
+        raise ConfigError(f"a sweep takes 1 to {MAX_SWEEP_ROWS} temperatures, got {len(temperatures)}")
+    return [check_temperature(t) for t in temperatures]
+
+
+def sweep(
+    model: CharRNN,
+    prompt: str,
+    length: int,
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+    seed: int | None = None,
+    precision: str = "auto",
+) -> list[SweepEntry]:
+    """Continue ``prompt`` at each of ``temperatures`` (0 = greedy), from one primed state, in one batch.
+
+    Every row uses the same ``seed`` (a fresh one when ``None``), so each entry's text is
+    exactly :func:`chargen.generate.compare`'s sampled text (its greedy text at T = 0) for the
+    same prompt, length, temperature and seed. Entries come in the order given.
+
+    >>> [e.temperature for e in sweep(model, "ROMEO:", 50, [0, 1.0], seed=7)]  # doctest: +SKIP
+    [0.0, 1.0]
+    """
+    temperatures = _check_temperatures(temperatures)
+    seed = check_seed(seed)
+    return _decode_rows(model, prompt, length, [(t, seed) for t in temperatures], precision)
+
+
+def samples(
+    model: CharRNN,
+    prompt: str,
+    length: int,
+    temperature: float,
+    count: int,
+    seed: int | None = None,
+    precision: str = "auto",
+) -> list[SweepEntry]:
+    """``count`` continuations of ``prompt`` at one ``temperature``, with seeds ``seed, seed + 1, ...``.
+
+    Each equals :func:`chargen.generate.generate` with its own seed; all come from one batch.
+    """
+    temperature = check_temperature(temperature)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SWEEP_ROWS:
+        raise ConfigError(f"count must be a whole number from 1 to {MAX_SWEEP_ROWS}, got {count!r}")
+    seed = check_seed(seed)
+    if seed + count - 1 > MAX_SEED:
+        raise ConfigError(f"seed must be at most 2**63 - {count} so that seed + {count - 1} is a seed, got {seed}")
+    return _decode_rows(model, prompt, length, [(temperature, seed + i) for i in range(count)], precision)
+
+
+def _decode_rows(
+    model: CharRNN, prompt: str, length: int, rows: list[tuple[float, int]], precision: str
+) -> list[SweepEntry]:
+    """One batch row per ``(temperature, seed)``, each decoded as ``compare`` decodes its sampled row.
+
+    ``compare`` picks ``argmax(noise + logits * (1 / T))`` with Gumbel noise drawn for all steps
+    from a generator seeded with the seed (no noise and scale 1 at T = 0); so does every row
+    here, with the same fused op, so a row is the same whichever rows run beside it.
+    """
+    precision = _check_model(model, precision)
+    length = check_length(length)
+    prepared = prepare_prompt(model, prompt)
+    vocab_size = len(model.vocab)
+    noise_by_seed: dict[int, torch.Tensor] = {}
+    noises, scales = [], []
+    for temperature, seed in rows:
+        if temperature > 0.0:
+            if seed not in noise_by_seed:
+                noise_by_seed[seed] = gumbel_noise(length, vocab_size, torch.Generator().manual_seed(seed))
+            noises.append(noise_by_seed[seed])
+            scales.append(1.0 / temperature)
+        else:
+            noises.append(torch.zeros(length, vocab_size))
+            scales.append(1.0)
+    with torch.inference_mode():
+        stepper = start_stepper(model, prepared.ids, len(rows), precision)
+        device = stepper.logits.device
+        noise = torch.stack(noises, dim=1).to(device)  # (length, rows, V)
+        scale = torch.tensor(scales, device=device)[:, None]  # (rows, 1)
+        chosen = torch.empty(length, len(rows), dtype=torch.long, device=device)
+        logits = stepper.logits
+        for t in range(length):
+            torch.argmax(torch.addcmul(noise[t], logits, scale), dim=1, out=chosen[t])
+            if t + 1 < length:
+                logits = stepper.step(chosen[t])
+        per_row = chosen.T.tolist()
+    entries = []
+    for (temperature, seed), ids in zip(rows, per_row, strict=True):
+        text = model.vocab.decode(ids)
+        entries.append(SweepEntry(temperature=temperature, seed=seed, text=text, loop=find_loop(text)))
+    return entries
+
+
+# --- what the model expected --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One character of a text: the probability the model gave it at T = 1, and its top guesses."""
+
+    char: str
+    p: float
+    top: tuple[tuple[str, float], ...]
+
+    @property
+    def rank(self) -> int | None:
+        """1 if the character was the model's first guess, 2 for its second ...; ``None`` beyond the list."""
+        for i, (ch, _) in enumerate(self.top):
+            if ch == self.char:
+                return i + 1
+        return None
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"char", "p", "top": [[char, p], ...]}``."""
+        return {"char": self.char, "p": self.p, "top": [[ch, p] for ch, p in self.top]}
+
+
+def expectations(
+    model: CharRNN, text: str, primed: int = 1, top: int = TOP_GUESSES, precision: str = "auto"
+) -> list[Expectation]:
+    """For each character of ``text`` after the first: the probability the model gave it, and its ``top`` guesses.
+
+    The text is read as generation reads a prompt and its continuation: its first ``primed``
+    characters in one forward pass (as a prompt is primed), the rest one step at a time on the
+    network ``precision`` names (as generated characters are fed). So for a prompt and its
+    greedy continuation with ``primed=len(prompt)`` every generated character is the top guess;
+    with the default ``primed=1`` the prompt's characters are stepped too, and a generated
+    character may lose first place only in a float-level near-tie. Probabilities are at T = 1.
+
+    Characters the model does not know are refused (:class:`~chargen.errors.UnknownCharactersError`
+    names them).
+    """
+    precision = _check_model(model, precision)
+    if not isinstance(text, str):
+        raise ConfigError(f"text must be a string, got {type(text).__name__}")
+    ids = model.vocab.encode(text)
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top:
+        raise ConfigError(f"top must be a whole number of at least 1, got {top!r}")
+    if isinstance(primed, bool) or not isinstance(primed, int) or primed < 1:
+        raise ConfigError(f"primed must be a whole number of at least 1, got {primed!r}")
+    if len(ids) < 2:
+        return []
+    primed = min(primed, len(ids) - 1)
+    top = min(top, len(model.vocab))
+    with torch.inference_mode():
+        stepper = start_stepper(model, ids[:primed], 1, precision)
+        logits = torch.empty(len(ids) - 1, len(model.vocab))  # row i scores ids[i + 1]
+        if primed > 1:
+            # The prompt's own predictions: the forward pass that primes (repeated here, as the
+            # stepper keeps only its last position).
+            prompt_logits = _reference_logits(model, ids[:primed], precision)
+            logits[: primed - 1] = prompt_logits[: primed - 1]
+        logits[primed - 1] = stepper.logits[0]
+        feed = torch.empty(1, dtype=torch.long)
+        for i in range(primed, len(ids) - 1):
+            feed[0] = ids[i]
+            logits[i] = stepper.step(feed)[0]
+        probs = torch.softmax(logits.double(), dim=1)  # (T - 1, V)
+        targets = torch.tensor(ids[1:])
+        given = probs.gather(1, targets[:, None])[:, 0].tolist()
+        top_p, top_ids = probs.topk(top, dim=1)
+        top_p, top_ids = top_p.tolist(), top_ids.tolist()
+    chars = model.vocab.chars
+    return [
+        Expectation(
+            char=text[i + 1], p=given[i], top=tuple((chars[j], p) for j, p in zip(top_ids[i], top_p[i], strict=True))
+        )
+        for i in range(len(ids) - 1)
+    ]
+
+
+def _reference_logits(model: CharRNN, ids: list[int], precision: str) -> torch.Tensor:
+    """``(len(ids), V)`` logits of the forward pass that primes a stepper of ``precision``."""
+    from chargen.generate import reference_model
+
+    reference = reference_model(model, "fp16" if precision == "fp16" else "fp32")
+    logits, _ = reference(torch.tensor([ids], dtype=torch.long, device=model.device), None)
+    return logits[0].float().cpu()
+
+
+# --- the engine's state, read and reordered -----------------------------------------------------
+#
+# The stepper exposes logits and step(); cells need its per-layer states and beam search needs
+# to reorder its rows. These two helpers are the only code here that knows how the engine's
+# two steppers hold their state.
+
+
+def _layer_states(stepper: Stepper) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Every layer's hidden state and (LSTM only, else empty) cell state, each ``(B, H)``, without copying."""
+    if hasattr(stepper, "h"):  # the fast stepper: per-layer views into buffers it updates in place
+        return list(stepper.h), list(stepper.c)
+    state = stepper.state  # the reference stepper: an nn.LSTM / GRU / RNN state, (layers, B, H)
+    hidden, cell = state if isinstance(state, tuple) else (state, None)
+    return list(hidden), [] if cell is None else list(cell)
+
+
+def _select_rows(stepper: Stepper, rows: torch.Tensor) -> None:
+    """Make row ``i`` of the stepper's state a copy of row ``rows[i]`` (in place)."""
+    if hasattr(stepper, "hidden"):
+        stepper.hidden.copy_(stepper.hidden[rows])  # the layers' h are views of this buffer
+        for cell in stepper.c:
+            cell.copy_(cell[rows])
+    else:
+        state = stepper.state
+        rows = rows.to(stepper.logits.device)
+        stepper.state = tuple(s[:, rows] for s in state) if isinstance(state, tuple) else state[:, rows]
+
+
+# --- cells --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activations:
+    """Every unit's value after each character of a text.
+
+    ``hidden[i, l, u]`` is unit ``u`` of layer ``l``'s hidden state after reading ``text[i]``;
+    ``cell`` is the same for an LSTM's cell state (``None`` for GRU and RNN).
+    """
+
+    text: str
+    hidden: torch.Tensor  # (T, layers, H)
+    cell: torch.Tensor | None  # (T, layers, H)
+
+    def kinds(self) -> tuple[str, ...]:
+        """``("hidden", "cell")`` for an LSTM, ``("hidden",)`` otherwise."""
+        return CELL_KINDS if self.cell is not None else CELL_KINDS[:1]
+
+    def unit(self, layer: int, kind: str, unit: int) -> list[float]:
+        """One unit's value after each character."""
+        values = self._of(kind)
+        layers, size = values.shape[1], values.shape[2]
+        for name, value, limit in (("layer", layer, layers), ("unit", unit, size)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
+                raise ConfigError(f"{name} must be a whole number from 0 to {limit - 1}, got {value!r}")
+        return values[:, layer, unit].tolist()
+
+    def _of(self, kind: str) -> torch.Tensor:
+        if kind not in self.kinds():
+            raise ConfigError(f"kind must be one of {', '.join(self.kinds())} for this model, got {kind!r}")
+        return self.hidden if kind == "hidden" else self.cell  # type: ignore[return-value]
+
+
+def activations(model: CharRNN, text: str, precision: str = "auto") -> Activations:
+    """Record every unit (hidden state, and cell state for an LSTM) after each character of ``text``.
+
+    The text is read as generation reads it: its first character primes the network
+    ``precision`` names, the rest are stepped. Unknown characters are refused by name.
+    """
+    precision = _check_model(model, precision)
+    if not isinstance(text, str):
+        raise ConfigError(f"text must be a string, got {type(text).__name__}")
+    ids = model.vocab.encode(text)
+    if not ids:
+        raise ConfigError("text is empty; cells need at least one character")
+    layers, size = model.config.num_layers, model.config.hidden_size
+    with torch.inference_mode():
+        stepper = start_stepper(model, ids[:1], 1, precision)
+        hidden = torch.empty(len(ids), layers, size)
+        cell = torch.empty(len(ids), layers, size) if model.cell == "lstm" else None
+        feed = torch.empty(1, dtype=torch.long)
+        for i in range(len(ids)):
+            if i:
+                feed[0] = ids[i]
+                stepper.step(feed)
+            hiddens, cells = _layer_states(stepper)
+            for layer, h in enumerate(hiddens):
+                hidden[i, layer] = h[0]
+            if cell is not None:
+                for layer, c in enumerate(cells):
+                    cell[i, layer] = c[0]
+    return Activations(text=text, hidden=hidden, cell=cell)
+
+
+# Properties a unit might track. Each maps a text to one number per character: the property
+# after reading that character (the state a unit holds then is what is compared with it).
+
+_SPEAKER_LINE = re.compile(r"^[A-Z][A-Za-z' ]*:$")
+_OPENING, _CLOSING = "([{", ")]}"
+
+
+def text_properties(text: str) -> dict[str, list[float]]:
+    """Simple properties of ``text``, one value per character (after reading it).
+
+    - ``inside quotes``: 1 between an opening ``"`` and its closing one (the quotes included).
+    - ``inside brackets``: how deeply nested in ``()``, ``[]``, ``{}`` (never below 0).
+    - ``position in line``: characters since the last line break (0 on the break itself).
+    - ``start of line``: 1 on the first character of a line.
+    - ``speaker name``: 1 on the characters of a line like ``ROMEO:`` or ``First Citizen:``.
+    - ``start of speaker name``: 1 on the first character of such a line.
+    - ``indentation``: the leading spaces of the current line, in fours (tabs count as one level).
+    """
+    inside_quotes, brackets, position, start, speaker, speaker_start, indent = ([] for _ in range(7))
+    quoted = False
+    depth = 0
+    column = 0
+    line_indent = 0.0
+    in_indent = True
+    lines = text.split("\n")
+    speaker_lines = [bool(_SPEAKER_LINE.match(line)) for line in lines]
+    line_number = 0
+    for i, ch in enumerate(text):
+        at_start = i == 0 or text[i - 1] == "\n"
+        if at_start and i:
+            line_number += 1
+            column, line_indent, in_indent = 0, 0.0, True
+        if ch == '"':
+            quoted = not quoted
+            inside_quotes.append(1.0)
+        else:
+            inside_quotes.append(1.0 if quoted else 0.0)
+        if ch in _OPENING:
+            depth += 1
+        brackets.append(float(depth))
+        if ch in _CLOSING:
+            depth = max(0, depth - 1)
+        if ch == "\n":
+            position.append(0.0)
+        else:
+            column += 1
+            position.append(float(column))
+        start.append(1.0 if at_start and ch != "\n" else 0.0)
+        is_speaker = speaker_lines[line_number] and ch != "\n"
+        speaker.append(1.0 if is_speaker else 0.0)
+        speaker_start.append(1.0 if is_speaker and at_start else 0.0)
+        if in_indent and ch == " ":
+            line_indent += 0.25
+        elif in_indent and ch == "\t":
+            line_indent += 1.0
+        elif ch != "\n":
+            in_indent = False
+        indent.append(line_indent)
+    return {
+        "inside quotes": inside_quotes,
+        "inside brackets": brackets,
+        "position in line": position,
+        "start of line": start,
+        "speaker name": speaker,
+        "start of speaker name": speaker_start,
+        "indentation": indent,
+    }
+
+
+PROPERTIES = tuple(text_properties(""))
+"""The names of the properties :func:`find_cells` tries."""
+
+
+@dataclass(frozen=True)
+class CellMatch:
+    """A unit that follows a property of the text: its Pearson correlation ``r`` with it."""
+
+    layer: int
+    kind: str
+    unit: int
+    property: str
+    r: float
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"layer", "kind", "unit", "property", "r"}``."""
+        return {"layer": self.layer, "kind": self.kind, "unit": self.unit, "property": self.property, "r": self.r}
+
+
+def correlations(values: torch.Tensor, targets: torch.Tensor | Sequence[float]) -> torch.Tensor:
+    """Pearson correlation of each column of ``values[T, U]`` with each column of ``targets[T, P]``.
+
+    Returns ``r[U, P]`` in float64 (``r[U]`` for a single target ``[T]``). A constant column or
+    target has no correlation: 0.
+    """
+    x = values.double()
+    y = torch.as_tensor(targets, dtype=torch.float64)
+    single = y.dim() == 1
+    y = y[:, None] if single else y
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"need one target value per row: {x.shape[0]} rows, {y.shape[0]} values")
+    x = x - x.mean(dim=0)
+    y = y - y.mean(dim=0)
+    denominator = x.norm(dim=0)[:, None] * y.norm(dim=0)[None, :]  # (U, P)
+    r = (x.T @ y) / denominator
+    r = torch.where(denominator > 0, r, torch.zeros_like(r)).clamp(-1.0, 1.0)
+    return r[:, 0] if single else r
+
+
+def find_cells(
+    model_or_activations: CharRNN | Activations,
+    text: str | None = None,
+    per_property: int = 3,
+    properties: Sequence[str] | None = None,
+    precision: str = "auto",
+) -> list[CellMatch]:
+    """Units ranked by ``|r|`` with each property of the text that varies in it, best first.
+
+    Give a model and a text, or the :class:`Activations` of one. Each property contributes its
+    ``per_property`` best units (any layer, hidden or cell state); properties that are constant
+    over the text (no quotes in it, say) are left out.
+    """
+    if isinstance(model_or_activations, Activations):
+        recorded = model_or_activations
+    else:
+        if text is None:
+            raise ConfigError("find_cells needs a text to read when given a model")
+        recorded = activations(model_or_activations, text, precision)
+    if isinstance(per_property, bool) or not isinstance(per_property, int) or per_property < 1:
+        raise ConfigError(f"per_property must be a whole number of at least 1, got {per_property!r}")
+    names = PROPERTIES if properties is None else tuple(properties)
+    unknown = [name for name in names if name not in PROPERTIES]
+    if unknown:
+        raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {unknown}; known: {list(PROPERTIES)}")
+    kinds = recorded.kinds()
+    steps, layers, size = recorded.hidden.shape
+    units = torch.cat([recorded._of(kind).reshape(steps, layers * size) for kind in kinds], dim=1)  # (T, K*L*H)
+    values = text_properties(recorded.text)
+    varying = [name for name in names if len(set(values[name])) > 1]
+    if not varying:
+        return []
+    r_all = correlations(units, torch.tensor([values[name] for name in varying]).T)  # (K*L*H, P)
+    matches = []
+    for column, name in enumerate(varying):
+        r = r_all[:, column]
+        best = r.abs().topk(min(per_property, r.numel())).indices.tolist()
+        for index in best:
+            kind_index, rest = divmod(index, layers * size)
+            layer, unit = divmod(rest, size)
+            matches.append(CellMatch(layer=layer, kind=kinds[kind_index], unit=unit, property=name, r=float(r[index])))
+    matches.sort(key=lambda m: -abs(m.r))
+    return matches
+
+
+# --- beam search --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BeamResult:
+    """The beam's best continuation (without the prompt), its log-probability at T = 1, its loop."""
+
+    text: str
+    logprob: float
+    width: int
+    loop: Loop | None
+
+    @property
+    def loop_line(self) -> str | None:
+        """One line about the text's repeating tail, or ``None``."""
+        return None if self.loop is None else self.loop.describe("the beam's text")
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"text", "logprob", "loop"}``, the loop as its one line (or ``None``)."""
+        return {"text": self.text, "logprob": self.logprob, "loop": self.loop_line}
+
+
+def check_width(width: int) -> int:
+    """``width`` if it is a whole number from 1 to :data:`MAX_BEAM_WIDTH`, else a :class:`ConfigError`."""
+    if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_BEAM_WIDTH:
+        raise ConfigError(f"beam width must be a whole number from 1 to {MAX_BEAM_WIDTH}, got {width!r}")
+    return width
+
+
+def beam_search(model: CharRNN, prompt: str, length: int, width: int = 4, precision: str = "auto") -> BeamResult:
+    """The continuation of ``length`` characters with the highest log-probability the beam finds.
+
+    Keeps the ``width`` likeliest partial continuations (summed log-probabilities at T = 1) and
+    extends each by every character at each step, on one batch of ``width`` rows. Width 1 is
+    greedy. All candidates have the same length, so no length normalisation is needed.
+    """
+    precision = _check_model(model, precision)
+    length = check_length(length)
+    width = check_width(width)
+    prepared = prepare_prompt(model, prompt)
+    vocab_size = len(model.vocab)
+    with torch.inference_mode():
+        stepper = start_stepper(model, prepared.ids, width, precision)
+        device = stepper.logits.device
+        scores = torch.full((width,), -math.inf, dtype=torch.float64, device=device)
+        scores[0] = 0.0  # every row starts from the same primed state: expand one of them
+        parents = torch.empty(length, width, dtype=torch.long, device=device)
+        chars = torch.empty(length, width, dtype=torch.long, device=device)
+        for t in range(length):
+            logprobs = torch.log_softmax(stepper.logits.double(), dim=1)  # (width, V)
+            totals = (scores[:, None] + logprobs).reshape(-1)  # (width * V,)
+            # Each finite candidate is distinct; with fewer than ``width`` of them the rest are
+            # -inf rows that can never win.
+            scores, best = totals.topk(width)
+            parents[t] = torch.div(best, vocab_size, rounding_mode="floor")
+            chars[t] = best % vocab_size
+            if t + 1 < length:
+                _select_rows(stepper, parents[t])
+                stepper.step(chars[t])
+        row = 0  # topk sorts: row 0 is the best
+        ids = []
+        for t in range(length - 1, -1, -1):
+            ids.append(int(chars[t, row]))
+            row = int(parents[t, row])
+        logprob = float(scores[0])
+    text = model.vocab.decode(reversed(ids))
+    return BeamResult(text=text, logprob=logprob, width=width, loop=find_loop(text))
+
+
+__all__ = [
+    "DEFAULT_TEMPERATURES",
+    "MAX_BEAM_WIDTH",
+    "MAX_SWEEP_ROWS",
+    "PROPERTIES",
+    "Activations",
+    "BeamResult",
+    "CellMatch",
+    "Expectation",
+    "SweepEntry",
+    "activations",
+    "beam_search",
+    "check_width",
+    "correlations",
+    "expectations",
+    "find_cells",
+    "samples",
+    "sweep",
+    "text_properties",
+]
