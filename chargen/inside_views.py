@@ -1,0 +1,282 @@
+"""What the "Look inside" tab shows, made from :mod:`chargen.inside`: checked inputs, the API's JSON
+answers, and the values its components display.
+
+Nothing here imports gradio (the tab itself is built in :mod:`chargen.inside_tab`), so every
+view is testable on its own. Inputs come from the page or the API as typed: each is checked as
+the Generate request's are (:mod:`chargen.views`) and bad ones raise
+:class:`~chargen.errors.ConfigError` with a message meant for a person.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from chargen import inside, views
+from chargen.errors import ConfigError
+from chargen.model import CharRNN
+
+MAX_SWEEP_TEMPERATURES = 8
+"""The most temperatures one sweep (or samples one click) makes on the page or through the API."""
+DEFAULT_SWEEP_TEMPERATURES = "0, 0.3, 0.6, 1.0, 1.5"
+MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES = 2, MAX_SWEEP_TEMPERATURES, 4
+MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 2, inside.MAX_BEAM_WIDTH, 4
+MAX_TEXT = 2000
+"""The longest text the expectations and cells views read (the views answer within ~300 ms at this size)."""
+CELLS_PER_PROPERTY = 3
+"""How many units the cell finder lists for each property."""
+SURPRISE_BITS = 8.0
+"""A character the model gave probability 2**-8 or less is shaded fully; one it was sure of, not at all."""
+
+DEFAULT_TEXTS = {
+    "shakespeare": (
+        "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+        "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
+        "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n\nAll:\n"
+        "We know't, we know't.\n\nFirst Citizen:\nLet us kill him, and we'll have corn at our own price.\n"
+        "Is't a verdict?\n\nAll:\nNo more talking on't; let it be done: away, away!\n\nSecond Citizen:\n"
+        "One word, good citizens.\n"
+    ),
+    "python": (
+        "def read_config(path):\n"
+        '    """Read a config file into a dict."""\n'
+        "    config = {}\n"
+        "    with open(path) as f:\n"
+        "        for line in f:\n"
+        "            line = line.strip()\n"
+        '            if not line or line.startswith("#"):\n'
+        "                continue\n"
+        '            key, value = line.split("=", 1)\n'
+        "            config[key.strip()] = value.strip()\n"
+        "    return config\n"
+    ),
+}
+"""A text to look inside per bundled model (the opening of Tiny Shakespeare, a small Python function)."""
+
+
+def default_text(model_name: str) -> str:
+    """The text the expectations and cells views start with for ``model_name``."""
+    return DEFAULT_TEXTS.get(Path(model_name.rstrip("/")).name, DEFAULT_TEXTS["shakespeare"])
+
+
+def display_char(ch: str) -> str:
+    """A character as a label: names for whitespace, escapes for the invisible."""
+    names = {"\n": "line break", " ": "space", "\t": "tab"}
+    if ch in names:
+        return names[ch]
+    return ch if ch.isprintable() else ascii(ch)
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def check_temperatures(text: Any) -> list[float]:
+    """Temperatures typed as text, e.g. ``"0, 0.5, 1.0"``: 1 to 8 numbers from 0 to 2 (a list of numbers works too)."""
+    if isinstance(text, (list, tuple)):
+        parts: list[Any] = list(text)
+    elif isinstance(text, str):
+        parts = [part for part in re.split(r"[,;\s]+", text.strip()) if part]
+    else:
+        raise ConfigError(f"temperatures must be text like '0, 0.5, 1.0', got {type(text).__name__}")
+    if not parts:
+        raise ConfigError("temperatures must list at least one number, like '0, 0.5, 1.0'")
+    if len(parts) > MAX_SWEEP_TEMPERATURES:
+        raise ConfigError(f"a sweep takes at most {MAX_SWEEP_TEMPERATURES} temperatures, got {len(parts)}")
+    return [views.check_temperature(part) for part in parts]
+
+
+def check_count(count: Any) -> int:
+    """How many samples: a whole number from 2 to 8."""
+    allowed = f"a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}"
+    value = views._whole(count, "number of samples", allowed)
+    if not MIN_SAMPLES <= value <= MAX_SAMPLES:
+        raise ConfigError(f"number of samples must be {allowed}, got {views._shown(count)}")
+    return value
+
+
+def check_width(width: Any) -> int:
+    """A beam width: a whole number from 2 to 16."""
+    allowed = f"a whole number from {MIN_WIDTH} to {MAX_WIDTH}"
+    value = views._whole(width, "beam width", allowed)
+    if not MIN_WIDTH <= value <= MAX_WIDTH:
+        raise ConfigError(f"beam width must be {allowed}, got {views._shown(width)}")
+    return value
+
+
+def check_text(text: Any) -> str:
+    """A text to look inside: 1 to 2,000 characters (``None`` is empty, and refused)."""
+    if text is None or text == "":
+        raise ConfigError("text is empty; type or paste a text to look inside")
+    if not isinstance(text, str):
+        raise ConfigError(f"text must be text, got {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise ConfigError(f"text is {len(text):,} characters long; the limit is {MAX_TEXT:,}")
+    return text
+
+
+def _model(models: Mapping[str, CharRNN], name: Any) -> CharRNN:
+    return models[_model_name(models, name)]
+
+
+def _model_name(models: Mapping[str, CharRNN], name: Any) -> str:
+    """One of ``models`` by name (blank = the first), checked as the Generate request's model is."""
+    return views.check_model_name(name, list(models))
+
+
+# --- answers (the API's JSON) -------------------------------------------------------------------
+
+
+def sweep_answer(
+    models: Mapping[str, CharRNN], prompt: Any, length: Any, temperatures: Any, seed: Any, model_name: Any
+) -> list[dict[str, object]]:
+    """``/sweep``: one entry per temperature, in the order given, all with the same seed."""
+    prompt, length = views.check_prompt(prompt), views.check_length(length)
+    parsed, seed_value = check_temperatures(temperatures), views.check_seed(seed)
+    model = _model(models, model_name)
+    return [entry.to_dict() for entry in inside.sweep(model, prompt, length, parsed, seed=seed_value)]
+
+
+def samples_answer(
+    models: Mapping[str, CharRNN], prompt: Any, length: Any, temperature: Any, count: Any, seed: Any, model_name: Any
+) -> list[dict[str, object]]:
+    """``/samples``: ``count`` continuations at one temperature, with seeds ``s, s + 1, ...``."""
+    prompt, length = views.check_prompt(prompt), views.check_length(length)
+    temperature_value, count_value = views.check_temperature(temperature), check_count(count)
+    seed_value = views.check_seed(seed)
+    model = _model(models, model_name)
+    entries = inside.samples(model, prompt, length, temperature_value, count_value, seed=seed_value)
+    return [entry.to_dict() for entry in entries]
+
+
+def expectations_answer(models: Mapping[str, CharRNN], text: Any, model_name: Any) -> list[dict[str, object]]:
+    """``/expectations``: per character after the first, ``{"char", "p", "top"}``."""
+    text = check_text(text)
+    model = _model(models, model_name)
+    return [entry.to_dict() for entry in inside.expectations(model, text)]
+
+
+def cells_answer(models: Mapping[str, CharRNN], text: Any, model_name: Any) -> list[dict[str, object]]:
+    """``/cells``: units ranked by ``|r|`` with the text's properties, best first."""
+    text = check_text(text)
+    name = _model_name(models, model_name)
+    recorded = _activations(models[name], text)
+    return [match.to_dict() for match in inside.find_cells(recorded, per_property=CELLS_PER_PROPERTY)]
+
+
+def beam_answer(
+    models: Mapping[str, CharRNN], prompt: Any, length: Any, width: Any, model_name: Any
+) -> dict[str, object]:
+    """``/beam``: ``{"text", "logprob", "loop"}``."""
+    prompt, length, width_value = views.check_prompt(prompt), views.check_length(length), check_width(width)
+    model = _model(models, model_name)
+    return inside.beam_search(model, prompt, length, width=width_value).to_dict()
+
+
+@functools.lru_cache(maxsize=2)
+def _activations(model: CharRNN, text: str) -> inside.Activations:
+    """The activations of ``text``, remembered for the last two texts: colouring another unit of the
+    text the finder just read needs no second pass (2,000 characters of a 2x512 LSTM take 16 MB)."""
+    return inside.activations(model, text)
+
+
+# --- what the components show -------------------------------------------------------------------
+
+
+def entry_label(entry: Mapping[str, Any]) -> str:
+    """A sweep entry's heading, e.g. ``T = 0.6 · seed 7``; greedy for T = 0."""
+    temperature = float(entry["temperature"])
+    name = "greedy (T = 0)" if temperature == 0 else f"T = {temperature:g}"
+    return f"{name} · seed {entry['seed']}" if temperature else name
+
+
+def entry_info(entry: Mapping[str, Any]) -> str:
+    """A sweep entry's loop line, or that it does not loop."""
+    return str(entry["loop"]) if entry.get("loop") else "does not fall into a loop"
+
+
+def surprise(p: float) -> float:
+    """How surprising a character the model gave probability ``p`` is, from 0 (sure) to 1 (2**-8 or less)."""
+    if p <= 0.0:
+        return 1.0
+    return min(1.0, max(0.0, -math.log2(p) / SURPRISE_BITS))
+
+
+def expectation_highlights(text: str, answer: Sequence[Mapping[str, Any]]) -> list[tuple[str, float | None]]:
+    """``(character, surprise)`` pairs for a HighlightedText: the first character has no score."""
+    if not text:
+        return []
+    return [(text[0], None)] + [(entry["char"], round(surprise(float(entry["p"])), 3)) for entry in answer]
+
+
+def guesses(answer: Sequence[Mapping[str, Any]], index: int) -> tuple[dict[str, float], str]:
+    """For the character at ``index`` of the text: its top guesses as a Label's ``{label: p}`` and one line.
+
+    Index 0 (the first character) had nothing before it to guess from.
+    """
+    if index <= 0 or index > len(answer):
+        return {}, "The first character has nothing before it: the model guesses from the second one on."
+    entry = answer[index - 1]
+    top = {f"{i + 1}. {display_char(ch)}": float(p) for i, (ch, p) in enumerate(entry["top"])}
+    char = display_char(entry["char"])
+    rank = next((i + 1 for i, (ch, _) in enumerate(entry["top"]) if ch == entry["char"]), None)
+    place = f"its guess number {rank}" if rank else f"not in its top {len(entry['top'])}"
+    return (
+        top,
+        f"Character {index + 1}, **{views.markdown_text(char)}**: the model gave it p = {entry['p']:.3f}, {place}.",
+    )
+
+
+def expectations_summary(answer: Sequence[Mapping[str, Any]]) -> str:
+    """One line: how often the model's first guess was right and its loss on the text."""
+    if not answer:
+        return "A text of one character: nothing to guess."
+    right = sum(1 for e in answer if e["top"] and e["top"][0][0] == e["char"])
+    loss = -sum(math.log(max(float(e["p"]), 1e-300)) for e in answer) / len(answer)
+    return (
+        f"The model's first guess was right for {right} of {len(answer)} characters "
+        f"({100 * right / len(answer):.0f}%); it lost {loss:.2f} nats per character. "
+        "Darker red = more surprising. Click a character to see what the model expected there."
+    )
+
+
+def cells_rows(answer: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """The finder's list as table rows: layer, kind, unit, property, r (rounded)."""
+    return [[m["layer"], m["kind"], m["unit"], m["property"], round(float(m["r"]), 3)] for m in answer]
+
+
+def unit_highlights(
+    models: Mapping[str, CharRNN], text: Any, model_name: Any, layer: Any, kind: Any, unit: Any
+) -> tuple[list[tuple[str, float]], str]:
+    """``text`` coloured by one unit: ``(character, activation scaled to [-1, 1])`` pairs, and a line about it.
+
+    Hidden states are in (-1, 1) already; an LSTM cell state is divided by its largest magnitude in the text.
+    """
+    text = check_text(text)
+    name = _model_name(models, model_name)
+    model = models[name]
+    layer_value = views._whole(layer, "layer", f"a whole number from 0 to {model.config.num_layers - 1}")
+    unit_value = views._whole(unit, "unit", f"a whole number from 0 to {model.config.hidden_size - 1}")
+    recorded = _activations(model, text)
+    values = recorded.unit(layer_value, str(kind), unit_value)
+    scale = max(1.0, max(abs(v) for v in values)) if kind == "cell" else 1.0
+    pairs = [(ch, round(v / scale, 3)) for ch, v in zip(text, values, strict=True)]
+    scaled = f" (divided by {scale:.2f}, its largest magnitude here)" if scale != 1.0 else ""
+    line = (
+        f"Layer {layer_value}, {kind} state, unit {unit_value}{scaled}: red where it is positive, "
+        "blue where it is negative, after reading each character."
+    )
+    return pairs, line
+
+
+def beam_summary(answer: Mapping[str, Any], length: int) -> str:
+    """One line about a beam's text: its log-probability, per character, and its loop line."""
+    logprob = float(answer["logprob"])
+    loop = answer.get("loop") or "the beam's text does not fall into a loop"
+    return (
+        f"log-probability {logprob:.1f} ({logprob / max(length, 1):.3f} per character, "
+        f"perplexity {math.exp(-logprob / max(length, 1)):.2f}); {loop}"
+    )
