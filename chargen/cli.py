@@ -15,7 +15,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model on a text file",
-        description="Train a character model on CORPUS; checkpoints go to --out.",
+        description=(
+            "Train a character model on CORPUS; checkpoints go to --out. The validation loss it reports is "
+            "measured on text held out from CORPUS itself (--val-scheme, --val-fraction): text the model never "
+            "trained on, but from the same source, so expect really new text to score higher (README: Train)."
+        ),
     )
     p.add_argument("corpus", help="UTF-8 text file to train on")
     p.add_argument("--out", required=True, help="folder for checkpoints, training state, log and plot")
@@ -45,13 +49,23 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--val-fraction",
         type=float,
-        help="fraction of the corpus held out for validation (default 0.05); 0: nothing, the last step is kept",
+        help=(
+            "fraction of the corpus held out for validation, which the reported validation loss is measured on "
+            "(default 0.05); 0: nothing held out, no validation loss, the last step is kept"
+        ),
     )
     b.add_argument(
         "--val-scheme",
-        help="blocks: up to 16 blocks spread through the corpus, a gap around each (default); tail: the corpus's end",
+        help=(
+            "blocks: up to 16 equal blocks spread through the corpus, --val-gap unused around each (default); "
+            "tail: the corpus's end (runs saved before this option resume with tail)"
+        ),
     )
-    b.add_argument("--val-gap", type=int, help="characters left unused on each side of a block (default --seq-len + 1)")
+    b.add_argument(
+        "--val-gap",
+        type=int,
+        help="characters left unused on each side of a held-out block (default: --seq-len + 1 for blocks, 0 for tail)",
+    )
     b.add_argument("--seed", type=int, help="random seed (default 1337)")
     b.add_argument("--device", help="cpu or cuda (default cpu)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
