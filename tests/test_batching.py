@@ -1,0 +1,231 @@
+"""The continuous-batching engine: every request's text is compare()'s for the same arguments,
+however many requests share the batch and whenever they join or leave.
+
+The oracle is :func:`chargen.generate.compare` run alone, one request at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import torch
+from conftest import tiny_model
+
+from chargen.batching import BatchingEngine, EngineFull, UpdatePacer, stream_updates
+from chargen.errors import ConfigError
+from chargen.generate import compare
+
+# Different prompts, lengths, temperatures, seeds, top-k, top-p and repetition penalties, and
+# the edge cases: an empty prompt, unknown characters, greedy (temperature 0), one character.
+REQUESTS = [
+    dict(prompt="abc", length=60, temperature=0.8, seed=1),
+    dict(prompt="head", length=13, temperature=0.0, seed=2),
+    dict(prompt="", length=45, temperature=1.3, seed=3, top_k=3),
+    dict(prompt="ddd d\n", length=25, temperature=0.7, seed=4, top_p=0.8),
+    dict(prompt="a b", length=33, temperature=1.0, seed=5, repetition_penalty=1.3),
+    dict(prompt="xyz é", length=1, temperature=0.5, seed=6),
+    dict(prompt="cab", length=40, temperature=1.0, seed=7, top_k=4, top_p=0.9),
+    dict(prompt="fed", length=20, temperature=2.5, seed=8),
+]
+
+
+def _assert_same_as_compare(model, precision: str, request: dict, job) -> None:
+    assert job.wait(timeout=60), f"{request} did not finish"
+    got = job.snapshot()
+    want = compare(model, precision=precision, **request)
+    assert got.done and want.done
+    assert (got.greedy, got.sampled) == (want.greedy, want.sampled), request
+    assert got.sampled_probs == want.sampled_probs, request
+    assert got.seed == want.seed and got.loop == want.loop, request
+    assert got.prompt_used == want.prompt_used and got.dropped == want.dropped, request
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Served as the app serves: one intra-op thread (the identity is stated for that)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("precision", ["int8", "exact", "fp16"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_concurrent_requests_joining_at_different_steps_equal_compare_alone(cell: str, precision: str) -> None:
+    model = tiny_model(cell=cell, hidden=32)
+    engine = BatchingEngine(model, precision=precision)
+    try:
+        jobs = []
+        # Two start together; each later one joins once the first has made a few more characters,
+        # so requests join a batch that is mid-way (and some leave before others join).
+        for i, request in enumerate(REQUESTS):
+            jobs.append(engine.submit(**request))
+            if i >= 1:
+                assert jobs[0].wait(timeout=60, made=min(5 * i, REQUESTS[0]["length"]))
+        for request, job in zip(REQUESTS, jobs, strict=True):
+            _assert_same_as_compare(model, precision, request, job)
+        assert engine.batched == (precision != "exact")
+        assert engine.stats.max_rows >= 4, "requests must have shared the batch"
+        assert engine.active == 0
+    finally:
+        engine.close()
+
+
+def test_a_hidden_size_that_cannot_batch_exactly_steps_each_request_alone_and_still_equals_compare() -> None:
+    model = tiny_model(hidden=12)  # not a multiple of 16: kernels' scalar tails would move with the batch
+    engine = BatchingEngine(model, precision="int8")
+    try:
+        assert not engine.batched
+        jobs = [engine.submit(**request) for request in REQUESTS[:4]]
+        for request, job in zip(REQUESTS[:4], jobs, strict=True):
+            _assert_same_as_compare(model, "int8", request, job)
+    finally:
+        engine.close()
+
+
+def test_fp32_batches_and_finishes_but_is_only_rounding_close_to_compare() -> None:
+    model = tiny_model(hidden=32)
+    engine = BatchingEngine(model, precision="fp32")
+    try:
+        jobs = [engine.submit(**request) for request in REQUESTS]
+        for request, job in zip(REQUESTS, jobs, strict=True):
+            assert job.wait(timeout=60)
+            got, want = job.snapshot(), compare(model, precision="fp32", **request)
+            assert len(got.greedy) == len(got.sampled) == request["length"]
+            if got.sampled == want.sampled:  # a near-tie can tip the other way; then the rest differs too
+                assert got.sampled_probs == pytest.approx(want.sampled_probs, abs=1e-5)
+    finally:
+        engine.close()
+
+
+def test_the_bundled_model_many_requests_at_once_equal_compare() -> None:
+    from chargen.hub import load_model
+
+    model = load_model("checkpoints/shakespeare")
+    engine = BatchingEngine(model)  # auto: int8 here
+    prompts = ["ROMEO:", "", "To be, or not to be", "Élan 🙂 and the night", "JULIET:\nO "]
+    requests = [
+        dict(prompt=prompts[i % len(prompts)], length=40 + 7 * i, temperature=[0.0, 0.5, 0.8, 1.5][i % 4], seed=i)
+        for i in range(12)
+    ]
+    try:
+        jobs = [engine.submit(**request) for request in requests]
+        for request, job in zip(requests, jobs, strict=True):
+            _assert_same_as_compare(model, "auto", request, job)
+    finally:
+        engine.close()
+
+
+def test_a_cancelled_request_leaves_at_once_and_the_others_are_unchanged() -> None:
+    model = tiny_model(hidden=32)
+    engine = BatchingEngine(model, precision="int8")
+    try:
+        long = engine.submit("abc", 5000, temperature=0.9, seed=11)
+        others = [engine.submit(**request) for request in REQUESTS[:3]]
+        assert long.wait(timeout=60, made=20)
+        long.cancel()
+        assert long.wait(timeout=60), "a cancelled request must end"
+        partial = long.snapshot()
+        assert not partial.done and 20 <= len(partial.greedy) < 5000
+        assert partial.sampled == compare(model, "abc", 5000, temperature=0.9, seed=11).sampled[: len(partial.sampled)]
+        for request, job in zip(REQUESTS[:3], others, strict=True):
+            _assert_same_as_compare(model, "int8", request, job)
+        assert engine.active == 0
+    finally:
+        engine.close()
+
+
+def test_a_full_engine_refuses_and_one_visitor_cannot_take_it_all() -> None:
+    model = tiny_model(hidden=32)
+    engine = BatchingEngine(model, precision="int8", max_active=3, max_per_visitor=2)
+    try:
+        first = engine.submit("a", 5000, visitor="alice")
+        engine.submit("a", 5000, visitor="alice")
+        with pytest.raises(EngineFull, match="one visitor"):
+            engine.submit("a", 10, visitor="alice")
+        bob = engine.submit("b", 5000, visitor="bob")
+        with pytest.raises(EngineFull, match="Queue is full"):
+            engine.submit("c", 10, visitor="carol")
+        first.cancel()
+        assert first.wait(timeout=60)
+        assert engine.active == 2
+        again = engine.submit("a", 5, seed=3, visitor="alice")  # a freed slot is taken again
+        _assert_same_as_compare(model, "int8", dict(prompt="a", length=5, seed=3), again)
+        bob.cancel()
+    finally:
+        engine.close()
+
+
+def test_bad_arguments_are_refused_at_submit_as_compare_refuses_them() -> None:
+    model = tiny_model(hidden=32)
+    engine = BatchingEngine(model, precision="int8")
+    try:
+        for bad in (dict(length=0), dict(temperature=-1.0), dict(top_k=0), dict(top_p=1.5), dict(seed=-3)):
+            arguments = {"prompt": "abc", "length": 10, **bad}
+            with pytest.raises(ConfigError) as engine_error:
+                engine.submit(**arguments)
+            with pytest.raises(ConfigError) as compare_error:
+                compare(model, **arguments)
+            assert str(engine_error.value) == str(compare_error.value)
+        assert engine.active == 0
+    finally:
+        engine.close()
+    with pytest.raises(ConfigError, match="max_active"):
+        BatchingEngine(model, max_active=0)
+    with pytest.raises(ConfigError, match="precision"):
+        BatchingEngine(model, precision="int4")
+
+
+def test_close_ends_what_is_still_held() -> None:
+    engine = BatchingEngine(tiny_model(hidden=32), precision="int8")
+    job = engine.submit("abc", 5000)
+    engine.close()
+    assert job.done
+    with pytest.raises(EngineFull, match="shut down"):
+        job.snapshot()
+    with pytest.raises(EngineFull, match="shut down"):
+        engine.submit("abc", 5)
+
+
+def test_the_pacer_shares_one_update_budget_among_all_streams() -> None:
+    pacer = UpdatePacer(max_per_second=20, min_interval=0.1)
+    assert pacer.interval() == 0.1
+    for _ in range(100):
+        pacer.opened()
+    assert pacer.interval() == pytest.approx(5.0)  # 100 streams x 1/5 s = 20 updates/s in all
+    for _ in range(100):
+        pacer.closed()
+    assert pacer.streams == 0
+    with pytest.raises(ConfigError):
+        UpdatePacer(max_per_second=0)
+
+
+def test_streamed_updates_grow_to_compares_result_and_closing_the_stream_cancels() -> None:
+    model = tiny_model(hidden=32)
+    engine = BatchingEngine(model, precision="int8")
+    pacer = UpdatePacer(max_per_second=1000, min_interval=0.001)
+
+    async def collect(request: dict) -> list:
+        return [update async for update in stream_updates(engine.submit(**request), pacer)]
+
+    async def leave_early() -> object:
+        job = engine.submit("abc", 5000, seed=1)
+        stream = stream_updates(job, pacer)
+        first = await stream.__anext__()
+        assert not first.done and len(first.greedy) >= 1
+        await stream.aclose()  # what gradio does when a visitor leaves or presses Stop
+        return job
+
+    try:
+        updates = asyncio.run(collect(REQUESTS[0]))
+        final = compare(model, precision="int8", **REQUESTS[0])
+        assert updates[-1] == final
+        assert all(not u.done for u in updates[:-1])
+        for update in updates:
+            assert final.greedy.startswith(update.greedy) and final.sampled.startswith(update.sampled)
+        job = asyncio.run(leave_early())
+        assert job.wait(timeout=60) and job.cancelled
+        assert pacer.streams == 0
+    finally:
+        engine.close()
