@@ -48,6 +48,8 @@ PRELOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME)
 """What the Space needs from each model repo: preloaded at build time, or downloaded at start."""
 SPACE_FILES = ("README.md", "app.py", "requirements.txt", MODELS_FILE)
 """The Space's top-level files; the ``chargen`` package goes too. Stale files under ``chargen/`` are deleted."""
+PASSED_THROUGH = ("hf_oauth", "hf_oauth_scopes", "hf_oauth_expiration_minutes")
+"""Front matter keys copied from the project's README.md into the Space's as they are."""
 HUB_URL = "https://huggingface.co"
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}$")
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -81,6 +83,9 @@ class DeploySettings:
         owner, _, name = self.space_id.partition("/")
         if not (_NAME.match(owner) and _NAME.match(name)):
             raise ConfigError(f"the Space must be given as OWNER/NAME (letters, digits, - _ .), got {self.space_id!r}")
+        if owner == "chargen":
+            # In the Space folder `chargen/` is the package, so `chargen/chargen-x@sha` would read as a local path.
+            raise ConfigError("an owner named 'chargen' clashes with the Space's chargen/ package folder; use another")
         if self.hardware not in HARDWARE:
             raise ConfigError(f"hardware must be one of {', '.join(HARDWARE)}, got {self.hardware!r}")
         if not self.models:
@@ -241,6 +246,9 @@ def space_readme(settings: DeploySettings, pins: list[Pin], root: Path = ROOT) -
     }
     if not settings.private:  # preload_from_hub cannot read private repos
         front["preload_from_hub"] = [_preload_line(pin) for pin in pins]
+    for key in PASSED_THROUGH:  # e.g. the Train tab's "Sign in with Hugging Face"
+        if key in meta:
+            front[key] = meta[key]
     if meta.get("tags"):
         front["tags"] = list(meta["tags"])
     body = [
@@ -291,12 +299,14 @@ def dry_run(
     endpoint: str | None = None,
     token: str | None = None,
     log: Log = print,
+    root: Path = ROOT,
 ) -> list[Pin]:
     """Write the Space folder exactly as :func:`deploy` would upload it, and upload nothing.
 
     Models are pinned to their repos' current commits where the repos exist, else to ``main``
     with a warning (those repos don't exist yet, or the Hub could not be asked). Prints what would
-    be pushed where. ``cd out_dir && python app.py`` then runs as the Space would.
+    be pushed where. ``cd out_dir && python app.py`` then runs as the Space would. ``root`` is the
+    project folder whose app.py, chargen package, requirements.txt and README.md go into the Space.
     """
     targets = model_targets(settings)
     for target in targets:
@@ -313,7 +323,7 @@ def dry_run(
         if sha is None:
             log(f"warning: {target.repo_id} {why}: the Space folder loads its main branch, not a pinned commit")
         pins.append(Pin(target.repo_id, sha or "main"))
-    files = space_files(settings, pins)
+    files = space_files(settings, pins, root)
     write_space(files, out_dir)
     endpoint_url = (endpoint or hf.constants.ENDPOINT).rstrip("/")
     for target in targets:
@@ -333,12 +343,14 @@ def deploy(
     endpoint: str | None = None,
     token: str | None = None,
     log: Log = print,
+    root: Path = ROOT,
 ) -> DeployResult:
     """Push the model repos, then create or update the Space; see the module docstring.
 
     The token comes from ``token``, else ``HF_TOKEN`` or a prior ``hf auth login``. Every model
     folder is loaded before anything is uploaded. Raises :class:`DeployError` saying what was
-    already pushed when a step fails; running the same deploy again finishes it.
+    already pushed when a step fails; running the same deploy again finishes it. ``root`` is as
+    in :func:`dry_run`.
     """
     targets = model_targets(settings)
     for target in targets:
@@ -386,7 +398,7 @@ def deploy(
     space_url = f"{endpoint_url}/spaces/{settings.space_id}"
     try:
         _create_space(api, settings)
-        files = space_files(settings, pins)
+        files = space_files(settings, pins, root)
         before = _head(api, settings.space_id, "space", hf)
         present = api.list_repo_files(settings.space_id, repo_type="space") if before else []
         operations = [hf.CommitOperationAdd(path_in_repo=name, path_or_fileobj=data) for name, data in files.items()]
