@@ -3,7 +3,7 @@
 A Space written by ``python -m chargen deploy`` holds :data:`MODELS_FILE`
 (``chargen-models.txt``) beside ``app.py``: one model per line (a Hub repo id pinned to a commit,
 ``owner/chargen-shakespeare@<sha>``, or a local folder), ``#`` starts a comment, the first is the
-default. :func:`model_names` decides what the app loads, first match wins:
+default. :func:`configured_models` decides what the app loads, first match wins:
 
 1. ``chargen-models.txt`` beside ``app.py``, when it names at least one model;
 2. the ``CHARGEN_MODELS`` environment variable (a Space "variable"), comma-separated;
@@ -41,26 +41,25 @@ def read_models_file(path: str | Path) -> list[str]:
     return parse_models_env(",".join(lines), default=None)
 
 
-def model_names(app_dir: str | Path, default: str, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The models the app should load: :data:`MODELS_FILE` in ``app_dir`` > ``CHARGEN_MODELS`` > ``default``.
+def configured_models(app_dir: str | Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """The models the app is configured to load: :data:`MODELS_FILE` in ``app_dir``, else ``CHARGEN_MODELS``.
 
     Args:
         app_dir: the folder holding ``app.py`` (where ``deploy`` writes the models file).
-        default: comma-separated names used when neither the file nor the variable names any.
         environ: where to read ``CHARGEN_MODELS``; ``os.environ`` when None.
 
     Returns:
-        The names in order, the first being the default model.
+        A ``CHARGEN_MODELS``-style comma-separated string (the first name is the default), or None
+        when neither names any model: the app then offers its bundled models.
 
     Example:
-        >>> model_names("/nonexistent", "checkpoints/shakespeare", environ={})
-        ['checkpoints/shakespeare']
+        >>> configured_models("/nonexistent", environ={"CHARGEN_MODELS": "user/repo"})
+        'user/repo'
     """
     environ = os.environ if environ is None else environ
     models_file = Path(app_dir) / MODELS_FILE
     if models_file.is_file():
         names = read_models_file(models_file)
         if names:
-            return names
-    from_env = parse_models_env(environ.get(MODELS_ENV), default=None)
-    return from_env or parse_models_env(default)
+            return ",".join(names)
+    return ",".join(parse_models_env(environ.get(MODELS_ENV), default=None)) or None

@@ -28,7 +28,7 @@ from hub_server import TOKEN, StandInHub
 from chargen.checkpoint import save_checkpoint
 from chargen.deploy import DeployError, DeploySettings, Pin, deploy, dry_run, models_file_text, space_files
 from chargen.errors import ConfigError
-from chargen.space import MODELS_FILE, model_names, read_models_file
+from chargen.space import MODELS_FILE, configured_models, read_models_file
 
 OWNER = "alice"
 SPACE = f"{OWNER}/demo"
@@ -94,20 +94,20 @@ def run_deploy(hub: StandInHub, settings: DeploySettings, project: Path) -> tupl
 # -- the models file (chargen.space) ---------------------------------------------------------
 
 
-def test_models_file_wins_over_env_which_wins_over_default(tmp_path: Path) -> None:
+def test_models_file_wins_over_env_which_wins_over_the_bundled_default(tmp_path: Path) -> None:
     env = {"CHARGEN_MODELS": "env/one, env/two"}
-    assert model_names(tmp_path, "checkpoints/a,checkpoints/b", environ={}) == ["checkpoints/a", "checkpoints/b"]
-    assert model_names(tmp_path, "checkpoints/a", environ=env) == ["env/one", "env/two"]
+    assert configured_models(tmp_path, environ={}) is None  # the app then offers its bundled models
+    assert configured_models(tmp_path, environ=env) == "env/one,env/two"
     (tmp_path / MODELS_FILE).write_text(
         "# comment line\n\nfile/one@" + "a" * 40 + "  # pinned\n  file/two\nfile/one@" + "a" * 40 + "\n",
         encoding="utf-8",
     )
-    assert model_names(tmp_path, "checkpoints/a", environ=env) == ["file/one@" + "a" * 40, "file/two"]
+    assert configured_models(tmp_path, environ=env) == "file/one@" + "a" * 40 + ",file/two"
 
 
 def test_a_models_file_naming_nothing_falls_through_to_the_env(tmp_path: Path) -> None:
     (tmp_path / MODELS_FILE).write_text("# nothing here\n\n", encoding="utf-8")
-    assert model_names(tmp_path, "checkpoints/a", environ={"CHARGEN_MODELS": "env/one"}) == ["env/one"]
+    assert configured_models(tmp_path, environ={"CHARGEN_MODELS": "env/one"}) == "env/one"
 
 
 def test_an_unreadable_models_file_is_named(tmp_path: Path) -> None:
