@@ -304,26 +304,67 @@ def _build_reference(model: CharRNN, precision: str) -> CharRNN:
     return copied
 
 
-_caches: weakref.WeakKeyDictionary[CharRNN, dict[object, tuple[tuple[int, ...], object]]] = weakref.WeakKeyDictionary()
-_cache_lock = threading.RLock()  # re-entered: a packed network builds its reference model
+class _ModelCache:
+    """What has been built for one model, and the lock its builders take (one model at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()  # re-entered: a packed network builds its reference model
+        self.entries: dict[object, tuple[tuple[object, ...], object]] = {}
+
+
+_caches: weakref.WeakKeyDictionary[CharRNN, _ModelCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()  # guards only the dictionary above, never a build
+
+
+def _weights_fingerprint(model: CharRNN) -> tuple[object, ...]:
+    """What identifies the weights a model holds right now.
+
+    Each parameter's storage (device, dtype, shape, data pointer) and version counter catch
+    ``model.to()`` / ``.half()`` / ``p.data = ...`` (new storage) and in-place updates (an
+    optimiser step, ``load_state_dict``). A write through ``p.data`` (``p.data.copy_(...)``)
+    bumps no version counter, so the sum of each parameter's values is part of it too (~0.3 ms
+    for 3.3M weights). A write that keeps every sum exactly (a permutation) is not seen: call
+    :func:`clear_cache` after one.
+    """
+    params = list(model.parameters())
+    # (Tensors made under inference mode have no version counter; they can't be trained anyway.)
+    storage = tuple(
+        (id(p), p.device, p.dtype, tuple(p.shape), p.data_ptr(), 0 if p.is_inference() else p._version)
+        for p in params
+    )
+    with torch.no_grad():
+        sums = torch.stack([p.detach().sum(dtype=torch.float32).cpu() for p in params]).tolist() if params else []
+    return storage + tuple(sums)
+
+
+def clear_cache(model: CharRNN | None = None) -> None:
+    """Forget the packed weights of ``model`` (of every model when None); they are rebuilt on next use."""
+    with _caches_lock:
+        if model is None:
+            _caches.clear()
+        else:
+            _caches.pop(model, None)
 
 
 def _cached(model: CharRNN, key: object, build: Callable[[], _T]) -> _T:
-    """``build()``, remembered per model and key until the model's weights change."""
-    # In-place updates (an optimiser step, load_state_dict) bump a tensor's version counter.
-    # (Tensors made under inference mode have no version counter; they can't be trained anyway.)
-    params = list(model.parameters())
-    version = tuple(0 if p.is_inference() else p._version for p in params) + tuple(id(p) for p in params)
-    with _cache_lock:
-        per_model = _caches.setdefault(model, {})
-        hit = per_model.get(key)
-        if hit is not None and hit[0] == version:
+    """``build()``, remembered per model and key until the model's weights change.
+
+    Builders of one model wait for each other (so a network is packed once); other models don't wait.
+    """
+    with _caches_lock:
+        cache = _caches.get(model)
+        if cache is None:
+            cache = _caches[model] = _ModelCache()
+    fingerprint = _weights_fingerprint(model)
+    with cache.lock:
+        hit = cache.entries.get(key)
+        if hit is not None and hit[0] == fingerprint:
             return hit[1]  # type: ignore[return-value]
         # Built as ordinary tensors even when called under inference mode, so later version
         # checks and any caller's mode can use them.
         with torch.inference_mode(False), torch.no_grad():
             built = build()
-        per_model[key] = (version, built)
+        cache.entries[key] = (fingerprint, built)
         return built
 
 

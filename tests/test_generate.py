@@ -367,6 +367,61 @@ def test_changed_weights_are_picked_up(lstm):
     assert after.greedy == argmax_loop(reference_model(model, "fp16"), "ab", 40)
 
 
+def _via_data_assign(model: CharRNN, other: CharRNN) -> None:
+    for p, q in zip(model.parameters(), other.parameters(), strict=True):
+        p.data = q.detach().clone()
+
+
+def _via_data_copy(model: CharRNN, other: CharRNN) -> None:
+    for p, q in zip(model.parameters(), other.parameters(), strict=True):
+        p.data.copy_(q.detach())
+
+
+def _via_half(model: CharRNN, other: CharRNN) -> None:
+    model.half().float()  # the weights round to fp16, in new storage: same Parameter objects
+
+
+def _via_load_state_dict(model: CharRNN, other: CharRNN) -> None:
+    model.load_state_dict(other.state_dict())
+
+
+@pytest.mark.parametrize("change", [_via_data_assign, _via_data_copy, _via_half, _via_load_state_dict])
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_every_way_of_changing_the_weights_is_picked_up(change, precision):
+    model, other = tiny(seed=6), tiny(seed=7)
+    compare(model, "ab", 40, seed=3, precision=precision)  # packs and caches the old weights
+    change(model, other)
+    fresh = CharRNN(model.config).eval()  # a new model holding the changed weights: nothing cached
+    fresh.load_state_dict(model.state_dict())
+    assert compare(model, "ab", 40, seed=3, precision=precision) == compare(fresh, "ab", 40, seed=3, precision=precision)
+
+
+def test_packing_one_model_does_not_hold_up_another():
+    import threading
+
+    from chargen.generate import _cached
+
+    slow, quick = tiny(seed=8), tiny(seed=9)
+    started, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_build() -> str:
+        started.set()
+        release.wait(30)
+        return "packed"
+
+    packing = threading.Thread(target=lambda: _cached(slow, ("test", 1), slow_build))
+    packing.start()
+    try:
+        assert started.wait(30)
+        other = threading.Thread(target=lambda: (compare(quick, "ab", 10, seed=0), done.set()))
+        other.start()
+        assert done.wait(30), "generation on another model waited for this one's packing"
+        other.join()
+    finally:
+        release.set()
+        packing.join()
+
+
 # --- next-character distribution --------------------------------------------------------------
 
 
