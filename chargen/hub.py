@@ -2,9 +2,15 @@
 
 ``load_model("checkpoints/shakespeare")`` reads a folder; ``load_model("user/repo")`` or
 ``load_model("user/repo@v1")`` downloads ``config.json`` + ``model.safetensors`` through
-huggingface_hub into its cache (``HF_HOME`` / ``HF_HUB_CACHE``) and reuses them. An existing local
-folder always wins over a repo id of the same spelling. huggingface_hub is imported only for Hub
-names, so loading a folder stays instant and never touches the network.
+huggingface_hub into its cache (``HF_HOME`` / ``HF_HUB_CACHE``) and reuses them.
+huggingface_hub is imported only for Hub names, so loading a folder stays instant and never
+touches the network.
+
+Which names are local (:func:`is_local_name`): a name is a local folder when it starts with
+``./``, ``../``, ``/`` or ``~``, or when its first path component exists on disk (relative to
+``base_dir``, the working directory by default); only other names of the form ``user/repo`` or
+``user/repo@revision`` go to the Hub. So with a ``checkpoints/`` folder present,
+``checkpoints/shakespear`` (a typo) is reported as a missing folder, never looked up on the Hub.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from chargen.checkpoint import (
     PICKLED_SUFFIXES,
     WEIGHTS_NAME,
     build_model,
+    check_pair,
     load_checkpoint,
     read_config,
-    read_weights,
+    read_weights_and_metadata,
 )
 from chargen.errors import ChargenError, CheckpointError
 from chargen.model import CharRNN, ModelConfig
@@ -84,18 +91,48 @@ class _HubLink:
     cached_fallbacks: list[str] = field(default_factory=list)
 
 
-def parse_hub_ref(name: str | Path) -> HubRef | None:
+_LOCAL_PREFIXES = ("./", "../", "/", "~") + ((".\\", "..\\", "\\") if os.sep == "\\" else ())
+
+
+def is_local_name(name: str | Path, base_dir: str | Path | None = None) -> bool:
+    """Whether ``name`` names a local folder rather than a Hub repo.
+
+    True for a :class:`~pathlib.Path`, a name starting with ``./``, ``../``, ``/`` or ``~`` (or
+    ``.`` / ``..`` alone, or an absolute path), and a name whose first path component exists on
+    disk, looked up in ``base_dir`` (the working directory when None).
+
+    >>> is_local_name("user/repo", base_dir="/nonexistent")
+    False
+    """
+    if isinstance(name, Path):
+        return True
+    text = name.strip()
+    if text in (".", "..") or text.startswith(_LOCAL_PREFIXES) or os.path.isabs(text):
+        return True
+    parts = Path(text).parts
+    return bool(parts) and (Path(base_dir or ".") / parts[0]).exists()
+
+
+def parse_hub_ref(name: str | Path, base_dir: str | Path | None = None) -> HubRef | None:
     """The Hub repo that ``name`` refers to, or None when it is (or can only be) a local folder.
 
-    A :class:`~pathlib.Path` and any name that exists on disk are local; ``user/repo`` and
-    ``user/repo@revision`` are Hub repo ids.
+    Local names are those of :func:`is_local_name`; of the rest, ``user/repo`` and
+    ``user/repo@revision`` are Hub repo ids and anything else is a (missing) local folder.
     """
-    if isinstance(name, Path) or Path(name).exists():
+    if is_local_name(name, base_dir):
         return None
-    match = _REPO_REF.match(name.strip())
+    match = _REPO_REF.match(str(name).strip())
     if match is None:
         return None
     return HubRef(match["repo_id"], match["revision"])
+
+
+def local_path(name: str | Path, base_dir: str | Path | None = None) -> Path:
+    """Where the local folder ``name`` is: ``~`` expanded, a relative name taken from ``base_dir`` (when given)."""
+    path = Path(str(name).strip()).expanduser() if not isinstance(name, Path) else name.expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    return path
 
 
 def load_model(
@@ -104,15 +141,19 @@ def load_model(
     endpoint: str | None = None,
     cache_dir: str | Path | None = None,
     timeout: float = HUB_TIMEOUT_S,
+    base_dir: str | Path | None = None,
 ) -> CharRNN:
     """Load a model from a local checkpoint folder or a Hub repo id (``user/repo[@revision]``).
 
+    Which names are local is :func:`is_local_name`'s rule; relative local names are taken from
+    ``base_dir`` (the working directory when None): an app passes its own folder, so its
+    bundled models load from any working directory.
     ``endpoint`` and ``cache_dir`` default to huggingface_hub's (``HF_ENDPOINT``, ``HF_HUB_CACHE``).
     With ``HF_HUB_OFFLINE=1`` only the cache is read. When the Hub cannot be reached within
     ``timeout`` seconds a cached copy is used if there is one. Every failure is a
     :class:`~chargen.errors.CheckpointError` (a :class:`HubError` for Hub problems) with a one-line message.
     """
-    return _load(name, _new_link(endpoint, cache_dir, timeout))
+    return _load(name, _new_link(endpoint, cache_dir, timeout), base_dir)
 
 
 def load_models(
@@ -122,13 +163,16 @@ def load_models(
     endpoint: str | None = None,
     cache_dir: str | Path | None = None,
     timeout: float = HUB_TIMEOUT_S,
+    base_dir: str | Path | None = None,
 ) -> LoadedModels:
     """Load every model the app should offer, skipping the ones that fail with a notice each.
 
     ``names`` is a list or a ``CHARGEN_MODELS``-style comma-separated string; the first name that
     loads becomes the default. If none loads, ``fallback`` (the bundled model) is tried. After one
     name fails for lack of network, the other Hub names are read from the cache only, so a dead
-    network costs at most one ``timeout``. Raises :class:`HubError` only when nothing at all loads.
+    network costs at most one ``timeout``. Relative local names, ``fallback`` included, are taken
+    from ``base_dir`` (see :func:`load_model`); the models keep the names as given. Raises
+    :class:`HubError` only when nothing at all loads.
     """
     wanted = parse_models_env(names, default=None) if isinstance(names, str) else _unique(str(n) for n in names)
     link = _new_link(endpoint, cache_dir, timeout)
@@ -136,12 +180,12 @@ def load_models(
     failures: list[tuple[str, str]] = []
     for name in wanted:
         try:
-            models[name] = _load(name, link)
+            models[name] = _load(name, link, base_dir)
         except Exception as exc:  # one bad name must never stop the app from starting
             failures.append((name, _reason(name, exc)))
     if not models and fallback is not None and str(fallback) not in wanted:
         try:
-            models[str(fallback)] = _load(fallback, link)
+            models[str(fallback)] = _load(fallback, link, base_dir)
         except Exception as exc:  # reported below with the rest
             failures.append((str(fallback), _reason(str(fallback), exc)))
     if not models:
@@ -226,11 +270,20 @@ def _new_link(endpoint: str | None, cache_dir: str | Path | None, timeout: float
     return _HubLink(endpoint=endpoint, cache_dir=cache_dir, timeout=timeout)
 
 
-def _load(name: str | Path, link: _HubLink) -> CharRNN:
-    ref = parse_hub_ref(name)
-    if ref is None:
-        return load_checkpoint(name)
-    return _load_from_hub(ref, link)
+def _load(name: str | Path, link: _HubLink, base_dir: str | Path | None = None) -> CharRNN:
+    ref = parse_hub_ref(name, base_dir)
+    if ref is not None:
+        return _load_from_hub(ref, link)
+    path = local_path(name, base_dir)
+    if not path.exists():
+        where = "" if path == Path(str(name).strip()) else f" ({path})"
+        first = Path(str(name).strip()).parts[0] if str(name).strip() else ""
+        why = ""
+        if isinstance(name, str) and _REPO_REF.match(name.strip()) and is_local_name(name, base_dir):
+            if not name.strip().startswith(_LOCAL_PREFIXES) and not os.path.isabs(name.strip()):
+                why = f"; {first} exists here, so this names a local folder, not a Hub repo"
+        raise CheckpointError(f"{name}: no such checkpoint folder{where}{why}")
+    return load_checkpoint(path)
 
 
 def _load_from_hub(ref: HubRef, link: _HubLink) -> CharRNN:
@@ -351,13 +404,15 @@ def _build(ref: HubRef, config_path: Path, weights_path: Path) -> CharRNN:
     config = _read_config(ref, config_path)
     label = f"{ref}: {WEIGHTS_NAME}"
     try:
-        tensors = read_weights(weights_path)
+        tensors, metadata = read_weights_and_metadata(weights_path)
     except CheckpointError as exc:
         raise HubError(str(exc).replace(str(weights_path), label)) from None
     try:
-        return build_model(config, tensors, label)
+        model = build_model(config, tensors, label)
+        check_pair(config, metadata, label)
     except CheckpointError as exc:
         raise HubError(str(exc)) from None
+    return model
 
 
 def _is_outage(exc: Any) -> bool:

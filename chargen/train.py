@@ -13,7 +13,7 @@ import math
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from torch.nn import functional as F
 
 from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_atomic
-from chargen.checkpoint import read_weights, save_checkpoint
+from chargen.checkpoint import read_weights_and_metadata, save_checkpoint
 from chargen.data import VAL_SCHEMES, Corpus, parallel_streams, read_text
 from chargen.errors import CheckpointError, ConfigError
 from chargen.evaluate import nll_of_rows
@@ -32,6 +32,9 @@ STATE_NAME = "train_state.safetensors"
 LOG_NAME = "log.jsonl"
 PLOT_NAME = "loss.png"
 SCHEDULES = ("cosine", "linear", "constant")
+DEFAULT_MAX_STEPS = 5000
+"""A fresh run's budget when neither --max-steps nor --max-minutes is given (a resumed run keeps its own)."""
+DEFAULT_DEVICE = "cpu"
 LEGACY_VAL_FRACTION = 0.1  # the held-out tail of states saved before --val-scheme existed
 
 
@@ -54,7 +57,7 @@ class TrainConfig:
     warmup_steps: int = 50
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    max_steps: int | None = None
+    max_steps: int | None = None  # neither budget: DEFAULT_MAX_STEPS for a fresh run, the saved one on resume
     max_minutes: float | None = None
     eval_every: int = 100
     eval_chars: int = 200_000
@@ -63,11 +66,9 @@ class TrainConfig:
     val_scheme: str = "blocks"
     val_gap: int | None = None
     seed: int = 1337
-    device: str = "cpu"
+    device: str | None = None  # None: DEFAULT_DEVICE for a fresh run, the saved one on resume
 
     def __post_init__(self) -> None:
-        if self.max_steps is None and self.max_minutes is None:
-            self.max_steps = 5000
         positive_ints = ("seq_len", "batch_size", "eval_every", "eval_chars", "eval_streams")
         for name in positive_ints + (("max_steps",) if self.max_steps is not None else ()):
             value = getattr(self, name)
@@ -92,10 +93,11 @@ class TrainConfig:
         gap = self.val_gap
         if gap is not None and (isinstance(gap, bool) or not isinstance(gap, int) or gap < 0):
             raise ConfigError(f"val-gap must be a non-negative integer, got {self.val_gap!r}")
-        if self.device != "cpu" and not self.device.startswith("cuda"):
-            raise ConfigError(f"device must be cpu or cuda, got {self.device!r}")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError("device cuda was asked for but no CUDA GPU is available")
+        device = self.device
+        if device is not None and (not isinstance(device, str) or (device != "cpu" and not device.startswith("cuda"))):
+            raise ConfigError(f"device must be cpu or cuda, got {device!r}")
+        if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device {device} was asked for but no CUDA GPU is available")
         # Validates cell, sizes and dropout with the model's own messages.
         self.model_config(["a"])
 
@@ -213,12 +215,9 @@ def _save_state(
 
 
 def _load_state(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    from safetensors import safe_open
-
-    tensors = read_weights(path)
+    tensors, metadata = read_weights_and_metadata(path)  # one read: a save meanwhile is seen whole
     try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = json.loads((fh.metadata() or {})["chargen_train_state"])
+        meta = json.loads(metadata["chargen_train_state"])
     except (KeyError, json.JSONDecodeError):
         raise CheckpointError(f"{path}: not a chargen training state") from None
     return meta, tensors
@@ -294,16 +293,19 @@ def prepare(
         if not state_path.exists():
             raise ConfigError(f"{out}: nothing to resume (no {STATE_NAME}); start a run without --resume")
         meta, tensors = _load_state(state_path)
-        saved = TrainConfig.from_dict(meta["config"])
-        # A resumed run keeps its settings; only the budget (and where the corpus lives) may change.
-        saved.max_steps = config.max_steps if config.max_steps is not None else saved.max_steps
-        saved.max_minutes = config.max_minutes if config.max_minutes is not None else saved.max_minutes
-        saved.corpus, saved.out = config.corpus, config.out
-        config = saved
+        config = _resumed_config(config, meta["config"], out)
     elif state_path.exists():
         raise ConfigError(f"{out}: already holds a training run; pass --resume to continue it, or choose another --out")
     elif out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder")
+    else:
+        # Defaults that only a fresh run takes: a resumed one keeps what it was saved with.
+        no_budget = config.max_steps is None and config.max_minutes is None
+        config = replace(
+            config,
+            max_steps=DEFAULT_MAX_STEPS if no_budget else config.max_steps,
+            device=config.device or DEFAULT_DEVICE,
+        )
     text = read_text(config.corpus)
     corpus = Corpus.from_text(
         text, config.val_fraction, min_chars=config.seq_len + 1, scheme=config.val_scheme, gap=config.val_gap
@@ -313,6 +315,23 @@ def prepare(
             f"{config.corpus}: its characters differ from the run being resumed; resume with the same corpus"
         )
     return config, corpus, meta, tensors
+
+
+def _resumed_config(given: TrainConfig, saved: dict[str, Any], out: Path) -> TrainConfig:
+    """The saved run's settings, with what may change on resume taken from ``given`` where it was given.
+
+    The budget (``max_steps``, ``max_minutes``, each on its own), the device and where the corpus
+    and the run live may change; every other setting is the saved one, so the schedule continues.
+    """
+    data = dict(saved)
+    for name in ("max_steps", "max_minutes", "device"):
+        if getattr(given, name) is not None:
+            data[name] = getattr(given, name)
+    data["corpus"], data["out"] = given.corpus, given.out
+    device = data.get("device") or DEFAULT_DEVICE
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"{out}: this run was saved on {device}, which is not available here; resume with --device cpu")
+    return TrainConfig.from_dict(data)
 
 
 def train(
@@ -389,11 +408,9 @@ def train(
         _append_log(log_path, row)
         _save_state(out / STATE_NAME, model, optimizer, meta_now(), generator)
 
-    bar = None
-    if progress_bar:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=0.5)
+    bar = _ProgressBar(config, step, elapsed) if progress_bar else None
+    if bar is not None and meta is not None and step > 0:
+        bar.val_loss = last_val  # the run being resumed has evaluated its training already
     callbacks = callbacks or []
     window_losses: list[float] = []
     stopped_early = False
@@ -441,13 +458,9 @@ def train(
                 window_losses = []
                 model.train()
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{loss_value:.3f}",
-                    val=f"{last_val:.3f}",
-                    chars_s=f"{report.chars_per_second:,.0f}",
-                    refresh=False,
-                )
+                if report.val_loss is not None:
+                    bar.val_loss = last_val
+                bar.update(step, elapsed, loss_value, report.chars_per_second)
             wants_stop = any(cb(report) for cb in callbacks)
             if (wants_stop or signals.received is not None) and not finishing:
                 stopped_early = True
@@ -458,6 +471,45 @@ def train(
     if log_rows:
         plot_losses(log_rows, out / PLOT_NAME)
     return TrainResult(step, best_val, last_val, elapsed, stopped_early, out)
+
+
+class _ProgressBar:
+    """tqdm over the run's budget: steps for --max-steps, seconds for --max-minutes (so it has an ETA).
+
+    Its clock starts at the elapsed time saved with a resumed run. ``val=`` appears once an
+    evaluation after training steps has happened (not the untrained step-0 figure), and never
+    when nothing is held out.
+    """
+
+    def __init__(self, config: TrainConfig, step: int, elapsed: float, file: Any = None):
+        from tqdm import tqdm
+
+        self.by_time = config.max_minutes is not None
+        self.val_loss: float | None = None
+        if self.by_time:
+            budget = round(config.max_minutes * 60)
+            done = min(int(elapsed), budget)
+            self.bar = tqdm(total=budget, initial=done, unit="s", dynamic_ncols=True, mininterval=0.5, file=file)
+        else:
+            self.bar = tqdm(
+                total=config.max_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=0.5, file=file
+            )
+        self.bar.start_t -= elapsed  # the clock continues from the time already spent
+
+    def update(self, step: int, elapsed: float, loss: float, chars_per_second: float) -> None:
+        """Move to ``step`` / ``elapsed`` and show the latest figures."""
+        postfix = {"step": str(step)} if self.by_time else {}
+        postfix["loss"] = f"{loss:.3f}"
+        if self.val_loss is not None and math.isfinite(self.val_loss):
+            postfix["val"] = f"{self.val_loss:.3f}"
+        postfix["chars_s"] = f"{chars_per_second:,.0f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        position = min(int(elapsed), self.bar.total) if self.by_time else step
+        self.bar.update(position - self.bar.n)
+
+    def close(self) -> None:
+        """Draw the final state and release the terminal line."""
+        self.bar.close()
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -140,3 +140,98 @@ def test_missing_folder_and_files(tmp_path: Path) -> None:
         load_model(tmp_path / "nowhere")
     with pytest.raises(CheckpointError, match="no model.safetensors"):
         load_model(tmp_path)
+
+
+# --- a save is atomic as a pair -----------------------------------------------------------------
+
+
+class _Killed(BaseException):
+    """Stands for the process dying at a given write (nothing after it happens)."""
+
+
+def _save_killed_at(monkeypatch, model, folder: Path, file_name: str) -> None:
+    """save_checkpoint, with the process 'killed' as it is about to replace ``file_name``."""
+    import chargen.checkpoint as checkpoint
+
+    real = checkpoint.write_atomic
+
+    def dying(path, write):
+        if Path(path).name == file_name:
+            raise _Killed
+        real(path, write)
+
+    monkeypatch.setattr(checkpoint, "write_atomic", dying)
+    monkeypatch.setattr(checkpoint, "write_text_atomic", lambda path, text: dying(path, _text_writer(text)))
+    with pytest.raises(_Killed):
+        save_checkpoint(model, folder)
+    monkeypatch.undo()
+
+
+def _text_writer(text: str):
+    return lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+
+
+def test_a_save_killed_midway_never_loads_as_a_mix_of_two_models(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "model"
+    old = tiny_model("lstm", vocab="abcdefgh \n", seed=1)
+    save_checkpoint(old, folder)
+    # Same shapes, another vocabulary: weights of one with the config of the other would load
+    # and write the wrong characters.
+    new = tiny_model("lstm", vocab="ABCDEFGH \n", seed=2)
+    for file_name in ("config.json", "model.safetensors"):
+        _save_killed_at(monkeypatch, new, folder, file_name)
+        try:
+            loaded = load_model(folder)
+        except CheckpointError as exc:
+            assert "saved with a different config.json" in str(exc)
+        else:  # only the old pair, whole, may load
+            assert loaded.vocab == old.vocab
+            assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), old.state_dict().values()))
+    save_checkpoint(new, folder)
+    assert load_model(folder).vocab == new.vocab
+
+
+def test_a_first_save_killed_midway_leaves_nothing_loadable(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "model"
+    _save_killed_at(monkeypatch, tiny_model("gru"), folder, "model.safetensors")
+    with pytest.raises(CheckpointError, match="no model.safetensors"):
+        load_model(folder)
+
+
+def test_saving_never_reads_or_changes_the_process_umask(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    def umask(mask: int) -> int:  # threads saving at once would race on a set-and-restore
+        raise AssertionError("the library changed the process umask")
+
+    monkeypatch.setattr(os, "umask", umask)
+    save_checkpoint(tiny_model("gru"), tmp_path / "model")
+    load_model(tmp_path / "model")
+
+
+def test_the_folder_is_fsynced_after_the_renames(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    synced: list[tuple[int, int]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        synced.append((info.st_ino, stat.S_ISDIR(info.st_mode)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    save_checkpoint(tiny_model("gru"), folder)
+    if os.name == "posix":
+        assert synced[-1] == (folder.stat().st_ino, True)  # the last word: the folder, after the weights' rename
+
+
+def test_weights_are_read_in_one_go_with_their_metadata(saved: Path) -> None:
+    from chargen.checkpoint import CONFIG_DIGEST_KEY, read_weights_and_metadata
+
+    tensors, metadata = read_weights_and_metadata(saved / "model.safetensors")
+    assert set(tensors) == set(tiny_model("lstm").state_dict())
+    assert len(metadata[CONFIG_DIGEST_KEY]) == 32

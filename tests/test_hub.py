@@ -24,6 +24,7 @@ from chargen.errors import CheckpointError
 from chargen.hub import (
     HubError,
     HubRef,
+    is_local_name,
     load_model,
     load_models,
     parse_hub_ref,
@@ -425,3 +426,73 @@ def test_cli_errors_are_one_line_and_exit_2(hub: StandInHub, tmp_path: Path, arg
     result = run_python(["-m", "chargen", *args], hf_env(tmp_path, hub.endpoint), tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(error) and result.stderr.count("\n") == 1, result.stderr
+
+
+# Which names are local folders and which are Hub repos (the README's table): the base folder
+# holds a checkpoints/ folder and a file named notes.txt.
+NAME_RULE = [
+    ("checkpoints/shakespeare", "local"),
+    ("checkpoints/shakespear", "local"),  # a typo in an existing folder: never a Hub lookup
+    ("checkpoints", "local"),
+    ("./shakespeare", "local"),
+    ("../models/x", "local"),
+    ("/srv/models/x", "local"),
+    ("~/models/x", "local"),
+    ("notes.txt/x", "local"),  # the first component exists on disk, even as a file
+    ("user/repo", "hub"),
+    ("user/repo@v1", "hub"),
+    ("chekpoints/shakespeare", "hub"),  # nothing named chekpoints here: it could be a user's repo
+    ("shakespeare", "missing local"),  # not a repo id and not on disk
+    ("a/b/c", "missing local"),
+]
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    save_checkpoint(tiny(1), folder / "checkpoints" / "shakespeare")
+    (folder / "notes.txt").write_text("not a model\n")
+    return folder
+
+
+@pytest.mark.parametrize(("name", "kind"), NAME_RULE)
+def test_which_names_are_local_and_which_go_to_the_hub(base: Path, name: str, kind: str) -> None:
+    ref = parse_hub_ref(name, base_dir=base)
+    assert (ref is not None) == (kind == "hub"), (name, ref)
+    assert is_local_name(name, base_dir=base) == (kind == "local"), name
+
+
+def test_local_names_resolve_against_the_base_folder_not_the_working_directory(
+    base: Path, tmp_path: Path, monkeypatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    dead = closed_port_endpoint()  # a Hub lookup would fail here, so a load proves none happened
+    model = load_model("checkpoints/shakespeare", base_dir=base, endpoint=dead, cache_dir=tmp_path / "c")
+    assert same_weights(model, tiny(1))
+    loaded = load_models(
+        ["checkpoints/nope"],
+        fallback="checkpoints/shakespeare",
+        base_dir=base,
+        endpoint=dead,
+        cache_dir=tmp_path / "c",
+    )
+    assert list(loaded.models) == ["checkpoints/shakespeare"]
+    assert loaded.notices == [
+        f"could not load checkpoints/nope: no such checkpoint folder ({base / 'checkpoints' / 'nope'}); "
+        "checkpoints exists here, so this names a local folder, not a Hub repo; using checkpoints/shakespeare"
+    ]
+
+
+def test_a_mistyped_local_folder_is_reported_as_missing_not_as_a_hub_failure(base: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(base)
+    with pytest.raises(CheckpointError) as info:
+        load_model("checkpoints/shakespear", endpoint=closed_port_endpoint(), cache_dir=tmp_path / "c")
+    assert not isinstance(info.value, HubError)
+    assert str(info.value) == (
+        "checkpoints/shakespear: no such checkpoint folder; checkpoints exists here, so this names a local folder, "
+        "not a Hub repo"
+    )
+    with pytest.raises(CheckpointError, match=r"^\./shakespear: no such checkpoint folder$"):
+        load_model("./shakespear", endpoint=closed_port_endpoint(), cache_dir=tmp_path / "c")

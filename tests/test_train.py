@@ -206,11 +206,119 @@ def test_sigterm_saves_state_and_exits_cleanly(corpus_file: Path, tmp_path: Path
 def test_resume_clears_temp_files_a_kill_left_and_files_are_readable(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=5, **TINY), progress_bar=False)
-    stale = out / ".model.safetensors.abc123.tmp"
+    stale = out / ".model.safetensors.chargen-0a1b2c3d.tmp"  # as chargen names its temp files
     stale.write_bytes(b"half a file")
+    theirs = out / ".notes.txt.tmp"  # someone else's temp file: not chargen's to delete
+    theirs.write_text("keep me")
     train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=8), resume=True, progress_bar=False)
     assert not stale.exists()
+    assert theirs.read_text() == "keep me"
     umask = os.umask(0)
     os.umask(umask)
     for name in ("config.json", "model.safetensors", STATE_NAME):
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def _rewrite_state(out: Path, change) -> None:
+    """Edit a saved training state's metadata and tensors in place, as another machine would have saved it."""
+    from safetensors.torch import save_file
+
+    from chargen.train import _load_state
+
+    meta, tensors = _load_state(out / STATE_NAME)
+    change(meta, tensors)
+    save_file(tensors, str(out / STATE_NAME), metadata={"chargen_train_state": json.dumps(meta)})
+
+
+def test_a_bare_resume_keeps_the_saved_budget_and_continues_exactly(corpus_file: Path, tmp_path: Path) -> None:
+    settings = {**TINY, "eval_every": 4}
+    straight = tmp_path / "straight"
+    train(TrainConfig(corpus=str(corpus_file), out=str(straight), max_steps=12, **settings), progress_bar=False)
+    halves = tmp_path / "halves"
+    first = train(
+        TrainConfig(corpus=str(corpus_file), out=str(halves), max_steps=12, **settings),
+        progress_bar=False,
+        callbacks=[lambda p: p.step == 5],
+    )
+    assert first.stopped_early and first.step == 5
+    # What `chargen train CORPUS --out DIR --resume` builds: no budget given.
+    second = train(TrainConfig(corpus=str(corpus_file), out=str(halves)), resume=True, progress_bar=False)
+    assert second.step == 12 and not second.stopped_early
+    a, b = read_weights(straight / STATE_NAME), read_weights(halves / STATE_NAME)
+    for name in a:
+        if name.startswith(("model.", "optim.")):
+            assert torch.equal(a[name], b[name]), name
+
+
+def test_a_fresh_run_without_a_budget_gets_the_default_one(corpus_file: Path, tmp_path: Path) -> None:
+    from chargen.train import DEFAULT_MAX_STEPS, prepare
+
+    config, *_ = prepare(TrainConfig(corpus=str(corpus_file), out=str(tmp_path / "run")), resume=False)
+    assert (config.max_steps, config.max_minutes, config.device) == (DEFAULT_MAX_STEPS, None, "cpu")
+    config, *_ = prepare(TrainConfig(corpus=str(corpus_file), out=str(tmp_path / "run"), max_minutes=2), resume=False)
+    assert (config.max_steps, config.max_minutes) == (None, 2)
+
+
+def test_a_run_saved_on_cuda_resumes_with_device_cpu(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(
+        TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=10, **TINY),
+        progress_bar=False,
+        callbacks=[lambda p: p.step == 4],
+    )
+
+    def saved_on_cuda(meta: dict, tensors: dict) -> None:
+        meta["config"]["device"] = "cuda"
+        tensors["rng.cuda"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state rides along
+
+    _rewrite_state(out, saved_on_cuda)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="saved on cuda, which is not available here; resume with --device cpu"):
+            train(TrainConfig(corpus=str(corpus_file), out=str(out)), resume=True, progress_bar=False)
+    result = train(TrainConfig(corpus=str(corpus_file), out=str(out), device="cpu"), resume=True, progress_bar=False)
+    assert result.step == 10
+    assert load_model(out).device.type == "cpu"
+
+
+def _bar_text(config: TrainConfig, step: int, elapsed: float, updates) -> str:
+    import io
+
+    from chargen.train import _ProgressBar
+
+    sink = io.StringIO()
+    bar = _ProgressBar(config, step, elapsed, file=sink)
+    for update in updates(bar):
+        bar.update(*update)
+    bar.close()
+    return sink.getvalue()
+
+
+def test_progress_bar_with_max_minutes_has_a_total_and_continues_the_saved_clock() -> None:
+    config = TrainConfig(corpus="x", out="y", max_minutes=3)
+    text = _bar_text(config, step=40, elapsed=125.0, updates=lambda bar: [(41, 126.5, 2.5, 1000.0)])
+    final = text.replace("\r", "\n").splitlines()[-1]
+    assert "126/180" in final, final  # seconds of the budget: a total, so an ETA
+    assert "[02:0" in final, final  # the clock starts from the 125 s already spent
+    assert "step=41" in final and "loss=2.500" in final
+
+
+def test_progress_bar_shows_val_only_after_an_evaluation_of_trained_weights() -> None:
+    config = TrainConfig(corpus="x", out="y", max_steps=10)
+
+    def before(bar):
+        return [(1, 0.1, 2.5, 1000.0), (2, 0.2, 2.4, 1000.0)]
+
+    assert "val=" not in _bar_text(config, 0, 0.0, before)
+
+    def after(bar):
+        bar.val_loss = 1.875
+        return [(3, 0.3, 2.3, 1000.0)]
+
+    final = _bar_text(config, 0, 0.0, after).replace("\r", "\n").splitlines()[-1]
+    assert "3/10" in final and "val=1.875" in final, final
+
+    def nothing_held_out(bar):
+        bar.val_loss = math.nan
+        return [(3, 0.3, 2.3, 1000.0)]
+
+    assert "val=" not in _bar_text(config, 0, 0.0, nothing_held_out)
