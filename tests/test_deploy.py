@@ -425,6 +425,8 @@ def test_the_dry_run_folder_serves_generate_from_a_cold_cache(
     result = deploy(settings, endpoint=hub.endpoint, token=TOKEN, log=lambda _: None, root=project)
     folder = tmp_path / "space"
     dry_run(settings, folder, endpoint=hub.endpoint, log=lambda _: None, root=project)
+    with (folder / MODELS_FILE).open("a", encoding="utf-8") as models_file:
+        models_file.write("alice/chargen-never-pushed\n")  # a download that fails at start: a notice, not a crash
     downloads_before = len(hub.paths_requested("/alice/"))
 
     port = free_port()
@@ -452,10 +454,13 @@ def test_the_dry_run_folder_serves_generate_from_a_cold_cache(
         try:
             wait_until_serving(process, url, log_path)
             greedy, sampled, *_ = Client(url, verbose=False).predict("abc", 0.8, 25, api_name="/generate")
+            with urllib.request.urlopen(url + "config", timeout=10) as response:
+                page_config = response.read().decode()
         finally:
             process.terminate()
             process.wait(timeout=20)
     assert len(greedy) == len(sampled) == 25
+    assert "alice/chargen-never-pushed" in page_config  # named on the page, the others served
     fetched = [p for m, p in hub.requests[downloads_before:] if m == "GET" and "/resolve/" in p]
     for pin in result.pins:
         assert f"/{pin.repo_id}/resolve/{pin.revision}/model.safetensors" in fetched
