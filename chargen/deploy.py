@@ -348,13 +348,14 @@ def deploy(
     """Push the model repos, then create or update the Space; see the module docstring.
 
     The token comes from ``token``, else ``HF_TOKEN`` or a prior ``hf auth login``. Every model
-    folder is loaded before anything is uploaded. Raises :class:`DeployError` saying what was
-    already pushed when a step fails; running the same deploy again finishes it. ``root`` is as
-    in :func:`dry_run`.
+    folder is loaded, and the Space's files assembled, before anything is uploaded. Raises
+    :class:`DeployError` saying what was already pushed when a step fails; running the same deploy
+    again finishes it. ``root`` is as in :func:`dry_run`.
     """
     targets = model_targets(settings)
     for target in targets:
         load_checkpoint(target.folder)  # a broken folder stops the deploy before anything is uploaded
+    space_files(settings, [Pin(target.repo_id, "main") for target in targets], root)  # so does a broken project
     hf = _hf()
     token = token or hf.get_token()
     if not token:
