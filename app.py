@@ -1,265 +1,456 @@
-"""chargen's web app: greedy and sampled continuations of a prompt, side by side, as they are generated.
+"""chargen's web app: greedy and sampled continuations of a prompt, side by side, one character at a time.
 
 ``python app.py`` serves it on http://127.0.0.1:7860 (``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``
-change that). The models come from ``CHARGEN_MODELS`` (comma-separated folders or Hub repo ids;
-the first is the default), else the bundled Shakespeare and Python models. This file only builds
-widgets and wires them to chargen; the work happens in ``chargen.generate`` and ``chargen.views``.
+change that), from any working directory. The models come from ``CHARGEN_MODELS`` (comma-separated
+folders or Hub repo ids; the first is the default), else the bundled ones (``views.BUNDLED_MODELS``,
+found next to this file). Importing this file does no work: :func:`build_demo` builds the page from
+loaded models and :func:`main` does the side effects (torch threads, loading, serving). The work
+happens in ``chargen``; ``chargen.views`` makes what the page shows and ``chargen.page`` draws it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from chargen import views
+from chargen import page, views
 from chargen.errors import ChargenError
-from chargen.generate import compare, stream_compare
+from chargen.generate import Comparison, compare, stream_compare
 from chargen.hub import load_models
+from chargen.model import CharRNN
 
+PROJECT_DIR = Path(__file__).resolve().parent
+"""Where the bundled models are found: next to this file, whatever the working directory."""
 QUEUE_SIZE = 32
 """Requests waiting beyond this are refused at once with "Queue is full" instead of timing out."""
 CONCURRENCY = 2
 """Generations running at once: one per core of a 2-vCPU Space, each on one torch thread."""
 TORCH_THREADS = 1
 """Per process. Two threads per request would fight the other request for the same two cores."""
-STREAM_INTERVAL_S = 0.1
-"""Seconds between streamed updates of one generation. Each update costs gradio ~10 ms of CPU: at
-0.04 s the updates took about half the server's CPU in a 20-user burst and p95 latency was 11-13 s
-(benchmarks/load_test.py); at 0.1 s the text still visibly streams and p95 halves."""
+STREAM_INTERVAL_S = 0.25
+"""Seconds between streamed updates of one generation. The server generates at full speed and the
+browser animates what it has, so a few coalesced updates are enough; each update costs gradio
+~10 ms of CPU (benchmarks/load_test.py)."""
 STREAM_CHUNK = 16
 """Characters generated per step of the stream (~10 ms of work). One at a time paid the stream's
 per-chunk bookkeeping 300 times a request: ~25% more server CPU in a 20-user burst."""
 
-views.set_torch_threads(TORCH_THREADS)
-MODELS, STARTUP_NOTICES = load_models(os.environ.get("CHARGEN_MODELS") or views.DEFAULT_MODELS)
-MODEL_NAMES = list(MODELS)
-
 Outputs = tuple[Any, ...]
 
 
-def _checked(prompt: Any, temperature: Any, length: Any, *advanced: Any) -> views.Request:
-    try:
-        return views.parse_request(prompt, temperature, length, *advanced, model_names=MODEL_NAMES)
-    except ChargenError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+def _refuse(exc: ChargenError) -> gr.Error:
+    return gr.Error(str(exc), print_exception=False)
 
 
-def generate(
-    prompt: str,
-    temperature: float = views.DEFAULT_TEMPERATURE,
-    length: int = views.DEFAULT_LENGTH,
-    top_k: int | None = 0,
-    top_p: float | None = 1.0,
-    seed: int | str | None = None,
-    model_name: str | None = None,
-) -> Iterator[Outputs]:
-    """Stream the greedy and the sampled continuation of ``prompt``; the last update adds the seed
-    used, the loop line, the loop highlight, the probability shading and any notices."""
-    request = _checked(prompt, temperature, length, top_k, top_p, seed, model_name)
-    try:
-        stream = stream_compare(
-            MODELS[request.model_name],
+class Handlers:
+    """The app's event handlers over its loaded models; tests call them directly."""
+
+    def __init__(self, models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel]):
+        offered = offered_models(models)
+        if not offered:
+            raise ChargenError("the app needs at least one model")
+        self.models = {model.name: model for model in offered}
+        self.menu = views.ModelMenu.of(offered)
+
+    @property
+    def model_names(self) -> list[str]:
+        """The short names of the offered models; the first is the default."""
+        return list(self.menu.names)
+
+    def _request(self, *inputs: Any) -> views.Request:
+        try:
+            return views.parse_request(*inputs, model_names=self.menu)
+        except ChargenError as exc:
+            raise _refuse(exc) from None
+
+    def _outputs(self, request: views.Request, comparison: Any, stopped_at: int | None = None) -> Outputs:
+        notices = views.prompt_notices(request.prompt, comparison) if comparison.done else []
+        data = views.page_data(request, comparison, notices, stopped_at=stopped_at)
+        return (
+            comparison.greedy,
+            comparison.sampled,
+            str(comparison.seed),
+            data["loop_line"],
+            views.notices_markdown(notices),
+            data,
+        )
+
+    def generate(
+        self,
+        prompt: str,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        length: int = views.APP_DEFAULT_LENGTH,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
+        seed: int | str | None = None,
+        model_name: str | None = None,
+    ) -> Iterator[Outputs]:
+        """Stream the greedy and the sampled continuation of ``prompt`` as a few coalesced updates:
+        (greedy, sampled, seed used, loop line, notices, page data); the last is complete."""
+        request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name)
+        try:
+            stream = stream_compare(
+                self.models[request.model_name].model,
+                request.prompt,
+                request.length,
+                temperature=request.temperature,
+                top_k=request.top_k,
+                top_p=request.top_p,
+                seed=request.seed,
+                chunk_size=STREAM_CHUNK,
+            )
+        except ChargenError as exc:
+            raise _refuse(exc) from None
+        for comparison in views.throttle(stream, STREAM_INTERVAL_S):
+            yield self._outputs(request, comparison)
+
+    def stopped(
+        self,
+        prompt: str,
+        temperature: float,
+        shown: int,
+        top_k: int | None,
+        top_p: float | None,
+        seed: int | str | None,
+        model_name: str | None,
+    ) -> Outputs:
+        """What Stop leaves: the first ``shown`` characters of the run with this seed (the same seed
+        at full length gives them as its prefix), with their loop line."""
+        request = self._request(prompt, temperature, views.APP_MIN_LENGTH, top_k, top_p, seed, model_name)
+        try:
+            shown = int(shown)
+        except (TypeError, ValueError):
+            shown = 0
+        shown = max(0, min(shown, views.APP_MAX_LENGTH))
+        if shown == 0 or request.seed is None:  # stopped before anything was shown
+            nothing = Comparison("", "", request.seed or 0, None, [], request.prompt, done=True)
+            return self._outputs(replace(request, length=0), nothing, stopped_at=0)
+        request = replace(request, length=shown)
+        comparison = compare(
+            self.models[request.model_name].model,
             request.prompt,
-            request.length,
+            shown,
             temperature=request.temperature,
             top_k=request.top_k,
             top_p=request.top_p,
             seed=request.seed,
-            chunk_size=STREAM_CHUNK,
         )
-    except ChargenError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
-    first = True
-    for comparison in views.throttle(stream, STREAM_INTERVAL_S):
-        if comparison.done:
-            notices = views.prompt_notices(request.prompt, comparison)
-            yield (
-                comparison.greedy,
-                comparison.sampled,
-                views.seed_text(comparison),
-                views.loop_summary(comparison),
-                views.loop_highlight(comparison.greedy, comparison.loop),
-                views.probability_html(comparison.sampled, comparison.sampled_probs),
-                views.notices_markdown(notices),
-            )
-        elif first:  # clear the last run's views so they never sit beside new text
-            yield comparison.greedy, comparison.sampled, "", "", [], "", ""
-        else:
-            yield comparison.greedy, comparison.sampled, *[gr.skip()] * 5
-        first = False
+        return self._outputs(request, comparison, stopped_at=shown)
+
+    def distribution(
+        self,
+        prompt: str,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        model_name: str | None = None,
+        text: str = "",
+        position: int = -1,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
+    ) -> dict[str, Any]:
+        """The distribution of the step that predicts ``text[position]`` after ``prompt`` (-1: the
+        next character after prompt + text): every character, likeliest first, as
+        ``[char, p_at_T, p_at_1, drawn]``; ``p_at_T`` is after top-k / top-p, as sampling drew."""
+        try:
+            name = self.menu.resolve(model_name)
+            model = self.models[name].model
+            prompt = views.check_prompt(prompt)
+            temperature = views.check_temperature(temperature)
+            text = views.check_text(text, model)
+            position = views.check_position(position, text)
+            top_k, top_p = views.check_top_k(top_k), views.check_top_p(top_p)
+            return views.step_distribution(model, prompt, text, position, temperature, top_k, top_p)
+        except ChargenError as exc:
+            raise _refuse(exc) from None
+
+    def page_distribution(self, *inputs: Any) -> dict[str, Any]:
+        """:meth:`distribution` for the page's own redraws: a problem is shown in the chart, never as
+        a pop-up from an event the visitor did not trigger."""
+        try:
+            return self.distribution(*inputs)
+        except gr.Error as exc:
+            return {"error": f"The chart can't be drawn: {exc.message}"}
+
+    def header(self, model_name: str | None = None) -> tuple[str, str]:
+        """The page's title line for the selected model, and the model's facts from its card."""
+        try:
+            offered = self.models[self.menu.resolve(model_name)]
+        except ChargenError:
+            offered = self.models[self.menu.names[0]]
+        return views.header_markdown(offered), views.facts_markdown(offered)
 
 
-def show_distribution(prompt: str, temperature: float, model_name: str | None = None) -> Any:
-    """The chart of the next character after ``prompt``: at ``temperature`` beside T = 1."""
-    try:
-        name = views.check_model_name(model_name, MODEL_NAMES)
-        temperature = views.check_temperature(temperature)
-        rows = views.distribution_rows(MODELS[name], views.check_prompt(prompt), temperature)
-    except ChargenError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
-    return views.distribution_figure(rows, temperature)
+def offered_models(
+    models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel],
+) -> list[views.OfferedModel]:
+    """The models as the app offers them; plain models get their key as name and source."""
+    if not isinstance(models, Mapping):
+        return list(models)
+    return [
+        model if isinstance(model, views.OfferedModel) else views.OfferedModel(name, model, source=name)
+        for name, model in models.items()
+    ]
 
 
-def reuse_seed(seed_used: str) -> str:
-    """Copy the seed that made the last sample into the seed box, to make it again."""
-    return seed_used
+@dataclass(frozen=True)
+class PageParts:
+    """What a tab added to the page may use: the handlers and the shared controls."""
+
+    handlers: Handlers
+    model: gr.Dropdown
+    prompt: gr.Textbox
+    temperature: gr.Slider
 
 
-with gr.Blocks(title="chargen: greedy vs. sampled") as demo:
-    gr.Markdown(
-        "# chargen: greedy vs. sampled\n"
-        "A character-level LSTM continues your text one character at a time. **Greedy** always takes "
-        "the likeliest next character, so it soon repeats itself; **sampled** draws each character "
-        "at the temperature you choose: low is safe and dull, high is lively and then nonsense."
-    )
-    gr.Markdown(views.notices_markdown(STARTUP_NOTICES), elem_id="startup-notices", visible=bool(STARTUP_NOTICES))
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
-            model = gr.Dropdown(
-                choices=[(views.model_label(name), name) for name in MODEL_NAMES],
-                value=MODEL_NAMES[0],
-                label="Model",
-                visible=len(MODEL_NAMES) > 1,
-                elem_id="model",
-            )
-            prompt = gr.Textbox(
-                value=views.DEFAULT_PROMPT,
-                label="Prompt",
-                lines=3,
-                max_lines=12,
-                max_length=views.MAX_PROMPT,
-                placeholder="Type the start of a text; the model continues it.",
-                elem_id="prompt",
-            )
-            with gr.Row():
-                generate_button = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
-                stop_button = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1)
-            notices = gr.Markdown(elem_id="notices")
-            gr.Examples(
-                examples=views.example_prompts(MODEL_NAMES),
-                inputs=[prompt, model] if len(MODEL_NAMES) > 1 else [prompt],
-                label="Example prompts",
-                examples_per_page=6,
-            )
-        with gr.Column(scale=2):
-            temperature = gr.Slider(
-                views.MIN_TEMPERATURE,
-                views.MAX_TEMPERATURE,
-                value=views.DEFAULT_TEMPERATURE,
-                step=0.05,
-                label="Temperature",
-                info="0 = greedy; below 1 sharpens the distribution, above 1 flattens it",
-                elem_id="temperature",
-            )
-            length = gr.Slider(
-                views.MIN_LENGTH,
-                views.MAX_LENGTH,
-                value=views.DEFAULT_LENGTH,
-                step=1,
-                label="Characters to generate",
-                elem_id="length",
-            )
-            with gr.Accordion("Advanced sampling", open=False, elem_id="advanced"):
-                top_k = gr.Slider(0, views.MAX_TOP_K, value=0, step=1, label="Top-k", info="0 = off", elem_id="top_k")
-                top_p = gr.Slider(
-                    0.05, 1.0, value=1.0, step=0.05, label="Top-p (nucleus)", info="1 = off", elem_id="top_p"
-                )
-                seed = gr.Textbox(label="Seed", placeholder="blank = random", max_length=20, elem_id="seed")
-    with gr.Row(equal_height=False):
-        with gr.Column():
-            greedy = gr.Textbox(
-                label="Greedy: always the likeliest next character",
-                lines=10,
-                max_lines=20,
-                interactive=False,
-                buttons=["copy"],
-                elem_id="greedy",
-            )
-            loop_line = gr.Markdown(elem_id="loop_line")
-        with gr.Column():
-            sampled = gr.Textbox(
-                label="Sampled: drawn at the chosen temperature",
-                lines=10,
-                max_lines=20,
-                interactive=False,
-                buttons=["copy"],
-                elem_id="sampled",
-            )
-            with gr.Row(equal_height=False):
-                seed_used = gr.Textbox(label="Seed used", interactive=False, scale=4, elem_id="seed_used")
-                reuse_button = gr.Button("Use this seed", size="md", scale=1, min_width=140, elem_id="reuse_seed")
-    gr.Markdown("## What the model is doing")
-    chart = gr.Plot(label="Next-character probabilities", elem_id="distribution")
-    with gr.Row(equal_height=False):
-        loop_view = gr.HighlightedText(
-            label="Greedy text, its loop highlighted",
-            color_map=views.LOOP_COLORS,
-            show_legend=True,
-            elem_id="loop_view",
+TabBuilder = Callable[[PageParts], None]
+"""Adds one tab's components and events; called inside its ``gr.Tab``."""
+TABS: list[tuple[str, TabBuilder]] = []
+"""Extra tabs (title, builder) that :func:`build_demo` adds after "Generate" by default."""
+
+
+def build_demo(
+    models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel],
+    notices: Sequence[str] = (),
+    *,
+    tabs: Sequence[tuple[str, TabBuilder]] | None = None,
+) -> gr.Blocks:
+    """The app's page for these loaded models (short name -> model; the first is the default), with
+    ``notices`` from loading shown at the top and ``tabs`` (default :data:`TABS`) after "Generate".
+    Serve it with ``demo.launch(**launch_options())``."""
+    handlers = Handlers(models)
+    names = handlers.model_names
+    extra_tabs = TABS if tabs is None else tabs
+    header_text, facts_text = handlers.header(names[0])
+    with gr.Blocks(title="chargen: greedy vs. sampled") as demo:
+        header = gr.Markdown(header_text, elem_id="header")
+        gr.Markdown(views.notices_markdown(notices), elem_id="startup-notices", visible=bool(notices))
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Generate", elem_id="generate_tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=280):
+                        prompt = gr.Textbox(
+                            value=views.APP_DEFAULT_PROMPT,
+                            label="Prompt",
+                            lines=2,
+                            max_lines=8,
+                            max_length=views.APP_MAX_PROMPT,
+                            placeholder="Type the start of a text; the model continues it.",
+                            elem_id="prompt",
+                        )
+                        with gr.Row():
+                            generate_button = gr.Button(
+                                "Generate (Ctrl+Enter)", variant="primary", elem_id="generate", scale=3
+                            )
+                            stop_button = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1, min_width=70)
+                            continue_button = gr.Button(
+                                "Continue", variant="secondary", elem_id="continue", scale=1, min_width=90
+                            )
+                        notices_view = gr.Markdown(elem_id="notices", label="Notices")
+                        example_buttons = []
+                        with gr.Row(elem_id="examples"):
+                            for example, model_name in views.example_prompts(names):
+                                shown = "".join(views.WHITESPACE_MARKERS.get(ch, ch) for ch in example)
+                                button = gr.Button(
+                                    shown if len(shown) <= 28 else shown[:27] + "\u2026",
+                                    size="sm",
+                                    min_width=10,
+                                    scale=0,
+                                    elem_classes=["cg-example"],
+                                )
+                                example_buttons.append((button, example, model_name))
+                    with gr.Column(scale=2, min_width=260):
+                        model = gr.Dropdown(
+                            choices=names,
+                            value=names[0],
+                            label="Model",
+                            visible=len(names) > 1,
+                            elem_id="model",
+                        )
+                        with gr.Row():
+                            temperature = gr.Slider(
+                                views.APP_MIN_TEMPERATURE,
+                                views.APP_MAX_TEMPERATURE,
+                                value=views.APP_DEFAULT_TEMPERATURE,
+                                step=0.05,
+                                label="Temperature",
+                                info="0 = greedy; low is safe, high is wild",
+                                elem_id="temperature",
+                                min_width=160,
+                            )
+                            length = gr.Slider(
+                                views.APP_MIN_LENGTH,
+                                views.APP_MAX_LENGTH,
+                                value=views.APP_DEFAULT_LENGTH,
+                                step=1,
+                                label="Characters",
+                                info=f"{views.APP_MIN_LENGTH} to {views.APP_MAX_LENGTH}",
+                                elem_id="length",
+                                min_width=160,
+                            )
+                        playback = gr.Radio(
+                            list(page.PLAYBACK_MODES),
+                            value=page.PLAYBACK_MODES[0],
+                            label="Playback",
+                            elem_id="playback",
+                        )
+                        with gr.Accordion("Advanced sampling", open=False, elem_id="advanced"):
+                            top_k = gr.Slider(
+                                0, views.APP_MAX_TOP_K, value=0, step=1, label="Top-k", info="0 = off", elem_id="top_k"
+                            )
+                            top_p = gr.Slider(
+                                0.05, 1.0, value=1.0, step=0.05, label="Top-p", info="nucleus; 1 = off", elem_id="top_p"
+                            )
+                            seed = gr.Textbox(
+                                label="Seed",
+                                placeholder="blank = random",
+                                max_length=views.APP_MAX_SEED_CHARS,
+                                elem_id="seed",
+                            )
+                gr.HTML(page.LESSON_HTML, js_on_load=None, elem_id="lesson_box")
+                gr.HTML(page.CHART_HTML, js_on_load=None, elem_id="chart_box")
+                facts = gr.Markdown(facts_text, elem_id="model_facts")
+                with gr.Group(elem_classes=["cg-hidden"]):
+                    # The API's outputs and the chart's inputs; the page shows them through its script.
+                    greedy_out = gr.Textbox(label="Greedy text", elem_id="greedy_text")
+                    sampled_out = gr.Textbox(label="Sampled text", elem_id="sampled_text")
+                    seed_out = gr.Textbox(label="Seed used", elem_id="seed_used")
+                    loop_out = gr.Textbox(label="Loop line", elem_id="loop_out")
+                    data_out = gr.JSON(label="Details: probabilities, loop, where the texts part", elem_id="details")
+                    text_in = gr.Textbox("", label="Text", elem_id="dist_text")
+                    position_in = gr.Number(-1, label="Position", precision=0, elem_id="dist_position")
+                    chart_out = gr.JSON(label="Distribution", elem_id="dist_data")
+                    dist_go = gr.Button("chart", elem_id="dist_go")
+                    dist_api = gr.Button("distribution", elem_id="dist_api")
+            for title, add_tab in extra_tabs:
+                with gr.Tab(title):
+                    add_tab(PageParts(handlers, model, prompt, temperature))
+
+        inputs = [prompt, temperature, length, top_k, top_p, seed, model]
+        outputs = [greedy_out, sampled_out, seed_out, loop_out, notices_view, data_out]
+        generation = generate_button.click(
+            handlers.generate,
+            inputs=inputs,
+            outputs=outputs,
+            js="(...args) => window.chargen.generateArgs(...args)",
+            api_name="generate",
+            concurrency_id="model",
+            concurrency_limit=CONCURRENCY,
+            show_progress="hidden",
+            preprocess=False,  # every input is checked by views.parse_request, page or API alike
         )
-        shading = gr.HTML(
-            label="Sampled text, shaded by surprise", show_label=True, container=True, padding=True, elem_id="shading"
+        continuation = continue_button.click(
+            handlers.generate,
+            inputs=inputs,
+            outputs=outputs,
+            js="(...args) => window.chargen.continueArgs(...args)",
+            api_visibility="private",
+            concurrency_id="model",
+            show_progress="hidden",
+            preprocess=False,
         )
+        stop_button.click(
+            handlers.stopped,
+            inputs=inputs,
+            outputs=outputs,
+            js="(...args) => window.chargen.stopArgs(...args)",
+            cancels=[generation, continuation],
+            api_visibility="private",
+            concurrency_id="stop",
+            show_progress="hidden",
+            preprocess=False,
+        )
+        data_out.change(None, inputs=data_out, js="(d) => { window.chargen.receive(d); }")
+        dist_inputs = [prompt, temperature, model, text_in, position_in, top_k, top_p]
+        dist_go.click(
+            handlers.page_distribution,
+            inputs=dist_inputs,
+            outputs=chart_out,
+            js="(...args) => window.chargen.distArgs(...args)",
+            api_visibility="private",
+            concurrency_id="chart",
+            show_progress="hidden",
+            preprocess=False,
+            trigger_mode="always_last",
+        )
+        dist_api.click(
+            handlers.distribution,
+            inputs=dist_inputs,
+            outputs=chart_out,
+            api_name="distribution",
+            concurrency_id="chart",
+            show_progress="hidden",
+            preprocess=False,
+        )
+        chart_out.change(None, inputs=chart_out, js="(d) => { window.chargen.drawChart(d); }")
+        prompt.change(None, js="() => { window.chargen.onPromptChange(); }")
+        temperature.change(None, js="() => { window.chargen.onTemperatureChange(); }")
+        model.change(handlers.header, inputs=model, outputs=[header, facts], api_visibility="private", queue=False)
+        model.change(None, js="() => { window.chargen.onPromptChange(); }")
+        for button, example, model_name in example_buttons:
+            button.click(
+                lambda e=example, m=model_name: (e, m), outputs=[prompt, model], api_visibility="private", queue=False
+            )
+        demo.load(
+            None,
+            inputs=[*inputs, playback],
+            outputs=[*inputs, playback],
+            js="(...args) => window.chargen.fromUrl(...args)",
+        ).then(None, js="() => { window.chargen.onPromptChange(); window.chargen.autoGenerate(); }")
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    return demo
 
-    generation = generate_button.click(
-        generate,
-        inputs=[prompt, temperature, length, top_k, top_p, seed, model],
-        outputs=[greedy, sampled, seed_used, loop_line, loop_view, shading, notices],
-        api_name="generate",
-        concurrency_id="model",
-        concurrency_limit=CONCURRENCY,
-        show_progress="minimal",
-        preprocess=False,  # every input is checked by views.parse_request, page or API alike
-    )
-    generation.success(
-        show_distribution,
-        inputs=[prompt, temperature, model],
-        outputs=chart,
-        concurrency_id="model",
-        api_visibility="private",
-        show_progress="hidden",
-        preprocess=False,
-    )
-    stop_button.click(None, cancels=[generation])
-    temperature.release(
-        show_distribution,
-        inputs=[prompt, temperature, model],
-        outputs=chart,
-        api_name="distribution",
-        concurrency_id="model",
-        show_progress="hidden",
-        preprocess=False,
-    )
-    gr.on(
-        [model.change, demo.load],
-        show_distribution,
-        inputs=[prompt, temperature, model],
-        outputs=chart,
-        api_visibility="private",
-        concurrency_id="model",
-        show_progress="hidden",
-        preprocess=False,
-    )
-    reuse_button.click(reuse_seed, inputs=seed_used, outputs=seed, api_visibility="private", queue=False)
 
-demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+def launch_options() -> dict[str, Any]:
+    """What ``demo.launch`` needs for the page to look and work as built: its CSS and script."""
+    return {"css": page.CSS, "head": page.HEAD}
 
 
-def warm_up() -> None:
+def load_app_models(
+    configured: str | None = None, project_dir: Path = PROJECT_DIR
+) -> tuple[list[views.OfferedModel], list[str]]:
+    """Load the models the app offers (``CHARGEN_MODELS``-style ``configured``, else the bundled
+    ones next to ``project_dir``) and the notices about any that failed."""
+    sources = views.model_sources(configured, project_dir)
+    fallback_name, fallback = views.fallback_source(project_dir)
+    loaded = load_models(list(sources.values()), fallback=fallback)
+    by_source = {source: name for name, source in sources.items()}
+    by_source.setdefault(fallback, fallback_name)
+    offered = [
+        views.OfferedModel(
+            name=by_source.get(source, views.short_name(source)),
+            model=model,
+            source=source,
+            facts=views.card_facts(source) if Path(source).is_dir() else "",
+        )
+        for source, model in loaded.models.items()
+    ]
+    return offered, list(loaded.notices)
+
+
+def warm_up(models: Sequence[views.OfferedModel]) -> None:
     """Pay the one-time costs before the first visitors do. Gradio wraps every event in a matplotlib
     backend switch, so its first event imports matplotlib and pyplot on the server's event loop
     (~1 s in which nothing is served); each model also packs its weights on its first generation."""
     import matplotlib
 
     matplotlib.get_backend()
-    for model in MODELS.values():
-        compare(model, "", 1)
+    for offered in models:
+        compare(offered.model, "", 1)
+
+
+def main() -> None:
+    """Load the models and serve the page (answering first: the warm-up doesn't delay the page)."""
+    views.set_torch_threads(TORCH_THREADS)
+    models, notices = load_app_models(os.environ.get("CHARGEN_MODELS"))
+    demo = build_demo(models, notices)
+    demo.launch(prevent_thread_lock=True, **launch_options())
+    warm_up(models)
+    demo.block_thread()
 
 
 if __name__ == "__main__":
-    demo.launch(prevent_thread_lock=True)  # answering first: the warm-up doesn't delay the page
-    warm_up()
-    demo.block_thread()
+    main()

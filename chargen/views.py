@@ -1,9 +1,11 @@
-"""What the app shows, made from chargen's results: checked inputs, the loop highlight, the
-probability shading and the next-character chart.
+"""What the app shows, made from chargen's results: the app's limits and input checks, the models it
+offers (by short name), the loop line in words, the data the page draws (texts, probabilities, the
+loop, where greedy and sampled part) and the distribution at any step.
 
-The Gradio app (``app.py``) only wires widgets to these functions; nothing here imports gradio,
-so every view can be tested on its own. Bad input raises :class:`~chargen.errors.ConfigError`
-with a message meant for a person; the app shows it as a ``gr.Error``.
+The Gradio app (``app.py``) only wires widgets to these functions and the page's script
+(``chargen.page``) draws what they return; nothing here imports gradio, so every view can be
+tested on its own. Bad input raises :class:`~chargen.errors.ConfigError` with a message meant for
+a person; the app shows it as a ``gr.Error``.
 """
 
 from __future__ import annotations
@@ -17,27 +19,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from chargen import decoding
 from chargen.errors import ConfigError
-from chargen.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison, next_char_distribution
+from chargen.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
 from chargen.loops import Loop
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from chargen.model import CharRNN
 
-# The app's limits. Generation itself allows more; a public page keeps each request small.
-MIN_TEMPERATURE, MAX_TEMPERATURE, DEFAULT_TEMPERATURE = 0.0, 2.0, 0.8
-MIN_LENGTH, MAX_LENGTH, DEFAULT_LENGTH = 10, 2000, 300
-MAX_TOP_K = 200
-DEFAULT_PROMPT = "ROMEO:\nI love thee "
-"""The page's first prompt: after it the next character is uncertain, so the chart has something to show."""
-MAX_PROMPT = MAX_PROMPT_CHARS
+# The app's limits. Generation itself allows more (chargen.decoding.MAX_TEMPERATURE, chargen.generate.MAX_LENGTH);
+# a public page keeps each request small.
+APP_MIN_TEMPERATURE, APP_MAX_TEMPERATURE, APP_DEFAULT_TEMPERATURE = 0.0, 2.0, 0.8
+APP_MIN_LENGTH, APP_MAX_LENGTH, APP_DEFAULT_LENGTH = 10, 2000, 300
+APP_MAX_TOP_K = 200
+APP_MAX_PROMPT = MAX_PROMPT_CHARS
 """A longer prompt is refused: generation would only read its last ``MAX_PROMPT_CHARS`` anyway."""
-DEFAULT_MODELS = "checkpoints/shakespeare,checkpoints/python"
-"""The bundled models the app offers when ``CHARGEN_MODELS`` is not set; the first is the default."""
-CHART_CHARACTERS = 12
-"""How many of the likeliest next characters the chart shows; the rest share one bar."""
+APP_MAX_SEED_CHARS = 20
+"""The seed box's length on the page: enough for any seed up to 2**63 - 1."""
+APP_DEFAULT_PROMPT = "ROMEO:\nI love thee "
+"""The page's first prompt: after it the next character is uncertain, so the chart has something to show."""
 
 T = TypeVar("T")
 
@@ -96,30 +96,30 @@ def _blank(value: Any) -> bool:
 
 
 def check_prompt(prompt: Any) -> str:
-    """The prompt as typed; ``None`` is empty; more than :data:`MAX_PROMPT` characters is refused."""
+    """The prompt as typed; ``None`` is empty; more than :data:`APP_MAX_PROMPT` characters is refused."""
     if prompt is None:
         return ""
     if not isinstance(prompt, str):
         raise ConfigError(f"prompt must be text, got {type(prompt).__name__}")
-    if len(prompt) > MAX_PROMPT:
-        raise ConfigError(f"prompt is {len(prompt):,} characters long; the limit is {MAX_PROMPT:,}")
+    if len(prompt) > APP_MAX_PROMPT:
+        raise ConfigError(f"prompt is {len(prompt):,} characters long; the limit is {APP_MAX_PROMPT:,}")
     return prompt
 
 
 def check_temperature(temperature: Any) -> float:
     """A temperature from the page or the API: a number from 0 (greedy) to 2."""
-    allowed = f"a number from {MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g} (0 = greedy)"
+    allowed = f"a number from {APP_MIN_TEMPERATURE:g} to {APP_MAX_TEMPERATURE:g} (0 = greedy)"
     value = _number(temperature, "temperature", allowed)
-    if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
+    if not APP_MIN_TEMPERATURE <= value <= APP_MAX_TEMPERATURE:
         raise ConfigError(f"temperature must be {allowed}, got {_shown(temperature)}")
-    return value
+    return decoding.check_temperature(value)  # the library's rules for the rest (a vanishing one is 0)
 
 
 def check_length(length: Any) -> int:
     """How many characters to generate: a whole number from 10 to 2000."""
-    allowed = f"a whole number of characters from {MIN_LENGTH} to {MAX_LENGTH}"
+    allowed = f"a whole number of characters from {APP_MIN_LENGTH} to {APP_MAX_LENGTH}"
     value = _whole(length, "length", allowed)
-    if not MIN_LENGTH <= value <= MAX_LENGTH:
+    if not APP_MIN_LENGTH <= value <= APP_MAX_LENGTH:
         raise ConfigError(f"length must be {allowed}, got {_shown(length)}")
     return value
 
@@ -128,9 +128,9 @@ def check_top_k(top_k: Any) -> int | None:
     """Top-k: blank or 0 means off, else a whole number from 1 to 200."""
     if _blank(top_k):
         return None
-    allowed = f"a whole number from 0 (off) to {MAX_TOP_K}"
+    allowed = f"a whole number from 0 (off) to {APP_MAX_TOP_K}"
     value = _whole(top_k, "top-k", allowed)
-    if not 0 <= value <= MAX_TOP_K:
+    if not 0 <= value <= APP_MAX_TOP_K:
         raise ConfigError(f"top-k must be {allowed}, got {_shown(top_k)}")
     return value or None
 
@@ -143,7 +143,7 @@ def check_top_p(top_p: Any) -> float | None:
     value = _number(top_p, "top-p", allowed)
     if not 0.0 < value <= 1.0:
         raise ConfigError(f"top-p must be {allowed}, got {_shown(top_p)}")
-    return None if value == 1.0 else value
+    return None if value == 1.0 else decoding.check_top_p(value)
 
 
 def check_seed(seed: Any) -> int | None:
@@ -157,15 +157,156 @@ def check_seed(seed: Any) -> int | None:
     return value
 
 
-def check_model_name(name: Any, model_names: Sequence[str]) -> str:
-    """One of the app's configured models (blank = the first); never a path typed by a visitor."""
-    if not model_names:
-        raise ConfigError("no model is loaded")
-    if _blank(name):
-        return model_names[0]
-    if not isinstance(name, str) or name not in model_names:
-        raise ConfigError(f"model must be one of {', '.join(model_names)}, got {_shown(name)}")
-    return name
+# --- the models the app offers ----------------------------------------------------------------------
+
+BUNDLED_MODELS = {"shakespeare": "checkpoints/shakespeare", "python": "checkpoints/python"}
+"""The one place that says which models the app offers when ``CHARGEN_MODELS`` is not set: short
+name -> folder relative to the project folder (where ``app.py`` and ``checkpoints/`` live). The
+first is the default, and the fallback when no configured model loads."""
+
+
+@dataclass(frozen=True)
+class OfferedModel:
+    """A loaded model as the app offers it: its short name, where it came from, what its card says."""
+
+    name: str
+    model: CharRNN
+    source: str = ""
+    """The folder or Hub repo id it was loaded from; accepted as an alias of ``name``."""
+    facts: str = ""
+    """One line from its model card: data, size, held-out figure (empty when there is no card)."""
+
+    @property
+    def description(self) -> str:
+        """The architecture in words, e.g. ``a 2-layer LSTM (512 units)``."""
+        config = self.model.config
+        layers = f"{config.num_layers}-layer " if config.num_layers > 1 else ""
+        return f"a {layers}{config.cell.upper()} ({config.hidden_size} units)"
+
+
+def header_markdown(offered: OfferedModel) -> str:
+    """The page's title and first lines, describing the selected model."""
+    return (
+        "# chargen: greedy vs. sampled\n"
+        f"The **{offered.name}** model, {offered.description} with {parameter_count(offered.model) / 1e6:.1f} M "
+        "parameters, continues your text one character at a time. **Greedy** always takes the likeliest next "
+        "character, so it soon repeats itself; **sampled** draws each one at the temperature you choose: low is "
+        "safe and dull, high is lively and then nonsense."
+    )
+
+
+def facts_markdown(offered: OfferedModel) -> str:
+    """The selected model's facts for the page: its vocabulary, size and what its card says."""
+    config = offered.model.config
+    parts = [
+        f"**{offered.name}**: {config.cell.upper()}, {config.num_layers} layer{'s' if config.num_layers > 1 else ''} "
+        f"of {config.hidden_size}, {len(config.vocab)} characters, {parameter_count(offered.model):,} parameters",
+    ]
+    if offered.facts:
+        parts.append(markdown_text(offered.facts))
+    else:
+        parts.append("no model card with training data or a held-out figure")
+    return "Model: " + "; ".join(parts) + "."
+
+
+def short_name(source: str) -> str:
+    """A model's short name from its folder or repo id: ``checkpoints/python`` -> ``python``."""
+    for name, folder in BUNDLED_MODELS.items():
+        if source == folder or source.rstrip("/").endswith("/" + folder):
+            return name
+    return Path(source.rstrip("/")).name or source
+
+
+def model_sources(configured: str | None, project_dir: Path) -> dict[str, str]:
+    """Short name -> what to load: ``CHARGEN_MODELS`` (comma-separated folders or repo ids) if set,
+    else :data:`BUNDLED_MODELS` resolved against ``project_dir`` (never the working directory)."""
+    if not configured or not configured.strip():
+        return {name: str(project_dir / folder) for name, folder in BUNDLED_MODELS.items()}
+    sources: dict[str, str] = {}
+    for source in (part.strip() for part in configured.split(",")):
+        if not source:
+            continue
+        name = short_name(source)
+        if name in sources and sources[name] != source:
+            name = source  # two models with the same last part: the full name tells them apart
+        if name in BUNDLED_MODELS and source == BUNDLED_MODELS[name]:
+            source = str(project_dir / source)
+        sources.setdefault(name, source)
+    return sources
+
+
+def fallback_source(project_dir: Path) -> tuple[str, str]:
+    """The bundled default model (short name, folder), found from any working directory."""
+    name, folder = next(iter(BUNDLED_MODELS.items()))
+    return name, str(project_dir / folder)
+
+
+def card_facts(folder: str | Path) -> str:
+    """One line from a model card's front matter: what it was trained on and its held-out figure."""
+    card = Path(folder) / "README.md"
+    if not card.is_file():
+        return ""
+    try:
+        from huggingface_hub import metadata_load
+
+        meta = metadata_load(card) or {}
+    except Exception:  # a card that can't be read is no reason not to serve the model
+        return ""
+    parts = []
+    for entry in meta.get("model-index") or []:
+        for result in entry.get("results") or []:
+            dataset = (result.get("dataset") or {}).get("name")
+            for metric in result.get("metrics") or []:
+                value, name = metric.get("value"), metric.get("name") or metric.get("type")
+                if isinstance(value, (int, float)) and name:
+                    where = f" on {dataset}" if dataset else ""
+                    parts.append(f"{name}{where}: {value:.2f}")
+    datasets = meta.get("datasets") or []
+    trained = f"trained on {', '.join(map(str, datasets))}" if datasets else ""
+    return "; ".join(p for p in [trained, *parts] if p)
+
+
+def parameter_count(model: CharRNN) -> int:
+    """How many numbers the model holds."""
+    return sum(p.numel() for p in model.parameters())
+
+
+@dataclass(frozen=True)
+class ModelMenu:
+    """The models a page offers: short names in order (the first is the default) and their aliases."""
+
+    names: tuple[str, ...]
+    aliases: dict[str, str]
+
+    @classmethod
+    def of(cls, offered: Sequence[OfferedModel]) -> ModelMenu:
+        """The menu of ``offered``: each model by its short name, its source path or repo id as aliases."""
+        aliases: dict[str, str] = {}
+        for model in offered:
+            if model.source:
+                aliases[model.source] = model.name
+                if BUNDLED_MODELS.get(model.name) and model.source.endswith(BUNDLED_MODELS[model.name]):
+                    aliases[BUNDLED_MODELS[model.name]] = model.name
+        return cls(tuple(model.name for model in offered), aliases)
+
+    def resolve(self, name: Any) -> str:
+        """The short name for ``name`` (blank = the default); never a path that is not on the menu."""
+        if not self.names:
+            raise ConfigError("no model is loaded")
+        if _blank(name):
+            return self.names[0]
+        if isinstance(name, str):
+            if name in self.names:
+                return name
+            if name in self.aliases:
+                return self.aliases[name]
+        raise ConfigError(f"model must be one of {', '.join(self.names)}, got {_shown(name)}")
+
+
+def check_model_name(name: Any, model_names: Sequence[str] | ModelMenu) -> str:
+    """One of the app's models by short name or alias (blank = the first); never a path typed by a visitor."""
+    menu = model_names if isinstance(model_names, ModelMenu) else ModelMenu(tuple(model_names), {})
+    return menu.resolve(name)
 
 
 def parse_request(
@@ -177,7 +318,7 @@ def parse_request(
     seed: Any = None,
     model_name: Any = None,
     *,
-    model_names: Sequence[str],
+    model_names: Sequence[str] | ModelMenu,
 ) -> Request:
     """Check every input of a Generate request as it comes from the page or the API."""
     return Request(
@@ -206,16 +347,10 @@ EXAMPLE_PROMPTS = {
 """Prompts that suit the bundled models, keyed by the model's short name."""
 
 
-def example_prompts(model_names: Sequence[str]) -> list[list[str]]:
-    """Rows for ``gr.Examples``: ``[prompt, model name]`` per offered model (prompts that suit the
-    bundled ones, a generic one for others); ``[prompt]`` alone when only one model is offered."""
-    rows = [[prompt, name] for name in model_names for prompt in EXAMPLE_PROMPTS.get(model_label(name), ["The "])]
-    return rows if len(model_names) > 1 else [[prompt] for prompt, _ in rows]
-
-
-def model_label(name: str) -> str:
-    """A short name for the model picker: ``checkpoints/shakespeare`` -> ``shakespeare``."""
-    return Path(name).name if Path(name).exists() else name
+def example_prompts(model_names: Sequence[str]) -> list[tuple[str, str]]:
+    """``(prompt, model name)`` pairs for the page's example chips: prompts that suit the bundled
+    models, a generic one for others."""
+    return [(prompt, name) for name in model_names for prompt in EXAMPLE_PROMPTS.get(name, ["The "])]
 
 
 def prompt_notices(prompt: str, comparison: Comparison) -> list[str]:
@@ -248,138 +383,85 @@ def notices_markdown(notices: Iterable[str]) -> str:
     return "\n".join(f"- {markdown_text(notice)}" for notice in notices)
 
 
-def seed_text(comparison: Comparison) -> str:
-    """The seed that made the sampled text, as shown beside it."""
-    return str(comparison.seed)
+# --- what the page shows about the texts -----------------------------------------------------------
+
+WHITESPACE_NAMES = {" ": ("space", "spaces"), "\n": ("line break", "line breaks"), "\t": ("tab", "tabs")}
+"""How the loop line names whitespace, which the texts show as markers (see ``chargen.page``)."""
+WHITESPACE_MARKERS = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192"}
+"""The visible markers the page draws for whitespace (the copied or downloaded text has the real characters)."""
+
+
+def _quoted(unit: str) -> str:
+    """A loop's unit for a sentence: whitespace shown by its markers, cut short when long."""
+    shown = "".join(WHITESPACE_MARKERS.get(ch, ch) for ch in unit)
+    return f"\u201c{shown[:40]}\u2026\u201d" if len(shown) > 40 else f"\u201c{shown}\u201d"
+
+
+def loop_sentence(text: str, loop: Loop | None, what: str = "greedy output") -> str:
+    """The loop line in words, positions counted from 1: ``greedy output is only spaces from
+    character 2``; ``greedy output repeats "the " (4 characters) from character 141``."""
+    if not text:
+        return ""
+    if loop is None:
+        return f"{what} does not fall into a loop within {len(text)} characters"
+    start = loop.start + 1
+    kinds = set(loop.unit)
+    if kinds <= set(WHITESPACE_NAMES):
+        names = " and ".join(WHITESPACE_NAMES[ch][1] for ch in sorted(kinds, key=" \n\t".index))
+        return f"{what} is only {names} from character {start} to the end ({loop.length} characters)"
+    unit = "character" if loop.period == 1 else "characters"
+    return (
+        f"{what} repeats {_quoted(loop.unit)} ({loop.period} {unit}) from character {start} to the end, "
+        f"{loop.repeats:.1f} times"
+    )
 
 
 def loop_summary(comparison: Comparison) -> str:
-    """One line about the greedy text's loop, e.g. ``greedy output repeats every 23 characters from character 140``."""
-    if comparison.loop is not None:
-        return comparison.loop.describe()
-    return f"greedy output does not fall into a loop within {len(comparison.greedy)} characters"
+    """The loop line of a comparison's greedy text (see :func:`loop_sentence`)."""
+    return loop_sentence(comparison.greedy, comparison.loop)
 
 
-def loop_highlight(text: str, loop: Loop | None) -> list[tuple[str, str | None]]:
-    """``text`` cut into ``(piece, label)`` pairs for a HighlightedText: the first copy of the loop's
-    unit is labelled ``loop starts``, every later copy ``repeats``, the rest unlabelled."""
-    if loop is None:
-        return [(text, None)] if text else []
-    pieces: list[tuple[str, str | None]] = []
-    if loop.start:
-        pieces.append((text[: loop.start], None))
-    for copy_start in range(loop.start, len(text), loop.period):
-        label = "loop starts" if copy_start == loop.start else "repeats"
-        pieces.append((text[copy_start : copy_start + loop.period], label))
-    return pieces
+def parting_index(greedy: str, sampled: str) -> int | None:
+    """Where greedy and sampled part: the index of the first character where they differ (``None``
+    when one is a prefix of the other)."""
+    for i, (a, b) in enumerate(zip(greedy, sampled, strict=False)):
+        if a != b:
+            return i
+    return None
 
 
-LOOP_COLORS = {"loop starts": "#f97316", "repeats": "#facc15"}
-"""Colours of the loop highlight's labels: orange where the loop starts, yellow for each repeat."""
-
-# Surprise scale for the shading: a character drawn with probability p gets this colour at
-# opacity 0.8 * (1 - p) ** 1.5, so likely picks stay pale and unlikely ones stand out.
-_SHADE_RGB = (220, 38, 38)
-_SHADE_STEPS = 10
-
-
-def _shade(prob: float) -> str:
-    surprise = min(max(1.0 - prob, 0.0), 1.0) ** 1.5
-    step = round(surprise * _SHADE_STEPS) / _SHADE_STEPS
-    red, green, blue = _SHADE_RGB
-    return f"rgba({red},{green},{blue},{step * 0.8:.2f})"
-
-
-def probability_html(text: str, probs: Sequence[float]) -> str:
-    """The sampled text as HTML, each character shaded by how unlikely it was when drawn.
-
-    ``probs[i]`` is the probability the sampling distribution gave ``text[i]``. Characters that
-    share a shade share a span, so long texts stay small; each span's tooltip gives the probability.
-    """
-    if not text:
-        return ""
-    if len(probs) != len(text):
-        raise ValueError(f"need one probability per character: {len(text)} characters, {len(probs)} probabilities")
-    spans = []
-    run_start = 0
-    for i in range(1, len(text) + 1):
-        if i < len(text) and _shade(probs[i]) == _shade(probs[run_start]) and text[i] != "\n":
-            continue
-        piece = text[run_start:i]
-        low, high = min(probs[run_start:i]), max(probs[run_start:i])
-        tip = f"p = {low:.2f}" if round(low, 2) == round(high, 2) else f"p = {low:.2f} to {high:.2f}"
-        spans.append(f'<span title="{tip}" style="background:{_shade(probs[run_start])}">{html.escape(piece)}</span>')
-        run_start = i
-    legend = (
-        '<div style="font-size:0.85em;opacity:0.8;margin-top:0.5em">'
-        f'<span style="background:{_shade(1.0)};border:1px solid #ccc">&nbsp;likely&nbsp;</span> '
-        f'<span style="background:{_shade(0.5)}">&nbsp;p = 0.5&nbsp;</span> '
-        f'<span style="background:{_shade(0.05)}">&nbsp;unlikely&nbsp;</span>'
-        " &nbsp;each character shaded by the probability it had when it was drawn; hover for the number</div>"
-    )
-    body = "".join(spans)
-    return (
-        '<div class="shaded-text" style="white-space:pre-wrap;font-family:ui-monospace,monospace;'
-        f'line-height:1.5">{body}</div>{legend}'
-    )
-
-
-def display_char(ch: str) -> str:
-    """A character as a chart label: visible names for whitespace."""
-    names = {"\n": "newline", " ": "space", "\t": "tab"}
-    if ch in names:
-        return names[ch]
-    return ch if ch.isprintable() else ascii(ch)
-
-
-@dataclass(frozen=True)
-class DistributionRow:
-    """One bar pair of the chart: a character and its probability at the chosen temperature and at T = 1."""
-
-    char: str
-    at_temperature: float
-    at_one: float
-
-
-def distribution_rows(
-    model: CharRNN, prompt: str, temperature: float, top: int = CHART_CHARACTERS
-) -> list[DistributionRow]:
-    """The ``top`` likeliest next characters after ``prompt`` (at T = 1), with their probability at
-    ``temperature`` beside it, and a last row ``all others`` holding the rest of each distribution.
-
-    Temperature never reorders characters, so the likeliest ones at T = 1 are the likeliest at
-    any temperature.
-    """
-    at_temperature = dict(next_char_distribution(model, prompt, temperature))
-    at_one = next_char_distribution(model, prompt, 1.0)
-    ranked = sorted(at_one, key=lambda pair: -pair[1])[:top]
-    rows = [DistributionRow(ch, at_temperature[ch], prob) for ch, prob in ranked]
-    rest_t = max(0.0, 1.0 - sum(row.at_temperature for row in rows))
-    rest_one = max(0.0, 1.0 - sum(row.at_one for row in rows))
-    rows.append(DistributionRow("all others", rest_t, rest_one))
-    return rows
-
-
-def distribution_figure(rows: Sequence[DistributionRow], temperature: float) -> Figure:
-    """A grouped bar chart of ``rows``: the chosen temperature beside T = 1 for each character."""
-    from matplotlib.figure import Figure  # imported on first use: it costs ~0.5 s
-
-    labels = [row.char if row.char == "all others" else display_char(row.char) for row in rows]
-    positions = range(len(rows))
-    width = 0.4
-    figure = Figure(figsize=(9, 3.2), dpi=100, layout="constrained")
-    axes = figure.add_subplot()
-    name = "greedy (T = 0)" if temperature == 0 else f"T = {temperature:g}"
-    axes.bar([x - width / 2 for x in positions], [r.at_temperature for r in rows], width, label=name, color="#f97316")
-    axes.bar([x + width / 2 for x in positions], [r.at_one for r in rows], width, label="T = 1", color="#94a3b8")
-    axes.set_xticks(list(positions), labels, fontsize=9)
-    axes.set_ylim(0, 1)
-    axes.set_ylabel("probability")
-    axes.set_title("What could come next after the prompt", fontsize=11)
-    axes.legend(frameon=False)
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.grid(axis="y", alpha=0.3)
-    return figure
+def page_data(
+    request: Request, comparison: Comparison, notices: Sequence[str] = (), stopped_at: int | None = None
+) -> dict[str, Any]:
+    """What the page's script draws for one update of a generation: both texts, the probability
+    each sampled character had, the seed, and when done the loop, the loop line and where the two
+    texts part. ``settings`` are what makes these texts again (the page puts them in its link)."""
+    greedy, sampled = comparison.greedy, comparison.sampled
+    loop = comparison.loop if comparison.done else None
+    parting = parting_index(greedy, sampled)
+    return {
+        "greedy": greedy,
+        "sampled": sampled,
+        "probs": [round(p, 4) for p in comparison.sampled_probs],
+        "seed": str(comparison.seed),
+        "done": comparison.done,
+        "stopped_at": stopped_at,
+        "length": request.length,
+        "loop": None if loop is None else {"start": loop.start, "period": loop.period, "length": loop.length},
+        "loop_line": loop_sentence(greedy, loop) if comparison.done else "",
+        "parting": parting,
+        "notices": list(notices),
+        "settings": {
+            # Lone surrogates can't travel as JSON; no model knows them, so dropping them here changes nothing.
+            "prompt": "".join(ch for ch in request.prompt if not "\ud800" <= ch <= "\udfff"),
+            "temperature": request.temperature,
+            "length": request.length,
+            "top_k": request.top_k or 0,
+            "top_p": request.top_p or 1.0,
+            "seed": str(comparison.seed),
+            "model": request.model_name,
+        },
+    }
 
 
 def throttle(items: Iterable[T], interval: float = 0.04) -> Iterator[T]:
@@ -400,3 +482,84 @@ def throttle(items: Iterable[T], interval: float = 0.04) -> Iterator[T]:
             pending, have_pending = item, True
     if have_pending:
         yield pending  # type: ignore[misc]
+
+
+# --- the distribution at any step ------------------------------------------------------------------
+
+
+def check_position(position: Any, text: str) -> int:
+    """Which step of ``text`` to show: -1 (the next character after it) or an index 0..len(text)."""
+    allowed = f"-1 (the next character) or a whole number from 0 to {len(text)}"
+    if _blank(position):
+        return len(text)
+    value = _whole(position, "position", allowed)
+    if value == -1:
+        return len(text)
+    if not 0 <= value <= len(text):
+        raise ConfigError(f"position must be {allowed}, got {_shown(position)}")
+    return value
+
+
+def check_text(text: Any, model: CharRNN) -> str:
+    """Generated text to look inside: at most :data:`APP_MAX_LENGTH` characters the model knows."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise ConfigError(f"text must be text, got {type(text).__name__}")
+    if len(text) > APP_MAX_LENGTH:
+        raise ConfigError(f"text is {len(text):,} characters long; the limit is {APP_MAX_LENGTH:,}")
+    unknown = sorted(set(text) - set(model.vocab.chars))
+    if unknown:
+        shown = " ".join(_visible(ch) for ch in unknown[:10])
+        raise ConfigError(f"text has characters the model does not know: {shown}")
+    return text
+
+
+def step_distribution(
+    model: CharRNN,
+    prompt: str,
+    text: str,
+    position: int,
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> dict[str, Any]:
+    """The distribution the model offered for ``text[position]`` after ``prompt`` (``position ==
+    len(text)``: the next character), at ``temperature`` after top-k / top-p and at T = 1.
+
+    The step is replayed the way generation ran it (the same engine, a batch of 2, one step per
+    character), so ``p_at_T`` of the drawn character equals the probability the sampled text's
+    shading shows for it. Rows are the whole vocabulary, likeliest first:
+    ``[char, p_at_T, p_at_1, drawn]``.
+    """
+    import torch
+
+    from chargen.generate import prepare_prompt, start_stepper
+
+    prepared = prepare_prompt(model, prompt)
+    ids = model.vocab.encode(text[:position])
+    processors = decoding.build_processors(temperature, top_k, top_p)
+    with torch.inference_mode():
+        stepper = start_stepper(model, prepared.ids, 2)
+        logits = stepper.logits
+        for char_id in ids:
+            logits = stepper.step(torch.tensor([char_id, char_id]))
+        raw = logits[1:].float()  # (1, V)
+        history = torch.tensor([prepared.ids + ids], dtype=torch.long)
+        at_one = torch.softmax(raw, dim=-1)[0]
+        if temperature == 0.0:
+            at_t = torch.nn.functional.one_hot(raw[0].argmax(), raw.shape[-1]).float()
+        else:
+            at_t = torch.softmax(decoding.apply_processors(processors, history, raw), dim=-1)[0]
+    drawn = text[position] if position < len(text) else None
+    chars = model.vocab.chars
+    order = sorted(range(len(chars)), key=lambda i: (-float(at_t[i]), -float(at_one[i])))
+    rows = [[chars[i], float(at_t[i]), float(at_one[i]), chars[i] == drawn] for i in order]
+    return {
+        "position": position if drawn is not None else -1,
+        "step": position + 1,
+        "drawn": drawn,
+        "temperature": temperature,
+        "context": (prepared.text + text[:position])[-24:],
+        "rows": rows,
+    }

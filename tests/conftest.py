@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
@@ -16,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # Keep the tests' own processes off the network and out of the user's caches.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+try:  # property tests: the same examples on every CI run (a failure there reproduces locally with CI=true)
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI", "").lower() == "true":
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a dev requirement
+    pass
 
 
 def make_text(seed: int = 0, words: int = 400) -> str:
@@ -39,13 +51,28 @@ def tiny_model(
     layers: int = 2,
     dropout: float = 0.0,
     seed: int = 0,
+    embedding: int = 8,
+    scale: float = 1.0,
 ) -> CharRNN:
-    """A small randomly initialised model, the same for the same seed."""
+    """A small randomly initialised model in eval mode, the same for the same seed (the one factory).
+
+    ``scale`` multiplies every weight: 3 puts the logits far from uniform, so argmaxes have no near-ties.
+    """
     torch.manual_seed(seed)
     config = ModelConfig(
-        vocab=sorted(set(vocab)), cell=cell, embedding_size=8, hidden_size=hidden, num_layers=layers, dropout=dropout
+        vocab=sorted(set(vocab)),
+        cell=cell,
+        embedding_size=embedding,
+        hidden_size=hidden,
+        num_layers=layers,
+        dropout=dropout,
     )
-    return CharRNN(config).eval()
+    model = CharRNN(config).eval()
+    if scale != 1.0:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(scale)
+    return model
 
 
 @pytest.fixture
@@ -80,27 +107,70 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory):
-    """``app.py`` imported once with the bundled models; gradio's files go to a tmp dir."""
-    import importlib
+@dataclass
+class BuiltApp:
+    """The app as a test holds it: ``app.py`` (imported; that does no work), a page built from loaded
+    models by ``app.build_demo``, and the same models' handlers to call directly."""
+
+    module: ModuleType
+    demo: Any
+    handlers: Any
+    models: dict[str, CharRNN]
+    notices: list[str]
+
+    def launch(self) -> str:
+        """Serve the page in-process on a free 127.0.0.1 port; return its URL."""
+        self.demo.launch(
+            prevent_thread_lock=True,
+            quiet=True,
+            server_name="127.0.0.1",
+            server_port=free_port(),
+            **self.module.launch_options(),
+        )
+        return self.demo.local_url
+
+
+def build_app(models: Any = None, notices: list[str] | None = None) -> BuiltApp:
+    """``app.build_demo`` over ``models`` (short name -> model), or over the bundled models loaded as
+    ``python app.py`` loads them when ``models`` is None."""
+    import app as module
 
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    if models is None:
+        offered, loaded_notices = module.load_app_models(None)
+        notices = loaded_notices if notices is None else notices
+    else:
+        offered = module.offered_models(models)
+    demo = module.build_demo(offered, notices or [])
+    return BuiltApp(
+        module=module,
+        demo=demo,
+        handlers=module.Handlers(offered),
+        models={m.name: m.model for m in offered},
+        notices=list(notices or []),
+    )
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory):
+    """The app built from the bundled models, with the app's one torch thread while the module runs."""
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     os.environ.pop("CHARGEN_MODELS", None)
     threads = torch.get_num_threads()
+    built = build_app()
+    torch.set_num_threads(built.module.TORCH_THREADS)
     try:
-        yield importlib.import_module("app")  # sets torch to the app's one thread per process
+        yield built
     finally:
         torch.set_num_threads(threads)  # the other test modules run as they would alone
 
 
 @pytest.fixture(scope="module")
-def url(app):
+def url(app: BuiltApp):
     """The app served in-process on a free 127.0.0.1 port."""
-    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
+    local_url = app.launch()
     try:
-        yield app.demo.local_url
+        yield local_url
     finally:
         app.demo.close()
 

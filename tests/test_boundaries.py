@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -115,14 +114,13 @@ def test_the_audit_log_sees_file_opens_and_process_starts(tmp_path: Path) -> Non
 
 
 def test_a_model_outside_the_list_is_refused_and_never_loaded(
-    app: ModuleType, client, tmp_path: Path, no_model_loading: list[str]
+    app, client, tmp_path: Path, no_model_loading: list[str]
 ) -> None:
     # A perfectly loadable checkpoint, just not one the app was configured with.
     outside = tmp_path / "outside-model"
     save_checkpoint(tiny_model(vocab="ROME:\n "), outside)
     names = [
         str(outside),
-        str(ROOT / "checkpoints" / "python"),  # the bundled one, spelled as an absolute path
         "./checkpoints/shakespeare",
         "checkpoints/shakespeare/",
         "checkpoints/shakespeare ",
@@ -134,27 +132,31 @@ def test_a_model_outside_the_list_is_refused_and_never_loaded(
     with AUDIT.record() as events:
         for name in names:
             generate = refusal(lambda n=name: client.predict("ROMEO:", 0.8, 20, 0, 1.0, None, n, api_name="/generate"))
-            assert generate.startswith("model must be one of checkpoints/shakespeare, checkpoints/python"), generate
+            assert generate.startswith("model must be one of shakespeare, python"), generate
             chart = refusal(lambda n=name: client.predict("ROMEO:", 0.8, n, api_name="/distribution"))
             assert chart.startswith("model must be one of"), chart
     assert no_model_loading == []
     assert AUDIT.mentions(events, "outside-model") == []
-    # The configured ones still work, by their configured names only.
-    assert len(client.predict("ROMEO:", 0.8, 20, 0, 1.0, None, "checkpoints/python", api_name="/generate")[1]) == 20
+    # The configured ones still work, by their short names and by the names they were configured with
+    # (aliases of models already loaded: nothing is loaded for them either).
+    with AUDIT.record() as events:
+        for name in ["python", "checkpoints/python", str(ROOT / "checkpoints" / "python")]:
+            assert len(client.predict("ROMEO:", 0.8, 20, 0, 1.0, None, name, api_name="/generate")[1]) == 20
+    assert no_model_loading == []
 
 
-def test_the_model_picker_offers_exactly_the_configured_models(app: ModuleType, url: str) -> None:
+def test_the_model_picker_offers_exactly_the_configured_models(app, url: str) -> None:
     import httpx
 
     config = httpx.get(url + "config").json()
     picker = next(c["props"] for c in config["components"] if c.get("props", {}).get("elem_id") == "model")
-    assert [value for _, value in picker["choices"]] == app.MODEL_NAMES == list(app.MODELS)
+    assert [value for _, value in picker["choices"]] == app.handlers.model_names == list(app.models)
 
 
 # --- nothing typed reaches a path or a shell -------------------------------------------------------
 
 
-def test_typed_text_never_reaches_a_file_path_or_a_shell(app: ModuleType, client, tmp_path: Path) -> None:
+def test_typed_text_never_reaches_a_file_path_or_a_shell(app, client, tmp_path: Path) -> None:
     trap = tmp_path / "trap"
     trap.mkdir()
     token = "zz-trap-zz"
@@ -174,6 +176,7 @@ def test_typed_text_never_reaches_a_file_path_or_a_shell(app: ModuleType, client
             # As the prompt it is just text: served, with unknown characters dropped.
             assert len(client.predict(text, 0.8, 12, api_name="/generate")[1]) == 12
             client.predict(text, 0.8, api_name="/distribution")
+            refusal(lambda t=text: client.predict("ROMEO:", 0.8, "shakespeare", t, -1, api_name="/distribution"))
             # In every other field it is refused as the wrong kind of value.
             for args in [
                 (text, 0.8, 12, 0, 1.0, text, text),
@@ -199,7 +202,7 @@ def test_the_server_hands_out_no_files(url: str) -> None:
         assert httpx.get(url + path).status_code == 404
 
 
-def test_only_the_two_documented_endpoints_and_no_file_inputs(app: ModuleType, client, url: str) -> None:
+def test_only_the_two_documented_endpoints_and_no_file_inputs(app, client, url: str) -> None:
     import httpx
 
     api = client.view_api(print_info=False, return_format="dict")
@@ -213,39 +216,41 @@ def test_only_the_two_documented_endpoints_and_no_file_inputs(app: ModuleType, c
 # --- inputs are bounded ---------------------------------------------------------------------------
 
 
-def test_the_page_bounds_every_input_as_the_handler_does(app: ModuleType, url: str) -> None:
+def test_the_page_bounds_every_input_as_the_handler_does(app, url: str) -> None:
     import httpx
 
     from chargen import views
+    from chargen.decoding import MAX_TEMPERATURE
     from chargen.generate import MAX_LENGTH, MAX_PROMPT_CHARS
 
     config = httpx.get(url + "config").json()
     props = {c["props"].get("elem_id"): c["props"] for c in config["components"] if c.get("props")}
-    assert props["prompt"]["max_length"] == views.MAX_PROMPT
-    assert props["seed"]["max_length"] == 20
-    assert (props["temperature"]["minimum"], props["temperature"]["maximum"]) == (0, views.MAX_TEMPERATURE)
-    assert (props["length"]["minimum"], props["length"]["maximum"]) == (views.MIN_LENGTH, views.MAX_LENGTH)
-    assert props["top_k"]["maximum"] == views.MAX_TOP_K
+    assert props["prompt"]["max_length"] == views.APP_MAX_PROMPT
+    assert props["seed"]["max_length"] == views.APP_MAX_SEED_CHARS == 20
+    assert (props["temperature"]["minimum"], props["temperature"]["maximum"]) == (0, views.APP_MAX_TEMPERATURE)
+    assert (props["length"]["minimum"], props["length"]["maximum"]) == (views.APP_MIN_LENGTH, views.APP_MAX_LENGTH)
+    assert props["top_k"]["maximum"] == views.APP_MAX_TOP_K
     # The app's limits sit inside what generation itself allows.
-    assert views.MAX_LENGTH <= MAX_LENGTH and views.MAX_PROMPT <= MAX_PROMPT_CHARS
-    assert app.demo._queue.max_size == app.QUEUE_SIZE is not None
+    assert views.APP_MAX_LENGTH <= MAX_LENGTH and views.APP_MAX_PROMPT <= MAX_PROMPT_CHARS
+    assert views.APP_MAX_TEMPERATURE <= MAX_TEMPERATURE
+    assert app.demo._queue.max_size == app.module.QUEUE_SIZE is not None
 
 
-def test_the_api_refuses_just_past_each_bound_and_serves_at_it(app: ModuleType, client) -> None:
+def test_the_api_refuses_just_past_each_bound_and_serves_at_it(app, client) -> None:
     from chargen import views
 
     at_bounds = client.predict(
-        "R" * views.MAX_PROMPT, 2, views.MIN_LENGTH, views.MAX_TOP_K, 0.05, "0", api_name="/generate"
+        "R" * views.APP_MAX_PROMPT, 2, views.APP_MIN_LENGTH, views.APP_MAX_TOP_K, 0.05, "0", api_name="/generate"
     )
-    assert len(at_bounds[1]) == views.MIN_LENGTH
-    longest = client.predict("ROMEO:", 0.0, views.MAX_LENGTH, api_name="/generate")
-    assert len(longest[0]) == len(longest[1]) == views.MAX_LENGTH
+    assert len(at_bounds[1]) == views.APP_MIN_LENGTH
+    longest = client.predict("ROMEO:", 0.0, views.APP_MAX_LENGTH, api_name="/generate")
+    assert len(longest[0]) == len(longest[1]) == views.APP_MAX_LENGTH
     for args, message in [
-        (("R" * (views.MAX_PROMPT + 1), 0.8, 20), "prompt is 5,001 characters long; the limit is 5,000"),
+        (("R" * (views.APP_MAX_PROMPT + 1), 0.8, 20), "prompt is 5,001 characters long; the limit is 5,000"),
         (("ROMEO:", 2.0001, 20), "temperature must be a number from 0 to 2"),
-        (("ROMEO:", 0.8, views.MAX_LENGTH + 1), "length must be a whole number of characters from 10 to 2000"),
-        (("ROMEO:", 0.8, views.MIN_LENGTH - 1), "length must be a whole number of characters from 10 to 2000"),
-        (("ROMEO:", 0.8, 20, views.MAX_TOP_K + 1), "top-k must be a whole number from 0 (off) to 200"),
+        (("ROMEO:", 0.8, views.APP_MAX_LENGTH + 1), "length must be a whole number of characters from 10 to 2000"),
+        (("ROMEO:", 0.8, views.APP_MIN_LENGTH - 1), "length must be a whole number of characters from 10 to 2000"),
+        (("ROMEO:", 0.8, 20, views.APP_MAX_TOP_K + 1), "top-k must be a whole number from 0 (off) to 200"),
         (("ROMEO:", 0.8, 20, 0, 1.0, str(2**63)), "seed must be blank (random) or a whole number"),
     ]:
         assert message in refusal(lambda a=args: client.predict(*a, api_name="/generate"))

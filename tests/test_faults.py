@@ -9,7 +9,6 @@ and the app falls back to the bundled model and says so.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -296,23 +295,21 @@ def test_load_models_falls_back_to_the_bundled_model_and_says_why(damaged: tuple
 
 
 def test_the_app_falls_back_to_the_bundled_model_and_shows_why(tmp_path: Path, monkeypatch) -> None:
-    """``app.py`` started with only a damaged model: it serves the bundled one and says so on the page."""
+    """``app.py`` configured with only a damaged model: it serves the bundled one and says so on the page."""
     folder = tmp_path / "damaged-model"
     save_checkpoint(tiny_model("lstm", vocab="ROME:\n abc"), folder)
     _write("model.safetensors", lambda d: d[:-7])(folder)
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("CHARGEN_MODELS", str(folder))
+    monkeypatch.chdir(tmp_path)  # the bundled model is found next to app.py, not in the working directory
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    # A fresh copy of app.py under another name, so the app module other tests share is untouched.
-    spec = importlib.util.spec_from_file_location("app_with_a_damaged_model", ROOT / "app.py")
-    assert spec is not None and spec.loader is not None
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    assert app.MODEL_NAMES == [BUNDLED_MODEL]
-    (notice,) = app.STARTUP_NOTICES
+    import app
+
+    models, notices = app.load_app_models(str(folder))
+    assert [model.name for model in models] == ["shakespeare"]
+    (notice,) = notices
     assert f"could not load {folder}" in notice and "model.safetensors: not a valid safetensors file" in notice
-    assert notice.endswith(f"using {BUNDLED_MODEL}")
-    shown = next(block for block in app.demo.blocks.values() if getattr(block, "elem_id", None) == "startup-notices")
+    assert notice.endswith(f"using {ROOT / BUNDLED_MODEL}")
+    demo = app.build_demo(models, notices)
+    shown = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "startup-notices")
     assert shown.visible and "could not load" in shown.value and "damaged" in shown.value
-    last = list(app.generate("ROMEO:", 0.8, 20))[-1]
+    last = list(app.Handlers(models).generate("ROMEO:", 0.8, 20))[-1]
     assert len(last[0]) == len(last[1]) == 20

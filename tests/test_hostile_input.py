@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import sys
 import uuid
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -158,8 +155,7 @@ def one_torch_thread() -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
-    if "app" not in sys.modules:  # importing app.py sets one thread for good; leave that as it is
-        torch.set_num_threads(before)
+    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("length", [1, MAX_LENGTH])
@@ -258,22 +254,17 @@ MODEL_NAMES = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """``app.py`` with two tiny models in place of the bundled ones, for this module only."""
-    import importlib
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The app built by ``app.build_demo`` over two tiny models, for this module only."""
+    from tests.conftest import build_app
 
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    module = importlib.import_module("app")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(module, "MODELS", APP_MODELS)
-        patch.setattr(module, "MODEL_NAMES", list(APP_MODELS))
-        yield module
+    yield build_app(APP_MODELS)
 
 
-def run_handler(app: ModuleType, **inputs: Any) -> tuple:
+def run_handler(app: Any, **inputs: Any) -> tuple:
     """The last update of the app's generate handler: (greedy, sampled, seed, loop line, ...)."""
-    updates = list(app.generate(**inputs))
+    updates = list(app.handlers.generate(**inputs))
     assert updates, "the handler yielded nothing"
     return updates[-1]
 
@@ -335,19 +326,13 @@ def test_app_handler_returns_exact_text_or_a_gradio_error(app, drawn: tuple[dict
 # --- the served app: raw JSON, as any HTTP client may send it --------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served(app: ModuleType) -> Iterator[tuple[str, int]]:
+def served(app: Any) -> Iterator[tuple[str, int]]:
     """The app (tiny models) on a free 127.0.0.1 port, and the id of its generate event."""
-    app.demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
+    url = app.launch()
     try:
         fn_id = next(fn._id for fn in app.demo.fns.values() if fn.api_name == "generate")
-        yield app.demo.local_url, fn_id
+        yield url, fn_id
     finally:
         app.demo.close()
 

@@ -41,7 +41,7 @@ def test_several_users_at_once_are_all_served(url: str) -> None:
     assert report.first_update_p50 <= report.latency_max
 
 
-def test_a_full_queue_answers_at_once_and_the_server_keeps_serving(app: ModuleType, url: str, monkeypatch) -> None:
+def test_a_full_queue_answers_at_once_and_the_server_keeps_serving(app, url: str, monkeypatch) -> None:
     from gradio_client import Client
 
     # At most one waits and two run (the concurrency limit): the rest must be turned away, not kept

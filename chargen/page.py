@@ -1,0 +1,620 @@
+"""The page's own look and behaviour: the CSS and the script that draw the two texts as they grow.
+
+The server generates at full speed and sends a few coalesced updates (``views.page_data``); this
+script animates them in the browser (instant, typing or step by step), so a visitor watching slowly
+holds no generation slot. It also draws whitespace as markers, the loop highlight and the surprise
+shading in place, where greedy and sampled part, and the chart of the distribution at a clicked
+step; it keeps the page's state in its URL. ``app.py`` passes these to ``launch(css=..., head=...)``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from chargen.views import APP_MAX_LENGTH, WHITESPACE_MARKERS
+
+PLAYBACK_MODES = ("typing", "step by step", "instant")
+"""How the page shows a generation; the first is the default."""
+TYPING_FRAMES = 150
+"""A typed-out text takes about this many animation frames (~2.5 s at 60 frames/s), at least one
+character per frame, whatever its length: the count of frames, not the clock, sets what a browser
+sees, so a slow browser sees the same steps, only later."""
+CHART_ROWS = 10
+"""How many of the likeliest characters the chart shows (the drawn one is always shown too)."""
+
+LESSON_HTML = """
+<section id="lesson" aria-label="The two continuations">
+  <div class="cg-pane" id="greedy" role="region" aria-labelledby="greedy-title">
+    <div class="cg-head">
+      <h2 id="greedy-title">Greedy <span class="cg-sub">always the likeliest next character</span></h2>
+      <span class="cg-tools">
+        <button type="button" class="cg-tool" data-copy="greedy" aria-label="Copy the greedy text">Copy</button>
+        <button type="button" class="cg-tool" data-download="greedy"
+          aria-label="Download the greedy text">Download</button>
+      </span>
+    </div>
+    <div class="cg-text" tabindex="0" aria-label="Greedy text: arrow keys pick a character to explain"></div>
+    <p class="cg-foot" id="loop_line" aria-live="polite"></p>
+  </div>
+  <div class="cg-pane" id="sampled" role="region" aria-labelledby="sampled-title">
+    <div class="cg-head">
+      <h2 id="sampled-title">Sampled <span class="cg-sub">drawn at the temperature</span></h2>
+      <span class="cg-tools">
+        <button type="button" class="cg-tool" data-copy="sampled" aria-label="Copy the sampled text">Copy</button>
+        <button type="button" class="cg-tool" data-download="sampled"
+          aria-label="Download the sampled text">Download</button>
+      </span>
+    </div>
+    <div class="cg-text" tabindex="0" aria-label="Sampled text: arrow keys pick a character to explain"></div>
+    <p class="cg-foot" id="seed_line" aria-live="polite"></p>
+  </div>
+  <div id="stepper" class="cg-stepper" hidden>
+    <button type="button" id="next_char" class="cg-tool">Next character &rarr;</button>
+    <button type="button" id="play_rest" class="cg-tool">Play the rest</button>
+    <span id="step_count" aria-live="polite"></span>
+  </div>
+  <p id="parting" class="cg-note" aria-live="polite"></p>
+  <p class="cg-note cg-legend">
+    <span class="cg-key cg-key-loop">loop</span> the greedy text's repeating tail (each copy underlined)
+    &nbsp; <span class="cg-key cg-key-rare">unlikely</span> a sampled character the model found unlikely
+    (darker and underlined: the lower its probability) &nbsp; <span class="cg-key cg-key-part">x</span> where
+    greedy and sampled part &nbsp; <span class="cg-ws">&middot;</span> space
+    <span class="cg-ws">&crarr;</span> line break. Click a character (or use the arrow keys) to see what
+    the model offered there.
+  </p>
+</section>
+"""
+"""The two texts' panes, drawn once; the script fills them."""
+
+CHART_HTML = """
+<section id="chart" aria-label="What the model offered" aria-live="polite">
+  <h2 id="chart-title">What could come next</h2>
+  <p id="chart-caption" class="cg-note">The distribution after the prompt appears here.</p>
+  <div id="chart-bars"></div>
+  <p class="cg-note cg-chart-legend"><span class="cg-swatch cg-at-t"></span> at the chosen temperature (after
+  top-k / top-p: what sampling drew from) &nbsp; <span class="cg-swatch cg-at-one"></span> at T = 1 (the model's
+  own probabilities) &nbsp; &#9654; the character drawn</p>
+</section>
+"""
+"""The distribution chart's frame; the script draws the bars from ``/distribution``'s data."""
+
+CSS = """
+.cg-hidden { display: none !important; }
+#header h1 { font-size: 1.5rem; margin: 0 0 .2rem 0; }
+#header p { margin: 0; }
+#model_facts { font-size: .85rem; opacity: .85; }
+#examples { display: flex; flex-wrap: wrap; gap: .35rem; align-items: center; }
+#examples .cg-chip-label { font-size: .85rem; opacity: .8; margin-right: .2rem; }
+#examples button {
+  font: .8rem/1.2 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; padding: .2rem .5rem;
+  border: 1px solid var(--border-color-primary); border-radius: 999px; background: var(--background-fill-secondary);
+  color: var(--body-text-color); cursor: pointer; max-width: 100%; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap;
+}
+#examples button:focus-visible, .cg-tool:focus-visible, .cg-text:focus-visible {
+  outline: 3px solid #0072b2; outline-offset: 2px; }
+#lesson { display: grid; grid-template-columns: 1fr 1fr; gap: .75rem; }
+#lesson .cg-note { grid-column: 1 / -1; }
+#lesson .cg-stepper { grid-column: 1 / -1; display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+#lesson .cg-stepper[hidden] { display: none; }
+.cg-pane { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5rem .6rem;
+  background: var(--background-fill-primary); min-width: 0; }
+.cg-head { display: flex; justify-content: space-between; align-items: baseline; gap: .5rem; flex-wrap: wrap; }
+.cg-head h2 { font-size: 1rem; margin: 0; }
+.cg-sub { font-weight: normal; font-size: .8rem; opacity: .75; }
+.cg-tools { display: flex; gap: .3rem; }
+.cg-tool { font-size: .8rem; padding: .15rem .5rem; border: 1px solid var(--border-color-primary); border-radius: 6px;
+  background: var(--background-fill-secondary); color: var(--body-text-color); cursor: pointer; }
+.cg-text { font: .9rem/1.55 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+  white-space: pre-wrap; overflow-wrap: anywhere; min-height: 9rem; max-height: 22rem; overflow-y: auto;
+  margin: .35rem 0; padding: .25rem; border-radius: 4px; color: var(--body-text-color); }
+.cg-text:empty::before { content: "The text appears here, one character at a time."; opacity: .5; }
+.cg-text .c { cursor: pointer; border-radius: 2px; }
+.cg-text .c:hover { outline: 1px solid currentColor; }
+.cg-ws { opacity: .45; }
+.cg-text .sel { outline: 2px solid #0072b2 !important; outline-offset: 1px; }
+.cg-foot { margin: 0; font-size: .85rem; min-height: 1.2em; }
+.cg-note { margin: .2rem 0; font-size: .8rem; opacity: .85; }
+/* Loop: Okabe-Ito blue, every copy underlined (solid for the first, dashed for repeats): not colour alone. */
+.cg-text .loop { background: rgba(0, 114, 178, .18); text-decoration: underline solid rgba(0, 114, 178, .9) 2px;
+  text-underline-offset: 3px; }
+.cg-text .loop.rep { text-decoration-style: dashed; }
+.cg-text .loop.odd { background: rgba(0, 114, 178, .30); }
+.cg-text .loop.copy-start { box-shadow: inset 2px 0 0 rgba(0, 114, 178, .95); }
+/* Surprise: Okabe-Ito vermillion, stronger the less likely; unlikely ones are also underlined. */
+.cg-text .s1 { background: rgba(213, 94, 0, .08); } .cg-text .s2 { background: rgba(213, 94, 0, .14); }
+.cg-text .s3 { background: rgba(213, 94, 0, .20); } .cg-text .s4 { background: rgba(213, 94, 0, .27); }
+.cg-text .s5 { background: rgba(213, 94, 0, .34); } .cg-text .s6 { background: rgba(213, 94, 0, .41); }
+.cg-text .s7 { background: rgba(213, 94, 0, .48); } .cg-text .s8 { background: rgba(213, 94, 0, .55); }
+.cg-text .s9 { background: rgba(213, 94, 0, .62); } .cg-text .s10 { background: rgba(213, 94, 0, .70); }
+.cg-text .rare { text-decoration: underline dotted 2px; text-underline-offset: 3px; }
+.cg-text .part { outline: 2px dashed #cc79a7; outline-offset: 1px; }
+.cg-key { padding: 0 .3rem; border-radius: 3px; font-family: ui-monospace, monospace; }
+.cg-key-loop { background: rgba(0, 114, 178, .25); text-decoration: underline 2px; }
+.cg-key-rare { background: rgba(213, 94, 0, .55); text-decoration: underline dotted 2px; }
+.cg-key-part { outline: 2px dashed #cc79a7; }
+#chart h2 { font-size: 1rem; margin: .2rem 0; }
+#chart-bars { display: grid; grid-template-columns: minmax(3.5rem, max-content) 1fr; gap: .15rem .5rem;
+  align-items: center; max-width: 46rem; }
+#chart-bars .lbl { font: .85rem ui-monospace, monospace; text-align: right; white-space: nowrap; }
+#chart-bars .drawn { font-weight: bold; }
+#chart-bars .bars { display: flex; flex-direction: column; gap: 1px; min-width: 0; }
+#chart-bars .bar { height: .6rem; border-radius: 2px; min-width: 1px; }
+#chart-bars .num { font: .7rem ui-monospace, monospace; opacity: .8; }
+.cg-at-t, #chart-bars .bar.t { background: #0072b2; }
+.cg-at-one, #chart-bars .bar.one { background: repeating-linear-gradient(45deg, #e69f00 0 3px, transparent 3px 5px);
+  border: 1px solid #e69f00; }
+.cg-swatch { display: inline-block; width: 1.4rem; height: .6rem; vertical-align: middle; }
+#chart-error { color: #d55e00; }
+@media (max-width: 760px) {
+  #lesson { grid-template-columns: 1fr; }
+  .cg-text { max-height: 14rem; min-height: 5rem; }
+  #chart-bars { grid-template-columns: minmax(3rem, max-content) 1fr; }
+}
+"""
+"""Styles for the panes and the chart; gradio's own colour variables keep them readable in dark mode."""
+
+_SCRIPT = r"""
+window.chargen = (() => {
+  const MARKERS = __MARKERS__;
+  const MODES = __MODES__;
+  const TYPING_FRAMES = __TYPING_FRAMES__;
+  const CHART_ROWS = __CHART_ROWS__;
+  const MAX_LENGTH = __MAX_LENGTH__;
+  const S = {
+    data: null, settings: null, shown: 0, from: 0, perFrame: 1, stopped: false, raf: null,
+    finished: false, sel: null, urlParams: null, distTimer: null, pendingDist: null, rendered: {greedy: 0, sampled: 0},
+  };
+  const q = (sel) => document.querySelector(sel);
+  const textBox = (which) => q(`#${which} .cg-text`);
+  const mode = () => { const c = q('#playback input:checked'); return c ? c.value : MODES[0]; };
+
+  function text(which) {
+    if (!S.data) return "";
+    return (which === "greedy" ? S.data.greedy : S.data.sampled).slice(0, S.shown);
+  }
+
+  function charSpan(ch, i) {
+    const span = document.createElement("span");
+    span.className = "c";
+    span.dataset.i = i;
+    if (ch in MARKERS) {
+      const mark = document.createElement("span");
+      mark.className = "cg-ws";
+      mark.textContent = MARKERS[ch];
+      span.appendChild(mark);
+      if (ch === "\n") span.appendChild(document.createTextNode("\n"));
+      if (ch === "\t") span.appendChild(document.createTextNode("\t"));
+    } else {
+      span.textContent = ch;
+    }
+    return span;
+  }
+
+  function render() {
+    for (const which of ["greedy", "sampled"]) {
+      const box = textBox(which);
+      if (!box) continue;
+      const full = which === "greedy" ? S.data.greedy : S.data.sampled;
+      const upto = Math.min(S.shown, full.length);
+      if (S.rendered[which] > upto) {
+        while (box.childNodes.length > upto) box.removeChild(box.lastChild);
+        S.rendered[which] = upto;
+      }
+      if (S.rendered[which] < upto) {
+        const frag = document.createDocumentFragment();
+        for (let i = S.rendered[which]; i < upto; i++) frag.appendChild(charSpan(full[i], i));
+        box.appendChild(frag);
+        S.rendered[which] = upto;
+        if (S.shown < full.length || !S.finished) box.scrollTop = box.scrollHeight;
+      }
+    }
+    const count = q("#step_count");
+    if (count) count.textContent = `${S.shown} of ${S.data ? S.data.length : 0} characters`;
+  }
+
+  function clearPanes() {
+    for (const which of ["greedy", "sampled"]) {
+      const box = textBox(which);
+      if (box) box.replaceChildren();
+      S.rendered[which] = 0;
+    }
+    q("#loop_line").textContent = "";
+    q("#seed_line").replaceChildren();
+    q("#parting").textContent = "";
+  }
+
+  function undecorate() {
+    document.querySelectorAll("#lesson .cg-text .c").forEach((s) => {
+      s.className = "c";
+      s.removeAttribute("title");
+      delete s.dataset.p;
+    });
+  }
+
+  function decorate() {
+    const d = S.data;
+    const n = S.shown;
+    const greedySpans = textBox("greedy").children;
+    const sampledSpans = textBox("sampled").children;
+    const loop = d.loop;
+    if (loop) {
+      for (let i = loop.start; i < Math.min(n, greedySpans.length); i++) {
+        const copy = Math.floor((i - loop.start) / loop.period);
+        const s = greedySpans[i];
+        s.classList.add("loop", copy === 0 ? "first" : "rep", copy % 2 ? "odd" : "even");
+        if ((i - loop.start) % loop.period === 0) s.classList.add("copy-start");
+        s.title = `character ${i + 1}: copy ${copy + 1} of the loop`;
+      }
+    }
+    for (let i = 0; i < Math.min(n, sampledSpans.length); i++) {
+      const p = d.probs[i];
+      if (p === undefined) continue;
+      const s = sampledSpans[i];
+      const level = Math.round(Math.pow(Math.min(Math.max(1 - p, 0), 1), 1.5) * 10);
+      if (level > 0) s.classList.add(`s${level}`);
+      if (p < 0.2) s.classList.add("rare");
+      s.dataset.p = p.toFixed(4);
+      s.title = `character ${i + 1}: p = ${p.toFixed(4)}`;
+    }
+    const part = d.parting;
+    const partLine = q("#parting");
+    if (part !== null && part !== undefined && part < n) {
+      greedySpans[part].classList.add("part");
+      sampledSpans[part].classList.add("part");
+      const g = label(d.greedy[part]);
+      const s = label(d.sampled[part]);
+      partLine.textContent = `Greedy and sampled part at character ${part + 1}: ` +
+        `greedy took \u201c${g}\u201d, sampling drew \u201c${s}\u201d.`;
+    } else {
+      partLine.textContent = n ? `Greedy and sampled agree on all ${n} characters.` : "";
+    }
+  }
+
+  function showSeed(seed, temperature) {
+    const line = q("#seed_line");
+    line.replaceChildren();
+    if (!seed) return;
+    if (temperature === 0) {
+      line.textContent = "Temperature 0: sampling is greedy, no seed is involved.";
+      return;
+    }
+    line.append(`seed ${seed} `);
+    const use = document.createElement("button");
+    use.type = "button";
+    use.className = "cg-tool";
+    use.id = "use_seed";
+    use.textContent = "Use this seed";
+    use.addEventListener("click", () => setSeed(seed));
+    line.append(use);
+  }
+
+  function setSeed(seed) {
+    const box = q("#seed textarea, #seed input");
+    if (!box) return;
+    const acc = q("#advanced button");
+    if (box.offsetParent === null && acc) acc.click();
+    box.value = seed;
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+
+  function finish() {
+    if (S.finished) return;
+    S.finished = true;
+    cancelAnimationFrame(S.raf);
+    S.raf = null;
+    q("#stepper").hidden = true;
+    decorate();
+    q("#loop_line").textContent = S.data.loop_line || "";
+    writeUrl();
+    if (!S.sel) select("sampled", 0);
+  }
+
+  function tick() {
+    S.raf = null;
+    if (!S.data || S.stopped) return;
+    const target = S.data.greedy.length;
+    if (S.shown < target) {
+      S.shown = Math.min(target, S.shown + S.perFrame);
+      render();
+    }
+    if (S.shown >= target && S.data.done) { finish(); return; }
+    S.raf = requestAnimationFrame(tick);
+  }
+
+  function advance(steps) {
+    if (!S.data || S.finished) return;
+    const target = S.data.greedy.length;
+    S.shown = Math.min(target, S.shown + steps);
+    render();
+    if (S.shown >= 1) select("sampled", S.shown - 1, true);
+    if (S.shown >= target && S.data.done) finish();
+  }
+
+  function receive(d) {
+    if (!d || typeof d !== "object" || d.greedy === undefined) return;
+    const isStop = d.stopped_at !== null && d.stopped_at !== undefined;
+    if ((S.stopped || S.finished) && !isStop) return;  // a late update of a stopped or finished run
+    const wasStopped = S.stopped;
+    S.data = d;
+    S.settings = d.settings;
+    showSeed(d.seed, d.settings ? d.settings.temperature : null);
+    if (isStop) {
+      S.stopped = false;
+      S.shown = d.stopped_at;
+      S.finished = false;
+      render();
+      undecorate();
+      finish();
+      return;
+    }
+    if (wasStopped) return;
+    const m = mode();
+    if (m === "instant") {
+      S.shown = d.greedy.length;
+      render();
+      if (d.done) finish();
+    } else if (m === "typing") {
+      if (S.raf === null && !S.finished) S.raf = requestAnimationFrame(tick);
+    } else {
+      q("#stepper").hidden = false;
+      render();
+      if (d.done && S.shown >= d.greedy.length) finish();
+    }
+  }
+
+  function startRun(from, length) {
+    cancelAnimationFrame(S.raf);
+    S.raf = null;
+    S.stopped = false;
+    S.finished = false;
+    S.from = from;
+    S.shown = from;
+    S.perFrame = Math.max(1, Math.ceil((length - from) / TYPING_FRAMES));
+    if (from === 0) {
+      clearPanes();
+      S.data = null;
+      S.sel = null;
+    } else {
+      undecorate();
+      q("#loop_line").textContent = "";
+      q("#parting").textContent = "";
+    }
+    q("#stepper").hidden = mode() !== "step by step";
+    const lesson = q("#lesson");
+    if (lesson) {
+      const top = lesson.getBoundingClientRect().top;
+      if (top > window.innerHeight * 0.8) lesson.scrollIntoView({behavior: "smooth", block: "start"});
+    }
+  }
+
+  // Generate: a new run from the controls as they are (the handler checks every value).
+  function generateArgs(...args) {
+    startRun(0, Number(args[2]) || 0);
+    return args;
+  }
+
+  // Continue: the same settings and seed, longer; the texts so far are its prefix, so only the rest animates.
+  function continueArgs(...args) {
+    if (!S.settings || !S.data) return generateArgs(...args);
+    const more = Number(args[2]) || 0;
+    const st = S.settings;
+    const length = Math.min(MAX_LENGTH, S.shown + more);
+    startRun(S.shown, length);
+    return [st.prompt, st.temperature, length, st.top_k, st.top_p, S.data.seed, st.model];
+  }
+
+  // Stop: keep what is shown; the server remakes exactly that prefix (same seed) with its loop line.
+  function stopArgs(...args) {
+    cancelAnimationFrame(S.raf);
+    S.raf = null;
+    if (!S.settings || !S.data) return [args[0], args[1], 0, args[3], args[4], args[5], args[6]];
+    S.stopped = true;
+    const st = S.settings;
+    return [st.prompt, st.temperature, S.shown, st.top_k, st.top_p, S.data.seed, st.model];
+  }
+
+  // --- the distribution at a step ---------------------------------------------------------------
+  function select(which, i, immediate) {
+    document.querySelectorAll("#lesson .sel").forEach((s) => s.classList.remove("sel"));
+    const spans = textBox(which) ? textBox(which).children : [];
+    if (i < 0 || i >= spans.length) return;
+    spans[i].classList.add("sel");
+    S.sel = {which, i};
+    requestDistribution({which, i}, immediate ? 0 : 120);
+  }
+
+  function requestDistribution(target, delay) {
+    S.pendingDist = target;
+    clearTimeout(S.distTimer);
+    S.distTimer = setTimeout(() => { const b = q("#dist_go"); if (b) b.click(); }, delay);
+  }
+
+  // The chart's request: a clicked step of a text (that run's prompt and settings, the temperature as
+  // it is now), or the next character after the prompt as typed.
+  function distArgs(prompt, temperature, model, textArg, position, topK, topP) {
+    const t = S.pendingDist;
+    if (t && t.which && S.settings && S.data) {
+      const st = S.settings;
+      return [st.prompt, temperature, st.model, text(t.which), t.i, st.top_k, st.top_p];
+    }
+    return [prompt, temperature, model, "", -1, topK, topP];
+  }
+
+  function onPromptChange() {
+    S.sel = null;
+    document.querySelectorAll("#lesson .sel").forEach((s) => s.classList.remove("sel"));
+    requestDistribution(null, 400);
+  }
+
+  function onTemperatureChange() { requestDistribution(S.sel, 150); }
+
+  function label(ch) {
+    if (ch === " ") return "\u00b7 space";
+    if (ch === "\n") return "\u21b5 newline";
+    if (ch === "\t") return "\u2192 tab";
+    return ch;
+  }
+
+  function drawChart(d) {
+    const bars = q("#chart-bars");
+    const caption = q("#chart-caption");
+    if (!bars || !d) return;
+    bars.replaceChildren();
+    if (d.error) {
+      caption.innerHTML = "";
+      const err = document.createElement("span");
+      err.id = "chart-error";
+      err.textContent = d.error;
+      caption.append(err);
+      return;
+    }
+    const shownT = d.temperature === 0 ? "T = 0 (greedy)" : `T = ${d.temperature}`;
+    const ctx = d.context.replace(/[ \n\t]/g, (c) => MARKERS[c]);
+    if (d.drawn === null) {
+      caption.textContent = `The next character after \u201c\u2026${ctx}\u201d, at ${shownT} and at T = 1.`;
+    } else {
+      const which = S.sel ? S.sel.which : "sampled";
+      const drawnRow = d.rows.find((r) => r[3]);
+      const pt = drawnRow ? drawnRow[1] : 0;
+      caption.textContent = `Character ${d.step} of the ${which} text: after \u201c\u2026${ctx}\u201d the model ` +
+        `offered these; ${which === "greedy" ? "greedy took" : "sampling drew"} \u201c${label(d.drawn)}\u201d ` +
+        `(p = ${pt.toFixed(4)} at ${shownT}).`;
+    }
+    let rows = d.rows.slice(0, CHART_ROWS);
+    const drawn = d.rows.find((r) => r[3]);
+    if (drawn && !rows.includes(drawn)) rows = rows.concat([drawn]);
+    const restT = Math.max(0, 1 - rows.reduce((a, r) => a + r[1], 0));
+    const restOne = Math.max(0, 1 - rows.reduce((a, r) => a + r[2], 0));
+    for (const r of rows.concat([["all others", restT, restOne, false]])) {
+      const lbl = document.createElement("span");
+      lbl.className = "lbl" + (r[3] ? " drawn" : "");
+      lbl.textContent = (r[3] ? "\u25b6 " : "") + (r[0] === "all others" ? r[0] : label(r[0]));
+      const cell = document.createElement("div");
+      cell.className = "bars" + (r[3] ? " drawn" : "");
+      cell.dataset.char = r[0];
+      cell.dataset.pt = r[1].toFixed(4);
+      cell.dataset.p1 = r[2].toFixed(4);
+      for (const [cls, p] of [["t", r[1]], ["one", r[2]]]) {
+        const bar = document.createElement("div");
+        bar.className = `bar ${cls}`;
+        bar.style.width = `${(p * 100).toFixed(2)}%`;
+        cell.append(bar);
+      }
+      const num = document.createElement("span");
+      num.className = "num";
+      num.textContent = `${r[1].toFixed(4)} at ${shownT} \u00b7 ${r[2].toFixed(4)} at T = 1`;
+      cell.append(num);
+      bars.append(lbl, cell);
+    }
+  }
+
+  // --- copy, download, keys, the link -----------------------------------------------------------
+  function copy(which) {
+    const t = text(which);
+    if (navigator.clipboard) navigator.clipboard.writeText(t).catch(() => {});
+    window.chargenCopied = t;
+  }
+
+  function download(which) {
+    const blob = new Blob([text(which)], {type: "text/plain;charset=utf-8"});
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `chargen-${which}.txt`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+
+  function writeUrl() {
+    if (!S.settings || !S.data) return;
+    const st = S.settings;
+    const p = new URLSearchParams({
+      model: st.model, prompt: st.prompt, temperature: st.temperature, length: S.shown, seed: S.data.seed,
+    });
+    if (st.top_k) p.set("top_k", st.top_k);
+    if (st.top_p !== 1) p.set("top_p", st.top_p);
+    history.replaceState(null, "", `${location.pathname}?${p.toString()}`);
+  }
+
+  // On load: the controls from the link (the handler checks them as it checks anything typed).
+  function fromUrl(...current) {
+    const p = new URLSearchParams(location.search);
+    const names = ["prompt", "temperature", "length", "top_k", "top_p", "seed", "model", "playback"];
+    S.urlParams = p.has("prompt") || p.has("seed") ? p : null;
+    return names.map((name, i) => {
+      if (!p.has(name)) return current[i];
+      const v = p.get(name);
+      return ["temperature", "length", "top_k", "top_p"].includes(name) && v.trim() !== "" && !isNaN(Number(v))
+        ? Number(v) : v;
+    });
+  }
+
+  function autoGenerate() {
+    if (S.urlParams) setTimeout(() => q("#generate").click(), 50);
+  }
+
+  function onKey(e) {
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+      e.preventDefault();
+      q("#generate").click();
+      return;
+    }
+    const box = e.target.closest ? e.target.closest(".cg-text") : null;
+    if (box) {
+      const which = box.closest(".cg-pane").id;
+      const n = box.children.length;
+      if (!n) return;
+      let i = S.sel && S.sel.which === which ? S.sel.i : -1;
+      if (e.key === "ArrowRight") i = Math.min(n - 1, i + 1);
+      else if (e.key === "ArrowLeft") i = Math.max(0, i - 1);
+      else if (e.key === "Home") i = 0;
+      else if (e.key === "End") i = n - 1;
+      else return;
+      e.preventDefault();
+      select(which, i);
+      box.children[i].scrollIntoView({block: "nearest"});
+    } else if (e.key === "ArrowRight" && e.target.id === "next_char") {
+      e.preventDefault();
+      advance(1);
+    }
+  }
+
+  function onClick(e) {
+    const span = e.target.closest ? e.target.closest("#lesson .cg-text .c") : null;
+    if (span) {
+      select(span.closest(".cg-pane").id, Number(span.dataset.i), true);
+      return;
+    }
+    const b = e.target.closest ? e.target.closest("button") : null;
+    if (!b) return;
+    if (b.dataset.copy) copy(b.dataset.copy);
+    else if (b.dataset.download) download(b.dataset.download);
+    else if (b.id === "next_char") advance(1);
+    else if (b.id === "play_rest") {
+      q("#stepper").hidden = true;
+      if (S.raf === null) S.raf = requestAnimationFrame(tick);
+    }
+  }
+
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("click", onClick);
+  return {
+    receive, drawChart, generateArgs, continueArgs, stopArgs, distArgs, fromUrl, autoGenerate, onPromptChange,
+    onTemperatureChange, text, select, copy, state: S,
+  };
+})();
+"""
+
+HEAD = (
+    "<script>"
+    + (
+        _SCRIPT.replace("__MARKERS__", json.dumps(WHITESPACE_MARKERS))
+        .replace("__MODES__", json.dumps(list(PLAYBACK_MODES)))
+        .replace("__TYPING_FRAMES__", str(TYPING_FRAMES))
+        .replace("__CHART_ROWS__", str(CHART_ROWS))
+        .replace("__MAX_LENGTH__", str(APP_MAX_LENGTH))
+    )
+    + "</script>"
+)
+"""The page's script, for ``launch(head=...)``: ``window.chargen`` holds what the events call."""
