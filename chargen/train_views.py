@@ -1,0 +1,455 @@
+"""The app's Train tab: a visitor trains a model on their own text, watches it learn and uses it.
+
+``add_train_tab(demo, model_picker, base_names, session_models)`` adds the tab inside a
+``gr.Blocks`` and wires its events: ``/train`` (text, cell, seconds, size) streams progress whose
+first output is a JSON object and whose last is ``{"model": "session:...", "steps": n, "val_loss": x}``;
+``/compare_cells`` trains rnn, lstm and gru in turn; Stop keeps the best model so far. Trained and
+uploaded models live in :class:`chargen.session_training.SessionStore`, one folder per session:
+the app's ``/generate`` resolves ``session:`` names through :meth:`SessionModels.lookup` with the
+caller's ``gr.Request``, so another session can never use them. The work is in
+``chargen.session_training``; this module only builds widgets and turns results into their values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from chargen import session_training as st
+from chargen.errors import ChargenError
+from chargen.model import CELLS, CharRNN
+
+UPDATE_INTERVAL_S = 0.5
+"""Seconds between streamed updates of the tab: each costs gradio server CPU."""
+KEPT_LINE = (
+    "Your text, uploads and trained models are kept only for this browser session: removed when you close "
+    "the page or after 2 hours idle, and never shown to anyone else."
+)
+WARN_BEFORE_UNLOAD_JS = """() => {
+    if (!window.chargenWarnsOnUnload) {
+        window.chargenWarnsOnUnload = true;
+        window.addEventListener("beforeunload", (event) => { event.preventDefault(); event.returnValue = ""; });
+    }
+}"""
+
+
+@dataclass(frozen=True)
+class TrainTabSettings:
+    """What the server decides for the tab: budgets, ZeroGPU, the Hub."""
+
+    max_seconds: float = st.DEFAULT_MAX_SECONDS
+    default_seconds: float = st.DEFAULT_SECONDS
+    zero_gpu: bool = False
+    hub_endpoint: str | None = None
+    oauth: bool = False
+
+    @classmethod
+    def from_env(cls) -> TrainTabSettings:
+        """Settings from the environment: ``CHARGEN_TRAIN_MAX_SECONDS``, ZeroGPU, ``HF_ENDPOINT``, Space OAuth."""
+        zero_gpu = st.zero_gpu_enabled()
+        max_seconds = st.max_seconds_from_env()
+        if zero_gpu:  # what an anonymous visitor's daily quota pays for, charged up front
+            max_seconds = max(st.MIN_SECONDS, min(max_seconds, st.zero_gpu_max_seconds()))
+        return cls(
+            max_seconds=max_seconds,
+            default_seconds=min(st.DEFAULT_SECONDS, max_seconds),
+            zero_gpu=zero_gpu,
+            hub_endpoint=os.environ.get("HF_ENDPOINT") or None,
+            oauth=bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID")),
+        )
+
+
+class SessionModels:
+    """The session models of a running app, looked up through the caller's gradio session."""
+
+    def __init__(self, store: st.SessionStore | None = None, training_queue: st.TrainingQueue | None = None) -> None:
+        self.store = store or st.SessionStore()
+        self.queue = training_queue or st.TrainingQueue()
+
+    def names_for(self, request: gr.Request | None, base_names: Sequence[str]) -> list[str]:
+        """The model names this caller may use: the app's models, then its own session's."""
+        return list(base_names) + self.store.names(_session(request))
+
+    def lookup(self, name: str, request: gr.Request | None, base_models: Mapping[str, CharRNN]) -> CharRNN:
+        """The model ``name`` for this caller: one of ``base_models`` or one of its own session models."""
+        if isinstance(name, str) and name.startswith(st.SESSION_PREFIX):
+            return self.store.get(_session(request), name).model
+        return base_models[name]
+
+    def choices(self, request: gr.Request | None, base_choices: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """(label, name) pairs for the model picker of this caller: the app's, then its session's."""
+        return list(base_choices) + self.store.choices(_session(request))
+
+
+def _session(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def _error(exc: BaseException) -> gr.Error:
+    return gr.Error(str(exc), print_exception=False)
+
+
+def curve_frame(histories: Mapping[str, st.RunHistory], val_only: bool = False) -> Any:
+    """The loss curves as a long table for ``gr.LinePlot``: step, loss (nats/char), curve name."""
+    import pandas as pd
+
+    rows = []
+    for prefix, history in histories.items():
+        lead = f"{prefix} " if prefix else ""
+        if not val_only:
+            rows += [(s, v, f"{lead}train") for s, v in history.train]
+        rows += [(s, v, f"{lead}validation") for s, v in history.val]
+    return pd.DataFrame(rows, columns=["step", "loss", "curve"])
+
+
+def status_of(history: st.RunHistory, cell: str | None = None) -> dict[str, Any]:
+    """The JSON object a training update opens with."""
+    best = history.best_val
+    return {
+        "status": "training",
+        **({"cell": cell} if cell else {}),
+        "step": history.step,
+        "elapsed": round(history.elapsed, 1),
+        "seconds": history.seconds,
+        "val_loss": round(best, 4) if best is not None else None,
+        "samples": len(history.samples),
+    }
+
+
+def final_status(kept: st.SessionModel, history: st.RunHistory) -> dict[str, Any]:
+    """The last JSON object of a training: the session model's name and how it ended."""
+    done = history.done or {}
+    best = history.best_val
+    return {
+        "status": "done",
+        "model": kept.name,
+        "cell": kept.model.cell,
+        "steps": history.step,
+        "val_loss": round(best, 4) if best is not None and math.isfinite(best) else None,
+        "elapsed": round(history.elapsed, 1),
+        "stopped_early": bool(done.get("stopped_early", True)),
+        "parameters": kept.model.num_parameters(),
+    }
+
+
+def samples_text(histories: Mapping[str, st.RunHistory]) -> str:
+    """Every sample so far, newest last, each one's newlines shown as ' / ' so a step is one line."""
+    lines = []
+    for prefix, history in histories.items():
+        lead = f"[{prefix}] " if prefix else ""
+        lines += [lead + sample.replace("\n", " / ") for sample in history.samples]
+    return "\n\n".join(lines)
+
+
+def cost_text(seconds: float, settings: TrainTabSettings, runs: int = 1) -> str:
+    """What a training costs a visitor on ZeroGPU (empty elsewhere)."""
+    if not settings.zero_gpu:
+        return ""
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    cost = st.zero_gpu_cost(seconds, runs)
+    return (
+        f"On this ZeroGPU Space, training for {seconds:.0f} s asks the GPU for {st.zero_gpu_duration(seconds)} s "
+        f"and charges about **{cost:.0f} s** of your daily GPU quota up front ({runs} run(s); "
+        f"anonymous visitors get {st.ZERO_GPU_DAILY_QUOTA_S} s a day, more when logged in)."
+    )
+
+
+def add_train_tab(
+    demo: gr.Blocks,
+    model_picker: gr.Dropdown,
+    base_choices: Sequence[tuple[str, str]],
+    session_models: SessionModels,
+    settings: TrainTabSettings | None = None,
+    *,
+    in_tab: bool = False,
+) -> None:
+    """Add the Train tab to ``demo`` (call inside its ``with`` block) and wire its events.
+
+    Args:
+        demo: the app's Blocks, for the session-end hook and the reload warning.
+        model_picker: the app's model dropdown; a trained or uploaded model joins it for this session.
+        base_choices: the app's own models as the picker's (label, name) pairs, always listed first.
+        session_models: where session models live; the app's /generate looks names up there too.
+        settings: budgets, ZeroGPU and Hub settings (default: :meth:`TrainTabSettings.from_env`).
+        in_tab: True when called inside a ``gr.Tab`` already (as ``app.build_demo``'s tab builders are).
+    """
+    settings = settings or TrainTabSettings.from_env()
+    store, training_queue = session_models.store, session_models.queue
+    base_choices = list(base_choices)
+    zero_stream = st.zero_gpu_train_stream() if settings.zero_gpu else None
+
+    with contextlib.nullcontext() if in_tab else gr.Tab("Train", id="train", elem_id="train_tab"):
+        gr.Markdown(
+            "## Train your own\nPaste a text (or upload a UTF-8 `.txt`; "
+            f"{st.MIN_CHARS:,} characters to {st.MAX_BYTES // 2**20} MB) and watch a model learn it: the loss "
+            "falls and the samples go from noise to words. Then pick it in the model list above."
+        )
+        gr.Markdown(KEPT_LINE, elem_id="train_kept")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                text = gr.Textbox(
+                    label="Your text",
+                    lines=8,
+                    max_lines=12,
+                    placeholder=f"Paste at least {st.MIN_CHARS:,} characters here.",
+                    elem_id="train_text",
+                )
+                upload = gr.File(label="or upload a .txt", file_types=[".txt"], type="filepath", elem_id="train_file")
+            with gr.Column(scale=2):
+                cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
+                size = gr.Radio(list(st.SIZES), value="small", label="Size", elem_id="train_size")
+                seconds = gr.Slider(
+                    st.MIN_SECONDS,
+                    settings.max_seconds,
+                    value=settings.default_seconds,
+                    step=5,
+                    label="Time budget (seconds)",
+                    elem_id="train_seconds",
+                )
+                cost = gr.Markdown(
+                    cost_text(settings.default_seconds, settings), visible=settings.zero_gpu, elem_id="train_cost"
+                )
+                with gr.Row():
+                    train_button = gr.Button("Train", variant="primary", elem_id="train_button", scale=2)
+                    stop_button = gr.Button("Stop", elem_id="train_stop", scale=1)
+                compare_button = gr.Button(
+                    "Compare cells (RNN, LSTM, GRU: 3x the time)", size="sm", elem_id="train_compare"
+                )
+        status = gr.JSON(label="Progress", elem_id="train_status")
+        with gr.Row(equal_height=False):
+            curve = gr.LinePlot(
+                x="step",
+                y="loss",
+                color="curve",
+                label="Loss (nats per character)",
+                height=300,
+                elem_id="train_curve",
+            )
+            samples = gr.Textbox(
+                label="Samples as it learns (from the best weights so far)",
+                lines=12,
+                max_lines=12,
+                interactive=False,
+                autoscroll=True,
+                elem_id="train_samples",
+            )
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                download = gr.DownloadButton(
+                    "Download the model (.zip)", visible=False, elem_id="train_download", size="md"
+                )
+                model_zip = gr.File(
+                    label="Use a downloaded model again: upload its .zip",
+                    file_types=[".zip"],
+                    type="filepath",
+                    elem_id="train_upload_zip",
+                )
+            with gr.Column():
+                if settings.oauth:
+                    gr.LoginButton(elem_id="train_login")
+                repo = gr.Textbox(label="Hub repo to push to", placeholder="your-name/my-char-model", elem_id="repo")
+                push_button = gr.Button("Push to the Hub", size="md", elem_id="train_push")
+                push_result = gr.Markdown(elem_id="train_push_result")
+        last_model = gr.State(None)
+
+    def picker(request: gr.Request | None, value: str | None) -> Any:
+        return gr.update(choices=session_models.choices(request, base_choices), value=value, visible=True)
+
+    def run_stream(request: st.TrainRequest, stop: Any) -> Callable[[], Iterator[dict[str, Any]]]:
+        if zero_stream is not None:  # forked GPU process: only plain arguments in, plain data out
+            return lambda: zero_stream(request.text, request.cell, request.seconds, request.size, settings.max_seconds)
+        return lambda: st.train_stream(
+            request.text, request.cell, request.seconds, request.size, max_seconds=settings.max_seconds, stop=stop
+        )
+
+    def trained(runs: list[tuple[str, st.TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        session = _session(request)
+        stop = store.stop_event(session)
+        histories = {label: st.RunHistory() for label, _ in runs}
+        kept: list[st.SessionModel] = []
+
+        def all_runs() -> Iterator[dict[str, Any]]:
+            for label, run in runs:
+                if stop.is_set():
+                    return
+                for update in run_stream(run, stop)():
+                    yield {**update, "_run": label}
+
+        def keep(label: str) -> None:
+            history = histories[label]
+            model = history.model()
+            if model is not None and not any(k.history is history for k in kept):
+                cell_name = model.cell.upper()
+                kept.append(store.add(session, model, f"{cell_name} {runs[0][1].size}, trained here", history))
+
+        last_yield = 0.0
+        try:
+            for update in st.queued_stream(training_queue, all_runs, stop):
+                if update["kind"] == "queued":
+                    place = update["place"]
+                    yield {"status": "queued", "place": place}, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    continue
+                label = update["_run"]
+                histories[label].apply(update)
+                if update["kind"] == "done":
+                    keep(label)
+                now = time.monotonic()
+                if now - last_yield >= UPDATE_INTERVAL_S:
+                    last_yield = now
+                    one = len(runs) == 1
+                    yield (
+                        status_of(histories[label], None if one else label),
+                        curve_frame({"": histories[label]} if one else histories, val_only=not one),
+                        samples_text({"": histories[label]} if one else histories),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                    )
+        except ChargenError as exc:
+            raise _error(exc) from None
+        except Exception as exc:
+            message = st.zero_gpu_refusal(exc)
+            if message is not None:
+                raise gr.Error(message, title="Not enough GPU time", print_exception=False) from None
+            raise
+        finally:
+            for label in histories:  # Stop or a lost connection: keep the best weights that arrived
+                keep(label)
+        if not kept:
+            raise gr.Error("training stopped before the first evaluation; nothing to keep", print_exception=False)
+        one = len(runs) == 1
+        final = final_status(kept[0], histories[runs[0][0]]) if one else _compare_status(kept, histories)
+        newest = kept[-1]
+        yield (
+            final,
+            curve_frame({"": histories[runs[0][0]]} if one else histories, val_only=not one),
+            samples_text({"": histories[runs[0][0]]} if one else histories),
+            picker(request, newest.name),
+            gr.update(value=str(store.zip(session, newest.name)), visible=True),
+            newest.name,
+        )
+
+    def train(text: Any, cell: Any, seconds: Any, size: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """Train a model on ``text`` for ``seconds``; stream progress; the last update names the session model."""
+        try:
+            parsed = st.parse_train_request(text, cell, seconds, size, settings.max_seconds)
+        except ChargenError as exc:
+            raise _error(exc) from None
+        yield from trained([(parsed.cell, parsed)], request)
+
+    def compare_cells(text: Any, seconds: Any, size: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """Train rnn, lstm and gru on ``text`` for ``seconds`` each and overlay their validation curves."""
+        limit = settings.max_seconds if not settings.zero_gpu else max(st.MIN_SECONDS, st.zero_gpu_max_seconds(runs=3))
+        try:
+            parsed = [st.parse_train_request(text, c, seconds, size, limit) for c in CELLS]
+        except ChargenError as exc:
+            raise _error(exc) from None
+        yield from trained([(p.cell, p) for p in parsed], request)
+
+    def stop(request: gr.Request) -> None:
+        store.request_stop(_session(request))
+
+    def read_text_file(path: str | None) -> Any:
+        if not path:
+            return gr.skip()
+        try:
+            return st.read_upload(path)
+        except ChargenError as exc:
+            raise _error(exc) from None
+
+    def upload_model(path: str | None, request: gr.Request) -> tuple[Any, ...]:
+        if not path:
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            kept = store.load_zip(_session(request), path)
+        except ChargenError as exc:
+            raise _error(exc) from None
+        return (
+            {"status": "uploaded", "model": kept.name, "cell": kept.model.cell},
+            picker(request, kept.name),
+            kept.name,
+        )
+
+    def push(name: str | None, repo_id: str, request: gr.Request, oauth_token: gr.OAuthToken | None = None) -> str:
+        if not name:
+            raise gr.Error("train or upload a model first", print_exception=False)
+        token = oauth_token.token if oauth_token is not None else None
+        try:
+            url = st.push_session_model(store, _session(request), name, repo_id, token, settings.hub_endpoint)
+        except ChargenError as exc:
+            raise _error(exc) from None
+        return f"Pushed to [{url}]({url})"
+
+    outputs = [status, curve, samples, model_picker, download, last_model]
+    training = train_button.click(
+        train,
+        inputs=[text, cell, seconds, size],
+        outputs=outputs,
+        api_name="train",
+        concurrency_id="train",
+        concurrency_limit=4,  # the rest wait in TrainingQueue, which reports their place
+        show_progress="minimal",
+        preprocess=False,
+    )
+    comparing = compare_button.click(
+        compare_cells,
+        inputs=[text, seconds, size],
+        outputs=outputs,
+        api_name="compare_cells",
+        concurrency_id="train",
+        show_progress="minimal",
+        preprocess=False,
+    )
+    for event in (training, comparing):
+        event.success(None, js=WARN_BEFORE_UNLOAD_JS)
+    stop_button.click(stop, api_name="stop_training", queue=False)
+    upload.upload(read_text_file, inputs=upload, outputs=text, api_visibility="private")
+    model_zip.upload(
+        upload_model, inputs=model_zip, outputs=[status, model_picker, last_model], api_name="upload_model"
+    ).success(None, js=WARN_BEFORE_UNLOAD_JS)
+    push_button.click(push, inputs=[last_model, repo], outputs=push_result, api_name="push")
+    if settings.zero_gpu:
+        seconds.change(lambda s: cost_text(s, settings), inputs=seconds, outputs=cost, queue=False)
+
+    def end_session(request: gr.Request) -> None:
+        store.end(_session(request))
+
+    demo.unload(end_session)
+
+
+def train_tab(session_models: SessionModels, settings: TrainTabSettings | None = None) -> Callable[[Any], None]:
+    """A tab builder for ``app.build_demo``: called inside its ``gr.Tab`` with the page's shared parts
+    (``parts.model``, the model picker), it adds the Train tab's components and events."""
+
+    def build(parts: Any) -> None:
+        from gradio.context import Context
+
+        picker = parts.model
+        add_train_tab(Context.root_block, picker, list(picker.choices), session_models, settings, in_tab=True)
+
+    return build
+
+
+def _compare_status(kept: list[st.SessionModel], histories: Mapping[str, st.RunHistory]) -> dict[str, Any]:
+    by_cell = {k.model.cell: k for k in kept}
+    return {
+        "status": "done",
+        "model": kept[-1].name,
+        "models": {cell: k.name for cell, k in by_cell.items()},
+        "steps": {cell: histories[cell].step for cell in by_cell if cell in histories},
+        "val_loss": {
+            cell: round(histories[cell].best_val, 4)
+            for cell in by_cell
+            if cell in histories and histories[cell].best_val is not None
+        },
+    }
