@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from chargen import page, views
+from chargen import page, train_views, views
 from chargen.errors import ChargenError
 from chargen.generate import Comparison, compare, stream_compare
 from chargen.hub import load_models
@@ -50,7 +50,12 @@ def _refuse(exc: ChargenError) -> gr.Error:
 class Handlers:
     """The app's event handlers over its loaded models; tests call them directly."""
 
-    def __init__(self, models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel]):
+    def __init__(
+        self,
+        models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel],
+        session_models: train_views.SessionModels | None = None,
+    ):
+        self.session_models = session_models
         offered = offered_models(models)
         if not offered:
             raise ChargenError("the app needs at least one model")
@@ -62,9 +67,21 @@ class Handlers:
         """The short names of the offered models; the first is the default."""
         return list(self.menu.names)
 
-    def _request(self, *inputs: Any) -> views.Request:
+    def _menu(self, session: gr.Request | None) -> views.ModelMenu:
+        """The app's models plus, for a session that trained or uploaded some, its own."""
+        if self.session_models is None:
+            return self.menu
+        return views.ModelMenu(tuple(self.session_models.names_for(session, self.menu.names)), self.menu.aliases)
+
+    def model(self, name: str, session: gr.Request | None = None) -> CharRNN:
+        """A checked model name's model: one of the app's, else one of the session's own."""
+        if name in self.models or self.session_models is None:
+            return self.models[name].model
+        return self.session_models.lookup(name, session, {})
+
+    def _request(self, *inputs: Any, session: gr.Request | None = None) -> views.Request:
         try:
-            return views.parse_request(*inputs, model_names=self.menu)
+            return views.parse_request(*inputs, model_names=self._menu(session))
         except ChargenError as exc:
             raise _refuse(exc) from None
 
@@ -89,13 +106,14 @@ class Handlers:
         top_p: float | None = 1.0,
         seed: int | str | None = None,
         model_name: str | None = None,
+        session: gr.Request = None,
     ) -> Iterator[Outputs]:
         """Stream the greedy and the sampled continuation of ``prompt`` as a few coalesced updates:
         (greedy, sampled, seed used, loop line, notices, page data); the last is complete."""
-        request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name)
+        request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
         try:
             stream = stream_compare(
-                self.models[request.model_name].model,
+                self.model(request.model_name, session),
                 request.prompt,
                 request.length,
                 temperature=request.temperature,
@@ -118,10 +136,13 @@ class Handlers:
         top_p: float | None,
         seed: int | str | None,
         model_name: str | None,
+        session: gr.Request = None,
     ) -> Outputs:
         """What Stop leaves: the first ``shown`` characters of the run with this seed (the same seed
         at full length gives them as its prefix), with their loop line."""
-        request = self._request(prompt, temperature, views.APP_MIN_LENGTH, top_k, top_p, seed, model_name)
+        request = self._request(
+            prompt, temperature, views.APP_MIN_LENGTH, top_k, top_p, seed, model_name, session=session
+        )
         try:
             shown = int(shown)
         except (TypeError, ValueError):
@@ -132,7 +153,7 @@ class Handlers:
             return self._outputs(replace(request, length=0), nothing, stopped_at=0)
         request = replace(request, length=shown)
         comparison = compare(
-            self.models[request.model_name].model,
+            self.model(request.model_name, session),
             request.prompt,
             shown,
             temperature=request.temperature,
@@ -151,13 +172,13 @@ class Handlers:
         position: int = -1,
         top_k: int | None = 0,
         top_p: float | None = 1.0,
+        session: gr.Request = None,
     ) -> dict[str, Any]:
         """The distribution of the step that predicts ``text[position]`` after ``prompt`` (-1: the
         next character after prompt + text): every character, likeliest first, as
         ``[char, p_at_T, p_at_1, drawn]``; ``p_at_T`` is after top-k / top-p, as sampling drew."""
         try:
-            name = self.menu.resolve(model_name)
-            model = self.models[name].model
+            model = self.model(self._menu(session).resolve(model_name), session)
             prompt = views.check_prompt(prompt)
             temperature = views.check_temperature(temperature)
             text = views.check_text(text, model)
@@ -167,11 +188,11 @@ class Handlers:
         except ChargenError as exc:
             raise _refuse(exc) from None
 
-    def page_distribution(self, *inputs: Any) -> dict[str, Any]:
+    def page_distribution(self, *inputs: Any, session: gr.Request = None) -> dict[str, Any]:
         """:meth:`distribution` for the page's own redraws: a problem is shown in the chart, never as
         a pop-up from an event the visitor did not trigger."""
         try:
-            return self.distribution(*inputs)
+            return self.distribution(*inputs, session=session)
         except gr.Error as exc:
             return {"error": f"The chart can't be drawn: {exc.message}"}
 
@@ -217,13 +238,16 @@ def build_demo(
     notices: Sequence[str] = (),
     *,
     tabs: Sequence[tuple[str, TabBuilder]] | None = None,
+    session_models: train_views.SessionModels | None = None,
+    train_settings: train_views.TrainTabSettings | None = None,
 ) -> gr.Blocks:
     """The app's page for these loaded models (short name -> model; the first is the default), with
     ``notices`` from loading shown at the top and ``tabs`` (default :data:`TABS`) after "Generate".
     Serve it with ``demo.launch(**launch_options())``."""
-    handlers = Handlers(models)
+    session_models = session_models or train_views.SessionModels()  # the Train tab's, per visitor
+    handlers = Handlers(models, session_models)
     names = handlers.model_names
-    extra_tabs = TABS if tabs is None else tabs
+    extra_tabs = [*(TABS if tabs is None else tabs), ("Train", train_views.train_tab(session_models, train_settings))]
     header_text, facts_text = handlers.header(names[0])
     with gr.Blocks(title="chargen: greedy vs. sampled") as demo:
         header = gr.Markdown(header_text, elem_id="header")
@@ -242,9 +266,7 @@ def build_demo(
                             elem_id="prompt",
                         )
                         with gr.Row():
-                            generate_button = gr.Button(
-                                "Generate (Ctrl+Enter)", variant="primary", elem_id="generate", scale=3
-                            )
+                            generate_button = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
                             stop_button = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1, min_width=70)
                             continue_button = gr.Button(
                                 "Continue", variant="secondary", elem_id="continue", scale=1, min_width=90

@@ -1,0 +1,86 @@
+"""The Train tab in a real browser (Playwright + Debian's Chromium, as tests/test_browser.py): paste a
+text, train briefly, watch the curve and the samples update, generate from the new model, download it
+and load the zip with chargen.load_model."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import make_text
+from train_app import serve_with_train_tab
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]
+TIMEOUT_MS = 180_000
+TEXT = make_text(seed=5, words=3000)
+
+if not CHROMIUM.exists() and os.environ.get("CI", "").lower() not in {"1", "true", "yes"}:
+    pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    import chargen
+
+    with serve_with_train_tab(tmp_path) as (url, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url, timeout=TIMEOUT_MS)
+            page.get_by_role("tab", name="Train").click()
+            page.locator("#train_text textarea").fill(TEXT)
+            seconds = page.locator("#train_seconds input[type=number]")
+            seconds.fill("15")
+            seconds.press("Enter")
+            page.locator("#train_button").click()
+
+            # The samples grow as it learns ("step N: ..."), the curve is drawn, then the model is named.
+            page.wait_for_function(
+                "(document.querySelector('#train_samples textarea')?.value ?? '').startsWith('step ')",
+                timeout=TIMEOUT_MS,
+            )
+            first_samples = page.locator("#train_samples textarea").input_value()
+            page.wait_for_selector("#train_curve canvas, #train_curve svg", timeout=TIMEOUT_MS)
+            page.wait_for_function(
+                "document.querySelector('#train_status')?.innerText.includes('session:')", timeout=TIMEOUT_MS
+            )
+            samples = page.locator("#train_samples textarea").input_value()
+            assert samples.startswith(first_samples) and samples.count("step ") >= 2
+            page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
+
+            # Download the zip and load it with chargen.load_model.
+            with page.expect_download(timeout=TIMEOUT_MS) as download:
+                page.locator("#train_download").click()
+            archive = tmp_path / "model.zip"
+            download.value.save_as(archive)
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp_path / "model")
+            model = chargen.load_model(tmp_path / "model")
+            assert set(model.vocab.chars) == set(TEXT)
+
+            # The new model is picked in the Generate tab: greedy and sampled come from it.
+            page.get_by_role("tab", name="Generate").click()
+            assert "trained here" in page.locator("#model input").input_value()
+            page.locator("#prompt textarea").fill("The ")
+            page.locator("#generate").first.click()
+            page.wait_for_function(
+                """() => {
+                    const v = (id) => document.querySelector(`#${id} textarea`)?.value ?? "";
+                    return v("greedy_text").length > 0 && v("sampled_text").length > 0
+                        && document.querySelector('#seed_used textarea, #seed_used input')?.value;
+                }""",
+                timeout=TIMEOUT_MS,
+            )
+            greedy = page.locator("#greedy_text textarea").input_value()
+            sampled = page.locator("#sampled_text textarea").input_value()
+            assert set(greedy + sampled) <= set(TEXT)
+            page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
+            assert errors == []
+        finally:
+            browser.close()

@@ -1,0 +1,132 @@
+"""The Train tab through the served app's API: /train streams progress and leaves a session model that
+only its own client session can generate with; the queue, Stop, the zip round trip and refusals."""
+
+from __future__ import annotations
+
+import math
+import threading
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, make_text
+from train_app import serve_with_train_tab
+
+SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "train.txt"
+TEXT = make_text(words=3000)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    """The real app page (its bundled models) with the Train tab, served on a free port."""
+    with serve_with_train_tab(tmp_path_factory.mktemp("train_app")) as served:
+        yield served
+
+
+def client_for(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+def bigram_nats_per_char(text: str) -> float:
+    """The held-out loss of a smoothed bigram count table on the validation blocks /train holds out:
+    counts from the training spans, the best of a few smoothing strengths (a baseline in its favour)."""
+    from chargen import session_training as st
+    from chargen.data import Corpus
+
+    preset = st.PRESETS["small"]
+    corpus = Corpus.from_text(text, 0.05, min_chars=preset.seq_len + 1, scheme="blocks")
+    ids = corpus.ids.tolist()
+    pairs = Counter()
+    for start, end in corpus.train_spans:
+        pairs.update(zip(ids[start : end - 1], ids[start + 1 : end], strict=True))
+    firsts = Counter()
+    for (a, _), n in pairs.items():
+        firsts[a] += n
+    vocab = len(corpus.vocab)
+    rows = corpus.val[:, : max(2, st.EVAL_CHARS // len(corpus.val))].tolist()
+    held_out = [(a, b) for row in rows for a, b in zip(row[:-1], row[1:], strict=True)]
+    best = math.inf
+    for alpha in (0.01, 0.03, 0.1, 0.3, 1.0):
+        nll = -sum(math.log((pairs[(a, b)] + alpha) / (firsts[a] + alpha * vocab)) for a, b in held_out)
+        best = min(best, nll / len(held_out))
+    return best
+
+
+@pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"{SHAKESPEARE} is not here")
+def test_thirty_seconds_on_shakespeare_beat_a_bigram_table_in_this_session_only(served) -> None:
+    url, _ = served
+    text = SHAKESPEARE.read_text(encoding="utf-8")[:200_000]
+    baseline = bigram_nats_per_char(text)
+    client = client_for(url)
+    job = client.submit(text, "gru", 30, "small", api_name="/train")
+    updates = [update[0] for update in job]
+    final = job.result()[0]
+    assert all(isinstance(u, dict) for u in updates) and updates[-1] == final
+    assert any(u.get("status") == "training" and u.get("val_loss") for u in updates[:-1])
+    assert final["status"] == "done" and final["model"].startswith("session:")
+    assert final["steps"] > 0
+    print(f"30 s of training: {final['steps']} steps, val {final['val_loss']:.3f} vs bigram {baseline:.3f} nats/char")
+    assert final["val_loss"] < baseline
+    greedy, sampled = client.predict("ROMEO:\n", 0.8, 300, 0, 1.0, "7", final["model"], api_name="/generate")[:2]
+    assert len(sampled) == 300 and set(greedy + sampled) <= set(text)
+    with pytest.raises(Exception, match="model must be one of"):
+        client_for(url).predict("ROMEO:\n", 0.8, 50, 0, 1.0, "7", final["model"], api_name="/generate")
+
+
+def test_binary_input_is_refused_and_the_server_keeps_serving(served) -> None:
+    url, _ = served
+    client = client_for(url)
+    binary = bytes(range(256)).decode("latin-1") * 100
+    with pytest.raises(Exception, match="NUL"):
+        client.predict(binary, "gru", 15, "small", api_name="/train")
+    with pytest.raises(Exception, match="at least 10,000"):
+        client.predict("too short", "gru", 15, "small", api_name="/train")
+    greedy = client.predict("ROMEO:\n", 0.8, 20, 0, 1.0, "1", "", api_name="/generate")[0]
+    assert len(greedy) == 20
+
+
+def test_a_second_trainer_waits_with_its_place_and_stop_keeps_the_best_so_far(served, tmp_path: Path) -> None:
+    url, session_models = served
+    first, second = client_for(url), client_for(url)
+    first_job = first.submit(TEXT, "rnn", 60, "small", api_name="/train")
+    for update in first_job:
+        if update[0].get("val_loss") is not None:
+            break  # training, and one evaluation done
+    second_job = second.submit(TEXT, "gru", 60, "small", api_name="/train")
+    seen = []
+    for update in second_job:
+        seen.append(update[0])
+        if update[0].get("status") == "queued":
+            break
+    assert seen[-1] == {"status": "queued", "place": 1}
+    first.predict(api_name="/stop_training")
+    final = first_job.result()[0]
+    assert final["status"] == "done" and final["stopped_early"] and final["steps"] < 1000
+    # The second run now trains; stop it as soon as it reports a step.
+    for update in second_job:
+        if update[0].get("status") == "training" and update[0].get("val_loss") is not None:
+            break
+    second.predict(api_name="/stop_training")
+    second_final = second_job.result()[0]
+    assert second_final["status"] == "done" and second_final["cell"] == "gru"
+    # Download: the zip holds what chargen.load_model needs, and the card with the loss curve.
+    archive = Path(first_job.result()[4]["value"] if isinstance(first_job.result()[4], dict) else first_job.result()[4])
+    with zipfile.ZipFile(archive) as zf:
+        assert {"config.json", "model.safetensors", "README.md", "loss.png"} <= set(zf.namelist())
+        zf.extractall(tmp_path / "model")
+    import chargen
+
+    assert chargen.load_model(tmp_path / "model").cell == "rnn"
+    # Upload it back in a third session: usable there, by that session only.
+    from gradio_client import handle_file
+
+    third = client_for(url)
+    uploaded = third.predict(handle_file(str(archive)), api_name="/upload_model")[0]
+    assert uploaded["status"] == "uploaded" and uploaded["model"].startswith("session:")
+    assert third.predict("\n", 0.8, 30, 0, 1.0, "3", uploaded["model"], api_name="/generate")[0]
+    with pytest.raises(Exception, match="model must be one of"):
+        first.predict("\n", 0.8, 30, 0, 1.0, "3", uploaded["model"], api_name="/generate")
+    assert not any(t.name == "chargen-session-training" and t.is_alive() for t in threading.enumerate())

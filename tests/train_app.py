@@ -1,0 +1,36 @@
+"""The real app page with the Train tab, served in-process for the Train tab's tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from conftest import free_port
+
+
+@contextlib.contextmanager
+def serve_with_train_tab(tmp: Path, max_seconds: float = 60) -> Iterator[tuple[str, object]]:
+    """Serve ``app.build_demo`` (bundled models) with the Train tab on a free port; yields (url, session models)."""
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp / "gradio"))
+    import torch
+
+    threads = torch.get_num_threads()
+    import app
+    from chargen import session_training as st
+    from chargen import train_views
+
+    models, notices = app.load_app_models()
+    session_models = train_views.SessionModels(st.SessionStore(root=tmp / "sessions"))
+    settings = train_views.TrainTabSettings(max_seconds=max_seconds, default_seconds=30)
+    demo = app.build_demo(models, notices, session_models=session_models, train_settings=settings)
+    demo.launch(
+        prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(), **app.launch_options()
+    )
+    try:
+        yield demo.local_url, session_models
+    finally:
+        demo.close()
+        session_models.store.close()
+        torch.set_num_threads(threads)
