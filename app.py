@@ -1,7 +1,8 @@
 """chargen's web app: greedy and sampled continuations of a prompt, side by side, one character at a time.
 
 ``python app.py`` serves it on http://127.0.0.1:7860 (``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``
-change that), from any working directory. The models come from ``CHARGEN_MODELS`` (comma-separated
+change that), from any working directory. The models come from ``chargen-models.txt`` next to this
+file (``python -m chargen deploy`` writes one into the Space), else ``CHARGEN_MODELS`` (comma-separated
 folders or Hub repo ids; the first is the default), else the bundled ones (``views.BUNDLED_MODELS``,
 found next to this file). Importing this file does no work: :func:`build_demo` builds the page from
 loaded models and :func:`main` does the side effects (torch threads, loading, serving). The work
@@ -9,6 +10,11 @@ happens in ``chargen``; ``chargen.views`` makes what the page shows and ``charge
 """
 
 from __future__ import annotations
+
+try:  # ZeroGPU Spaces: `spaces` must be imported before anything initialises CUDA; elsewhere it is optional
+    import spaces  # noqa: F401
+except ImportError:
+    pass
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,6 +29,7 @@ from chargen.errors import ChargenError
 from chargen.generate import Comparison, compare, stream_compare
 from chargen.hub import load_models
 from chargen.model import CharRNN
+from chargen.space import configured_models
 
 PROJECT_DIR = Path(__file__).resolve().parent
 """Where the bundled models are found: next to this file, whatever the working directory."""
@@ -467,7 +474,7 @@ def warm_up(models: Sequence[views.OfferedModel]) -> None:
 def main() -> None:
     """Load the models and serve the page (answering first: the warm-up doesn't delay the page)."""
     views.set_torch_threads(TORCH_THREADS)
-    models, notices = load_app_models(os.environ.get("CHARGEN_MODELS"))
+    models, notices = load_app_models(configured_models(PROJECT_DIR, os.environ))
     demo = build_demo(models, notices)
     demo.launch(prevent_thread_lock=True, **launch_options())
     warm_up(models)
