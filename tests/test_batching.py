@@ -113,6 +113,8 @@ def test_the_bundled_model_many_requests_at_once_equal_compare() -> None:
         jobs = [engine.submit(**request) for request in requests]
         for request, job in zip(requests, jobs, strict=True):
             _assert_same_as_compare(model, "auto", request, job)
+        # Five prompts for twelve requests: the later ones reused a primed state, and were still exact.
+        assert engine.stats.requests == 12 and engine.stats.prime_hits >= 7
     finally:
         engine.close()
 
@@ -161,7 +163,7 @@ def test_bad_arguments_are_refused_at_submit_as_compare_refuses_them() -> None:
     model = tiny_model(hidden=32)
     engine = BatchingEngine(model, precision="int8")
     try:
-        for bad in (dict(length=0), dict(temperature=-1.0), dict(top_k=0), dict(top_p=1.5), dict(seed=-3)):
+        for bad in (dict(length=0), dict(temperature=-1.0), dict(top_k=-2), dict(top_p=1.5), dict(seed=-3)):
             arguments = {"prompt": "abc", "length": 10, **bad}
             with pytest.raises(ConfigError) as engine_error:
                 engine.submit(**arguments)
@@ -224,6 +226,7 @@ def test_streamed_updates_grow_to_compares_result_and_closing_the_stream_cancels
         assert all(not u.done for u in updates[:-1])
         for update in updates:
             assert final.greedy.startswith(update.greedy) and final.sampled.startswith(update.sampled)
+            assert update.sampled_probs == final.sampled_probs[: len(update.sampled)]
         job = asyncio.run(leave_early())
         assert job.wait(timeout=60) and job.cancelled
         assert pacer.streams == 0
