@@ -3,8 +3,10 @@
 On a ZeroGPU Space (``SPACES_ZERO_GPU=true``) only functions decorated with ``@spaces.GPU`` get a
 GPU, each call charged to the visitor's daily quota (and refused up front when the quota left is
 smaller than the duration asked). Generation stays on the CPU: chargen's int8 engine beats a GPU
-round trip for one visitor and spends nobody's quota, so the app decorates nothing. Training is
-the work that deserves a GPU: :func:`train_on_gpu` is decorated, for a Space that trains.
+round trip for one visitor and spends nobody's quota, so it is never decorated. Training is the
+work that deserves a GPU: the app's Train tab wraps its training stream with :func:`gpu` when it
+builds the page on ZeroGPU (``chargen.session_training.zero_gpu_train_stream``), and
+:func:`train_on_gpu` is the same for a whole ``python -m chargen train`` run.
 
 Without the ``spaces`` package :func:`gpu` returns functions unchanged, and ``spaces`` itself does
 the same when ``SPACES_ZERO_GPU`` is not ``true`` (``spaces/zero/decorator.py``: ``if not
