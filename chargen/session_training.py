@@ -180,27 +180,29 @@ def check_size(size: Any) -> str:
     return value
 
 
-def check_seconds(seconds: Any, max_seconds: float) -> float:
-    """A time budget in seconds between :data:`MIN_SECONDS` and ``max_seconds``."""
-    allowed = f"a number of seconds from {MIN_SECONDS} to {max_seconds:g}"
+def check_seconds(seconds: Any, max_seconds: float, min_seconds: float = MIN_SECONDS) -> float:
+    """A time budget in seconds between ``min_seconds`` (default :data:`MIN_SECONDS`) and ``max_seconds``."""
+    allowed = f"a number of seconds from {min_seconds:g} to {max_seconds:g}"
     if isinstance(seconds, bool):
         raise ConfigError(f"seconds must be {allowed}, got {seconds!r}")
     try:
         value = float(seconds)
     except (TypeError, ValueError):
         raise ConfigError(f"seconds must be {allowed}, got {_short(seconds)}") from None
-    if not math.isfinite(value) or not MIN_SECONDS <= value <= max_seconds:
+    if not math.isfinite(value) or not min_seconds <= value <= max_seconds:
         raise ConfigError(f"seconds must be {allowed}, got {_short(seconds)}")
     return value
 
 
-def parse_train_request(text: Any, cell: Any, seconds: Any, size: Any, max_seconds: float) -> TrainRequest:
+def parse_train_request(
+    text: Any, cell: Any, seconds: Any, size: Any, max_seconds: float, min_seconds: float = MIN_SECONDS
+) -> TrainRequest:
     """Check every input of a training request as it comes from the page or the API."""
     return TrainRequest(
         text=check_text(text),
         cell=check_cell(cell),
         size=check_size(size if size not in (None, "") else "small"),
-        seconds=check_seconds(seconds, max_seconds),
+        seconds=check_seconds(seconds, max_seconds, min_seconds),
     )
 
 
@@ -258,6 +260,7 @@ def train_stream(
     size: str = "small",
     *,
     max_seconds: float | None = None,
+    min_seconds: float = MIN_SECONDS,
     device: str = "cpu",
     stop: threading.Event | None = None,
     sample_every: float = SAMPLE_EVERY_S,
@@ -276,8 +279,11 @@ def train_stream(
     """
     from chargen.train import train
 
-    request = parse_train_request(text, cell, seconds, size, max_seconds or max(seconds, MIN_SECONDS))
+    request = parse_train_request(
+        text, cell, seconds, size, max_seconds or max(seconds, min_seconds), min_seconds=min_seconds
+    )
     stop = stop or threading.Event()
+    closed = threading.Event()  # this stream was closed: end the run without touching the caller's flag
     if threads is not None:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="chargen-train-") as work:
@@ -290,7 +296,7 @@ def train_stream(
 
         def on_step(progress: Any) -> bool:
             events.put(progress)
-            return stop.is_set()
+            return stop.is_set() or closed.is_set()
 
         def run() -> None:
             try:
@@ -327,7 +333,7 @@ def train_stream(
                 "config": best.config.to_dict(),
             }
         finally:
-            stop.set()  # a closed generator (Stop, a lost connection) ends the run at its next step
+            closed.set()  # a closed generator (Stop, a lost connection) ends the run at its next step
             worker.join()
 
 
@@ -547,10 +553,22 @@ def zero_gpu_refusal(exc: BaseException) -> str | None:
     )
 
 
-def gpu_train_stream(text: str, cell: str, seconds: float, size: str, max_seconds: float) -> Iterator[dict[str, Any]]:
+def gpu_train_stream(
+    text: str, cell: str, seconds: float, size: str, max_seconds: float, min_seconds: float = MIN_SECONDS
+) -> Iterator[dict[str, Any]]:
     """:func:`train_stream` on the GPU, for ``@spaces.GPU``: all state comes in as arguments and goes
     out as yielded plain data and CPU tensors (the call runs in a forked process)."""
-    yield from train_stream(text, cell, seconds, size, max_seconds=max_seconds, device="cuda", stop=None, threads=None)
+    yield from train_stream(
+        text,
+        cell,
+        seconds,
+        size,
+        max_seconds=max_seconds,
+        min_seconds=min_seconds,
+        device="cuda",
+        stop=None,
+        threads=None,
+    )
 
 
 def zero_gpu_train_stream() -> Callable[..., Iterator[dict[str, Any]]]:
@@ -562,7 +580,7 @@ def zero_gpu_train_stream() -> Callable[..., Iterator[dict[str, Any]]]:
     """
     from chargen.zerogpu import gpu
 
-    def duration(text: str, cell: str, seconds: float, size: str, max_seconds: float) -> int:
+    def duration(text: str, cell: str, seconds: float, size: str, max_seconds: float, min_seconds: float) -> int:
         return zero_gpu_duration(float(seconds))
 
     return gpu(duration=duration)(gpu_train_stream)

@@ -45,6 +45,7 @@ class TrainTabSettings:
     """What the server decides for the tab: budgets, ZeroGPU, the Hub."""
 
     max_seconds: float = st.DEFAULT_MAX_SECONDS
+    min_seconds: float = st.MIN_SECONDS
     default_seconds: float = st.DEFAULT_SECONDS
     zero_gpu: bool = False
     hub_endpoint: str | None = None
@@ -156,11 +157,11 @@ def cost_text(seconds: float, settings: TrainTabSettings, runs: int = 1) -> str:
         seconds = float(seconds)
     except (TypeError, ValueError):
         return ""
-    cost = st.zero_gpu_cost(seconds, runs)
     return (
         f"On this ZeroGPU Space, training for {seconds:.0f} s asks the GPU for {st.zero_gpu_duration(seconds)} s "
-        f"and charges about **{cost:.0f} s** of your daily GPU quota up front ({runs} run(s); "
-        f"anonymous visitors get {st.ZERO_GPU_DAILY_QUOTA_S} s a day, more when logged in)."
+        f"and charges about **{st.zero_gpu_cost(seconds, runs):.0f} s** of your daily GPU quota up front "
+        f"(Compare cells: three runs, **{st.zero_gpu_cost(seconds, 3 * runs):.0f} s**); anonymous visitors get "
+        f"{st.ZERO_GPU_DAILY_QUOTA_S} s a day, more when logged in."
     )
 
 
@@ -209,7 +210,7 @@ def add_train_tab(
                 cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
                 size = gr.Radio(list(st.SIZES), value="small", label="Size", elem_id="train_size")
                 seconds = gr.Slider(
-                    st.MIN_SECONDS,
+                    settings.min_seconds,
                     settings.max_seconds,
                     value=settings.default_seconds,
                     step=5,
@@ -267,9 +268,23 @@ def add_train_tab(
 
     def run_stream(request: st.TrainRequest, stop: Any) -> Callable[[], Iterator[dict[str, Any]]]:
         if zero_stream is not None:  # forked GPU process: only plain arguments in, plain data out
-            return lambda: zero_stream(request.text, request.cell, request.seconds, request.size, settings.max_seconds)
+            args = (
+                request.text,
+                request.cell,
+                request.seconds,
+                request.size,
+                settings.max_seconds,
+                settings.min_seconds,
+            )
+            return lambda: _stoppable(zero_stream(*args), stop)
         return lambda: st.train_stream(
-            request.text, request.cell, request.seconds, request.size, max_seconds=settings.max_seconds, stop=stop
+            request.text,
+            request.cell,
+            request.seconds,
+            request.size,
+            max_seconds=settings.max_seconds,
+            min_seconds=settings.min_seconds,
+            stop=stop,
         )
 
     def trained(runs: list[tuple[str, st.TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
@@ -342,16 +357,18 @@ def add_train_tab(
     def train(text: Any, cell: Any, seconds: Any, size: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         """Train a model on ``text`` for ``seconds``; stream progress; the last update names the session model."""
         try:
-            parsed = st.parse_train_request(text, cell, seconds, size, settings.max_seconds)
+            parsed = st.parse_train_request(text, cell, seconds, size, settings.max_seconds, settings.min_seconds)
         except ChargenError as exc:
             raise _error(exc) from None
         yield from trained([(parsed.cell, parsed)], request)
 
     def compare_cells(text: Any, seconds: Any, size: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         """Train rnn, lstm and gru on ``text`` for ``seconds`` each and overlay their validation curves."""
-        limit = settings.max_seconds if not settings.zero_gpu else max(st.MIN_SECONDS, st.zero_gpu_max_seconds(runs=3))
+        limit = settings.max_seconds
+        if settings.zero_gpu:  # three charged GPU calls
+            limit = max(settings.min_seconds, min(limit, st.zero_gpu_max_seconds(runs=3)))
         try:
-            parsed = [st.parse_train_request(text, c, seconds, size, limit) for c in CELLS]
+            parsed = [st.parse_train_request(text, c, seconds, size, limit, settings.min_seconds) for c in CELLS]
         except ChargenError as exc:
             raise _error(exc) from None
         yield from trained([(p.cell, p) for p in parsed], request)
@@ -438,6 +455,18 @@ def train_tab(session_models: SessionModels, settings: TrainTabSettings | None =
         add_train_tab(Context.root_block, picker, list(picker.choices), session_models, settings, in_tab=True)
 
     return build
+
+
+def _stoppable(stream: Iterator[dict[str, Any]], stop: Any) -> Iterator[dict[str, Any]]:
+    """Close ``stream`` once ``stop`` is set. On ZeroGPU, closing the parent's stream stops the forked
+    worker's generator (spaces/zero/wrappers.py sets its stop event); the best weights already came back."""
+    try:
+        for update in stream:
+            yield update
+            if stop.is_set():
+                return
+    finally:
+        stream.close()
 
 
 def _compare_status(kept: list[st.SessionModel], histories: Mapping[str, st.RunHistory]) -> dict[str, Any]:

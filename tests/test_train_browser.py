@@ -36,7 +36,7 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
             page.get_by_role("tab", name="Train").click()
             page.locator("#train_text textarea").fill(TEXT)
             seconds = page.locator("#train_seconds input[type=number]")
-            seconds.fill("15")
+            seconds.fill("6")
             seconds.press("Enter")
             page.locator("#train_button").click()
 

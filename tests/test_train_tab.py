@@ -84,6 +84,8 @@ def test_binary_input_is_refused_and_the_server_keeps_serving(served) -> None:
         client.predict(binary, "gru", 15, "small", api_name="/train")
     with pytest.raises(Exception, match="at least 10,000"):
         client.predict("too short", "gru", 15, "small", api_name="/train")
+    with pytest.raises(Exception, match="seconds must be a number of seconds from 2 to 60"):
+        client.predict(TEXT, "gru", 61, "small", api_name="/train")
     greedy = client.predict("ROMEO:\n", 0.8, 20, 0, 1.0, "1", "", api_name="/generate")[0]
     assert len(greedy) == 20
 
@@ -130,3 +132,29 @@ def test_a_second_trainer_waits_with_its_place_and_stop_keeps_the_best_so_far(se
     with pytest.raises(Exception, match="model must be one of"):
         first.predict("\n", 0.8, 30, 0, 1.0, "3", uploaded["model"], api_name="/generate")
     assert not any(t.name == "chargen-session-training" and t.is_alive() for t in threading.enumerate())
+
+
+def test_compare_cells_trains_all_three_and_overlays_their_validation_curves(served) -> None:
+    url, session_models = served
+    client = client_for(url)
+    final, curve, samples = client.predict(TEXT, 3, "small", api_name="/compare_cells")[:3]
+    assert final["status"] == "done" and set(final["models"]) == {"rnn", "lstm", "gru"}
+    assert set(final["val_loss"]) == {"rnn", "lstm", "gru"}
+    plot = curve.get("value") or curve  # gr.LinePlot's data: columns step, loss, curve
+    assert {row[2] for row in plot["data"]} == {"rnn validation", "lstm validation", "gru validation"}
+    assert all(f"[{cell}] step " in samples for cell in ("rnn", "lstm", "gru"))
+    for name in final["models"].values():
+        assert client.predict("The ", 0.8, 20, 0, 1.0, "1", name, api_name="/generate")[1]
+
+
+def test_zero_gpu_settings_and_cost_line(monkeypatch) -> None:
+    from chargen import train_views
+
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    monkeypatch.setenv("CHARGEN_TRAIN_MAX_SECONDS", "120")
+    settings = train_views.TrainTabSettings.from_env()
+    assert (settings.zero_gpu, settings.max_seconds, settings.default_seconds) == (False, 120, 120)
+    assert train_views.cost_text(60, settings) == ""
+    zero = train_views.TrainTabSettings(max_seconds=70, zero_gpu=True)
+    line = train_views.cost_text(60, zero)
+    assert "asks the GPU for 70 s" in line and "**105 s**" in line and "**315 s**" in line
