@@ -27,7 +27,7 @@ from hub_server import TOKEN, StandInHub
 
 from chargen.checkpoint import save_checkpoint
 from chargen.deploy import DeployError, DeploySettings, Pin, deploy, dry_run, models_file_text, space_files
-from chargen.errors import ConfigError
+from chargen.errors import CheckpointError, ConfigError
 from chargen.space import MODELS_FILE, configured_models, read_models_file
 
 OWNER = "alice"
@@ -483,3 +483,18 @@ def wait_until_serving(process: subprocess.Popen, url: str, log_path: Path, time
             pass
         assert time.monotonic() < deadline, f"the app did not answer within {timeout} s:\n{log_path.read_text()}"
         time.sleep(0.2)
+
+
+def test_a_broken_model_folder_stops_the_deploy_before_any_upload(
+    hub: StandInHub, models: tuple[str, str], project: Path
+) -> None:
+    (Path(models[1]) / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        run_deploy(hub, DeploySettings(SPACE, models=models), project)
+    assert hub.requests == []
+
+
+def test_the_project_readme_runs_on_zerogpu_and_cpu_spaces() -> None:
+    meta = front_matter((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert meta["python_version"] in ("3.10", "3.12")  # ZeroGPU runs only these; cpu-basic runs any
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
