@@ -17,14 +17,16 @@ except ImportError:
     pass
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import gradio as gr
 
 from chargen import page, train_views, views
+from chargen.batching import ServingSettings, stream_updates
 from chargen.errors import ChargenError
 from chargen.generate import Comparison, compare, stream_compare
 from chargen.hub import load_models
@@ -47,6 +49,12 @@ STREAM_CHUNK = 16
 """Characters generated per step of the stream (~10 ms of work). One at a time paid the stream's
 per-chunk bookkeeping 300 times a request: ~25% more server CPU in a 20-user burst."""
 
+BATCHING = ServingSettings()
+"""How ``python app.py`` serves /generate: every visitor's generation of a model stepped in one batch
+by one engine thread (chargen.batching), each handler a coroutine, no thread per request, updates
+paced so their cost stays flat as visitors come. ``CHARGEN_BATCHING=0`` serves as before: a thread
+and a batch of 2 per request, at most ``CONCURRENCY`` at once (benchmarks/load_test.py runs both)."""
+
 Outputs = tuple[Any, ...]
 
 
@@ -61,6 +69,7 @@ class Handlers:
         self,
         models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel],
         session_models: train_views.SessionModels | None = None,
+        batching: ServingSettings | None = None,
     ):
         self.session_models = session_models
         offered = offered_models(models)
@@ -68,6 +77,13 @@ class Handlers:
             raise ChargenError("the app needs at least one model")
         self.models = {model.name: model for model in offered}
         self.menu = views.ModelMenu.of(offered)
+        # One engine per offered model (threads chargen<i>-step / -prime); none without batching.
+        self.engines = (
+            {model.name: batching.engine(model.model, f"chargen{i}") for i, model in enumerate(offered)}
+            if batching is not None
+            else {}
+        )
+        self.pacer = batching.pacer() if batching is not None else None
 
     @property
     def model_names(self) -> list[str]:
@@ -133,6 +149,43 @@ class Handlers:
             raise _refuse(exc) from None
         for comparison in views.throttle(stream, STREAM_INTERVAL_S):
             yield self._outputs(request, comparison)
+
+    async def generate_batched(
+        self,
+        prompt: str,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        length: int = views.APP_DEFAULT_LENGTH,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
+        seed: int | str | None = None,
+        model_name: str | None = None,
+        session: gr.Request = None,
+    ) -> AsyncIterator[Outputs]:
+        """:meth:`generate` through the model's batching engine: the same outputs and texts (identical
+        to ``compare``'s for the seed), the first characters at once, then paced updates, then the
+        complete result. A visitor who leaves or presses Stop cancels the request in the engine."""
+        request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
+        engine = self.engines.get(request.model_name)
+        if engine is None:  # a visitor's own model (Train tab): its own thread and batch, as unbatched
+            updates = self.generate(prompt, temperature, length, top_k, top_p, seed, model_name, session)
+            while (outputs := await anyio.to_thread.run_sync(next, updates, None)) is not None:
+                yield outputs
+            return
+        visitor = session.client.host if session is not None and session.client is not None else None
+        try:
+            job = engine.submit(
+                request.prompt,
+                request.length,
+                temperature=request.temperature,
+                top_k=request.top_k,
+                top_p=request.top_p,
+                seed=request.seed,
+                visitor=visitor,
+            )
+            async for comparison in stream_updates(job, self.pacer):
+                yield self._outputs(request, comparison)
+        except ChargenError as exc:
+            raise _refuse(exc) from None
 
     def stopped(
         self,
@@ -247,12 +300,14 @@ def build_demo(
     tabs: Sequence[tuple[str, TabBuilder]] | None = None,
     session_models: train_views.SessionModels | None = None,
     train_settings: train_views.TrainTabSettings | None = None,
+    batching: ServingSettings | None = None,
 ) -> gr.Blocks:
     """The app's page for these loaded models (short name -> model; the first is the default), with
     ``notices`` from loading shown at the top and ``tabs`` (default :data:`TABS`) after "Generate".
-    Serve it with ``demo.launch(**launch_options())``."""
+    With ``batching`` (``python app.py`` passes :data:`BATCHING`) /generate runs on one batching
+    engine per model. Serve it with ``demo.launch(**launch_options())``."""
     session_models = session_models or train_views.SessionModels()  # the Train tab's, per visitor
-    handlers = Handlers(models, session_models)
+    handlers = Handlers(models, session_models, batching)
     names = handlers.model_names
     extra_tabs = [*(TABS if tabs is None else tabs), ("Train", train_views.train_tab(session_models, train_settings))]
     header_text, facts_text = handlers.header(names[0])
@@ -360,24 +415,30 @@ def build_demo(
 
         inputs = [prompt, temperature, length, top_k, top_p, seed, model]
         outputs = [greedy_out, sampled_out, seed_out, loop_out, notices_view, data_out]
+        # Batched, a handler is a coroutine waiting on the engine (no thread), so as many run as the
+        # engine holds; unbatched, each is a thread with its own batch of 2.
+        generate_fn, generate_group = (
+            (handlers.generate_batched, {"concurrency_id": "generate", "concurrency_limit": batching.max_active})
+            if batching is not None
+            else (handlers.generate, {"concurrency_id": "model", "concurrency_limit": CONCURRENCY})
+        )
         generation = generate_button.click(
-            handlers.generate,
+            generate_fn,
             inputs=inputs,
             outputs=outputs,
             js="(...args) => window.chargen.generateArgs(...args)",
             api_name="generate",
-            concurrency_id="model",
-            concurrency_limit=CONCURRENCY,
+            **generate_group,
             show_progress="hidden",
             preprocess=False,  # every input is checked by views.parse_request, page or API alike
         )
         continuation = continue_button.click(
-            handlers.generate,
+            generate_fn,
             inputs=inputs,
             outputs=outputs,
             js="(...args) => window.chargen.continueArgs(...args)",
             api_visibility="private",
-            concurrency_id="model",
+            **generate_group,
             show_progress="hidden",
             preprocess=False,
         )
@@ -429,7 +490,10 @@ def build_demo(
             outputs=[*inputs, playback],
             js="(...args) => window.chargen.fromUrl(...args)",
         ).then(None, js="() => { window.chargen.onPromptChange(); window.chargen.autoGenerate(); }")
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    # Batched, a burst of visitors runs at once instead of waiting, but each page then asks for its
+    # chart (2 at a time): the queue holds a burst of those too.
+    queue_size = QUEUE_SIZE if batching is None else max(QUEUE_SIZE, batching.max_active)
+    demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
     return demo
 
 
@@ -475,7 +539,8 @@ def main() -> None:
     """Load the models and serve the page (answering first: the warm-up doesn't delay the page)."""
     views.set_torch_threads(TORCH_THREADS)
     models, notices = load_app_models(configured_models(PROJECT_DIR, os.environ))
-    demo = build_demo(models, notices)
+    batching = None if os.environ.get("CHARGEN_BATCHING", "1") == "0" else BATCHING
+    demo = build_demo(models, notices, batching=batching)
     demo.launch(prevent_thread_lock=True, **launch_options())
     warm_up(models)
     demo.block_thread()

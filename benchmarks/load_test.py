@@ -4,14 +4,21 @@ Starts ``python app.py`` on a free 127.0.0.1 port (``GRADIO_SERVER_PORT``), wait
 to answer HTTP 200, then lets N gradio_client users ask for a generation at the same instant
 (each ``--chars`` characters, a mix of prompts and temperatures) and prints what happened:
 requests served, errors, queue rejections, throughput, and latency (p50 / p95 / max) to the first
-streamed update and to the complete result::
+streamed update and to the complete result. By default the same burst runs twice, against a fresh
+app each time: with the continuous-batching engine on (``CHARGEN_BATCHING=1``, the default) and
+off (``CHARGEN_BATCHING=0``: a thread and a batch of 2 per request), printed side by side with the
+CPU the load generator used beside the server's, and where the server's CPU went (per thread,
+from /proc: the engine's stepping and priming threads, the rest of the server)::
 
-    .venv/bin/python benchmarks/load_test.py [--users 20] [--chars 300] [--url http://127.0.0.1:7860/]
+    .venv/bin/python benchmarks/load_test.py [--users 100] [--chars 300] [--engine both|on|off]
 
-Goal (issue 7) on a 2-core machine: 20 users at once all served, 0 errors, p95 <= 5 s. Users
-beyond the app's queue bound (``app.QUEUE_SIZE`` waiting plus ``app.CONCURRENCY`` running) are
-turned away at once with "Queue is full"; ``--users 50`` shows that. Everything is bounded:
-at most ``--max-users`` users, each request ``--request-timeout`` seconds, only 127.0.0.1.
+On a shared machine, pin both the app and the load generator to the same free cores, e.g.
+``taskset -c 0 ...`` (one core) or ``taskset -c 0,1 ...`` (two); the app inherits the pinning.
+
+Goals: issue 7, 20 users at once all served, 0 errors, p95 <= 5 s on 2 cores; issue 16, the same
+for 100 users. Users beyond what the app admits are turned away at once with "Queue is full".
+Everything is bounded: at most ``MAX_USERS`` users, each request ``--request-timeout`` seconds,
+only 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ MAX_USERS = 200
 """A hard cap, so a typo can't start thousands of threads."""
 POLL_S = 0.01
 """How often each user looks for its result: the resolution of the latency figures."""
+POLLS_PER_S = 2000
+"""All users together look this many times a second at most (100 users: every 0.05 s each), so
+the load generator's polling doesn't grow into CPU taken from the server it measures."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 # A mix of what visitors send: the examples, plain text, an empty prompt, characters the model
 # doesn't know; greedy, cool, default and hot temperatures.
@@ -86,6 +97,12 @@ class Report:
     client_cpu_s: float = 0.0
     """CPU seconds the users themselves (this process) used while the requests ran: on a shared
     2-core machine that time is taken from the server being measured."""
+    server_cpu_s: float | None = None
+    """CPU seconds the server process used while the requests ran (None when its pid is unknown)."""
+    server_cpu_by_thread: dict[str, float] = field(default_factory=dict)
+    """``server_cpu_s`` split by thread name (see :func:`server_cpu`)."""
+    engine: str = ""
+    """"on" or "off" when this script started the app; "" for an app at ``--url``."""
     error_details: list[str] = field(default_factory=list)
 
     def goal_met(self, p95_limit: float = 5.0) -> bool:
@@ -136,9 +153,57 @@ def wait_for_http_200(url: str, timeout: float, process: subprocess.Popen | None
         time.sleep(0.1)
 
 
+THREAD_GROUPS = {
+    "-step": "engine: model steps (threads *-step)",
+    "-prime": "engine: priming prompts (threads *-prime)",
+}
+OTHER_THREADS = "rest of the server: gradio's event loop, HTTP, queue, streamed updates, handler threads"
+
+
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) of each live thread of process ``pid``, with the thread's OS name."""
+    threads = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+            name = (task / "comm").read_text().strip()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        threads[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return threads
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid``, its ended threads included."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def server_cpu(pid: int, before: tuple[float, dict], after: tuple[float, dict]) -> tuple[float, dict[str, float]]:
+    """The server's CPU seconds between two ``(process_cpu, thread_cpu)`` readings, in all and per
+    thread group: the batching engine's threads are named (``chargen-<model>-step`` / ``-prime``);
+    everything else is gradio serving (its event loop thread does HTTP, the queue and each streamed
+    update; its worker threads run synchronous handlers, which is where generation runs with the
+    engine off)."""
+    total = after[0] - before[0]
+    groups: dict[str, float] = {}
+    for tid, (name, seconds) in after[1].items():
+        spent = seconds - before[1].get(tid, (name, 0.0))[1]
+        group = next((label for suffix, label in THREAD_GROUPS.items() if name.endswith(suffix)), OTHER_THREADS)
+        groups[group] = groups.get(group, 0.0) + spent
+    # Threads that ended during the burst are in the process's total only.
+    groups[OTHER_THREADS] = groups.get(OTHER_THREADS, 0.0) + max(0.0, total - sum(groups.values()))
+    return round(total, 2), {label: round(seconds, 2) for label, seconds in groups.items()}
+
+
 @contextmanager
-def running_app(startup_timeout: float = 90.0, models: str | None = None) -> Iterator[tuple[str, float]]:
-    """``python app.py`` on a free 127.0.0.1 port; yields ``(url, seconds until HTTP 200)``."""
+def running_app(
+    startup_timeout: float = 90.0, models: str | None = None, engine: str | None = None
+) -> Iterator[tuple[str, float, int]]:
+    """``python app.py`` on a free 127.0.0.1 port, the batching engine ``engine`` ("on" / "off",
+    None: the app's default); yields ``(url, seconds until HTTP 200, the app's pid)``."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="chargen-load-") as scratch:
         env = {
@@ -151,6 +216,8 @@ def running_app(startup_timeout: float = 90.0, models: str | None = None) -> Ite
         }
         if models:
             env["CHARGEN_MODELS"] = models
+        if engine is not None:
+            env["CHARGEN_BATCHING"] = "1" if engine == "on" else "0"
         log_path = Path(scratch) / "app.log"
         with open(log_path, "w") as log:
             process = subprocess.Popen(
@@ -162,7 +229,7 @@ def running_app(startup_timeout: float = 90.0, models: str | None = None) -> Ite
                     ready = wait_for_http_200(url, startup_timeout, process)
                 except (RuntimeError, TimeoutError) as exc:
                     raise RuntimeError(f"{exc}\n--- app log ---\n{log_path.read_text()[-4000:]}") from None
-                yield url, ready
+                yield url, ready, process.pid
             finally:
                 process.terminate()
                 try:
@@ -176,8 +243,11 @@ def _is_queue_full(exc: BaseException) -> bool:
     return "queue is full" in str(exc).lower()
 
 
-def run_users(url: str, users: int, chars: int, request_timeout: float = 120.0) -> Report:
-    """``users`` gradio_client users, connected first, then all asking at the same instant."""
+def run_users(
+    url: str, users: int, chars: int, request_timeout: float = 120.0, server_pid: int | None = None
+) -> Report:
+    """``users`` gradio_client users, connected first, then all asking at the same instant. With
+    ``server_pid`` (a process on this machine) the report also says where the server's CPU went."""
     from gradio_client import Client
 
     if not 1 <= users <= MAX_USERS:
@@ -187,10 +257,22 @@ def run_users(url: str, users: int, chars: int, request_timeout: float = 120.0) 
     # with it on, gradio_client builds two SSL contexts per request (~80 ms of CPU), which on a
     # 2-core machine is taken from the server being measured.
     with ThreadPoolExecutor(max_workers=min(users, 16)) as pool:
-        clients = list(pool.map(lambda _: Client(url, verbose=False, ssl_verify=False), range(users)))
+        # httpx_kwargs: gradio_client's own HTTP calls (joining the queue) time out after httpx's
+        # default 5 s, which under a burst on a busy machine fails requests a browser would still
+        # have waited for; the request's own deadline is --request-timeout.
+        clients = list(
+            pool.map(
+                lambda _: Client(url, verbose=False, ssl_verify=False, httpx_kwargs={"timeout": request_timeout}),
+                range(users),
+            )
+        )
     started_at = [0.0, 0.0]  # wall clock, this process's CPU time
+    server_before: list[tuple[float, dict]] = []
+    poll_s = max(POLL_S, users / POLLS_PER_S)
 
     def start_clocks() -> None:
+        if server_pid is not None:
+            server_before.append((process_cpu(server_pid), thread_cpu(server_pid)))
         started_at[:] = [time.monotonic(), time.process_time()]
 
     # Released together; the clocks start as the last one arrives.
@@ -213,7 +295,7 @@ def run_users(url: str, users: int, chars: int, request_timeout: float = 120.0) 
                 if time.monotonic() > deadline:
                     job.cancel()
                     raise TimeoutError(f"no complete result within {request_timeout:.0f} s")
-                time.sleep(POLL_S)
+                time.sleep(poll_s)
             greedy, sampled = job.result()[:2]
             outcome.done = time.monotonic() - started_at[0]
             if outcome.first_update is None:  # finished between two polls
@@ -231,9 +313,13 @@ def run_users(url: str, users: int, chars: int, request_timeout: float = 120.0) 
         outcomes = list(pool.map(user, range(users)))
     client_cpu = time.process_time() - started_at[1]
     wall = max(o.done or 0.0 for o in outcomes)
+    report = summarize(outcomes, users, chars, wall, client_cpu)
+    if server_pid is not None and server_before:
+        after = (process_cpu(server_pid), thread_cpu(server_pid))
+        report.server_cpu_s, report.server_cpu_by_thread = server_cpu(server_pid, server_before[0], after)
     for client in clients:
         client.close()
-    return summarize(outcomes, users, chars, wall, client_cpu)
+    return report
 
 
 def summarize(outcomes: list[Outcome], users: int, chars: int, wall: float, client_cpu: float = 0.0) -> Report:
@@ -263,30 +349,43 @@ def summarize(outcomes: list[Outcome], users: int, chars: int, wall: float, clie
     )
 
 
-def print_report(report: Report, ready_s: float | None) -> None:
-    """The figures, one per line, for a person."""
+def print_report(reports: list[tuple[Report, float | None]]) -> None:
+    """The figures, one per line and one column per run (engine on / off), for a person."""
 
     def seconds(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f} s"
 
-    if ready_s is not None:
-        print(f"app ready (HTTP 200)   {ready_s:.1f} s after start")
-    print(f"users at once          {report.users} x {report.chars} characters (greedy + sampled each)")
-    print(f"requests served        {report.served} / {report.users}")
-    print(f"errors                 {report.errors}")
-    answered = f" (each answered within {report.rejection_max_s:.2f} s)" if report.rejection_max_s is not None else ""
-    print(f"queue rejections       {report.rejected}{answered}")
-    print(f"wall time              {report.wall_s:.2f} s")
-    print(f"throughput             {report.requests_per_s:.2f} requests/s, {report.chars_per_s:,} characters/s")
-    print(
-        f"latency (complete)     p50 {seconds(report.latency_p50)}, p95 {seconds(report.latency_p95)}, "
-        f"max {seconds(report.latency_max)}"
+    def row(label: str, show) -> None:
+        print(f"{label:<24}" + "".join(f"{show(report, ready):<34}" for report, ready in reports))
+
+    first = reports[0][0]
+    print(f"{first.users} users at once x {first.chars} characters (greedy + sampled each)")
+    if any(report.engine for report, _ in reports):
+        row("batching engine", lambda r, _: r.engine or "?")
+    row("app ready (HTTP 200)", lambda _, ready: "-" if ready is None else f"{ready:.1f} s after start")
+    row("requests served", lambda r, _: f"{r.served} / {r.users}")
+    row("errors", lambda r, _: str(r.errors))
+    row(
+        "queue rejections",
+        lambda r, _: f"{r.rejected}" + (f" (answered <= {r.rejection_max_s:.2f} s)" if r.rejection_max_s else ""),
     )
-    print(f"first streamed update  p50 {seconds(report.first_update_p50)}, p95 {seconds(report.first_update_p95)}")
-    print(f"load generator CPU     {report.client_cpu_s:.2f} s (taken from the same cores as the app)")
-    for detail in report.error_details:
-        print(f"  error: {detail}")
-    print(f"goal (all served, 0 errors, p95 <= 5 s): {'met' if report.goal_met() else 'NOT met'}")
+    row("wall time", lambda r, _: f"{r.wall_s:.2f} s")
+    row("throughput", lambda r, _: f"{r.requests_per_s:.2f} req/s, {r.chars_per_s:,} char/s")
+    row("latency p50 / p95", lambda r, _: f"{seconds(r.latency_p50)} / {seconds(r.latency_p95)}")
+    row("latency max", lambda r, _: seconds(r.latency_max))
+    row("first update p50 / p95", lambda r, _: f"{seconds(r.first_update_p50)} / {seconds(r.first_update_p95)}")
+    row("load generator CPU", lambda r, _: f"{r.client_cpu_s:.2f} s")
+    row("server CPU", lambda r, _: "-" if r.server_cpu_s is None else f"{r.server_cpu_s:.2f} s")
+    labels = list(dict.fromkeys(label for report, _ in reports for label in report.server_cpu_by_thread))
+    for label in labels:
+        print(f"  {label}")
+        row("", lambda r, _, label=label: f"{r.server_cpu_by_thread.get(label, 0.0):.2f} s")
+    row("goal (all, 0 err, p95<=5s)", lambda r, _: "met" if r.goal_met() else "NOT met")
+    for report, _ in reports:
+        for detail in report.error_details:
+            print(f"  error ({report.engine or 'app'}): {detail}")
+    print("CPU seconds are over the burst (from the barrier to the last answer); the load generator shares")
+    print("the machine with the server, so pin both to the same cores (taskset) and say which.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,27 +394,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chars", type=int, default=300, help="characters each user asks for (default 300)")
     parser.add_argument("--url", help="an app already running on 127.0.0.1 (default: start python app.py)")
     parser.add_argument("--models", help="CHARGEN_MODELS for the started app (default: the bundled models)")
+    parser.add_argument(
+        "--engine",
+        choices=["both", "on", "off"],
+        default="both",
+        help="start the app with the batching engine on, off, or both one after the other (default both)",
+    )
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for HTTP 200")
     parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request at most")
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--json", action="store_true", help="print each run's report as one JSON object per line")
     args = parser.parse_args(argv)
     if not 1 <= args.users <= MAX_USERS:
         parser.error(f"--users must be between 1 and {MAX_USERS}")
 
-    def run(url: str, ready: float | None) -> Report:
-        report = run_users(url, args.users, args.chars, args.request_timeout)
-        if args.json:
-            print(json.dumps({"ready_s": ready, **asdict(report)}))
-        else:
-            print_report(report, ready)
-        return report
-
+    reports: list[tuple[Report, float | None]] = []
     if args.url:
-        report = run(check_local(args.url), None)
+        reports.append((run_users(check_local(args.url), args.users, args.chars, args.request_timeout), None))
     else:
-        with running_app(args.startup_timeout, args.models) as (url, ready):
-            report = run(url, ready)
-    return 0 if report.errors == 0 and report.served + report.rejected == report.users else 1
+        for engine in ["on", "off"] if args.engine == "both" else [args.engine]:
+            with running_app(args.startup_timeout, args.models, engine) as (url, ready, pid):
+                report = run_users(url, args.users, args.chars, args.request_timeout, server_pid=pid)
+            report.engine = engine
+            reports.append((report, ready))
+    if args.json:
+        for report, ready in reports:
+            print(json.dumps({"ready_s": ready, **asdict(report)}))
+    else:
+        print_report(reports)
+    return 0 if all(r.errors == 0 and r.served + r.rejected == r.users for r, _ in reports) else 1
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ __all__ = [
     "BatchingEngine",
     "EngineFull",
     "EngineStats",
+    "ServingSettings",
     "UpdatePacer",
     "stream_updates",
 ]
@@ -71,6 +72,44 @@ __all__ = [
 
 PRIMED_PROMPTS = 256
 """Primed states kept per engine, most recently used first (~17 kB each for a 2x512 LSTM)."""
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """How a server batches generations (one :class:`BatchingEngine` per model) and paces updates.
+
+    Args:
+        max_active: generations one model's engine holds at once; more are refused at once
+            ("Queue is full"). 256 x 300 characters is ~5 s of one core's stepping.
+        max_per_visitor: of those, how many one visitor (one address) may hold, so that no single
+            client fills the server alone.
+        updates_per_second: streamed updates all visitors together get per second (see
+            :class:`UpdatePacer`); each costs gradio a few ms of CPU.
+        min_update_interval: the shortest wait between two updates of one visitor.
+    """
+
+    max_active: int = 256
+    max_per_visitor: int = 128
+    updates_per_second: float = 20.0
+    min_update_interval: float = 0.25
+
+    def __post_init__(self) -> None:
+        for name in ("max_active", "max_per_visitor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer of at least 1, got {value!r}")
+        for name in ("updates_per_second", "min_update_interval"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"{name} must be a number greater than 0, got {value!r}")
+
+    def engine(self, model: CharRNN, name: str = "chargen") -> BatchingEngine:
+        """A :class:`BatchingEngine` for ``model`` with these limits (threads ``NAME-step`` / ``NAME-prime``)."""
+        return BatchingEngine(model, max_active=self.max_active, max_per_visitor=self.max_per_visitor, name=name)
+
+    def pacer(self) -> UpdatePacer:
+        """An :class:`UpdatePacer` with this budget."""
+        return UpdatePacer(self.updates_per_second, self.min_update_interval)
 
 
 class EngineFull(ChargenError):

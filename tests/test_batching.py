@@ -232,3 +232,62 @@ def test_streamed_updates_grow_to_compares_result_and_closing_the_stream_cancels
         assert pacer.streams == 0
     finally:
         engine.close()
+
+
+@pytest.fixture(scope="module")
+def batched_app(tmp_path_factory: pytest.TempPathFactory):
+    """app.py's page over the bundled models with batching on (as ``python app.py`` serves it), launched."""
+    import os
+
+    from chargen.batching import ServingSettings
+
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+    os.environ.pop("CHARGEN_MODELS", None)
+    from conftest import free_port
+
+    import app as module
+
+    offered, notices = module.load_app_models(None)
+    demo = module.build_demo(offered, notices, batching=ServingSettings(max_active=16, max_per_visitor=8))
+    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
+    try:
+        yield module, demo, {m.name: m.model for m in offered}
+    finally:
+        demo.close()
+
+
+def test_the_app_serves_generate_from_the_engines_with_compares_texts(batched_app) -> None:
+    from gradio_client import Client
+
+    module, demo, models = batched_app
+    generate_fn = [fn for fn in demo.fns.values() if fn.api_name == "generate"][0]
+    assert generate_fn.concurrency_limit == 16 and demo._queue.max_size >= 16
+    name = next(iter(models))
+    asks = [("ROMEO:", 0.8, 120, "7"), ("", 0.0, 40, "1"), ("To be, or", 1.2, 200, "99"), ("ROMEO:", 0.5, 60, "3")]
+    clients = [Client(demo.local_url, verbose=False, ssl_verify=False) for _ in asks]
+    jobs = [c.submit(p, t, n, 0, 1.0, s, api_name="/generate") for c, (p, t, n, s) in zip(clients, asks, strict=True)]
+    for job, (prompt, temperature, length, seed) in zip(jobs, asks, strict=True):
+        greedy, sampled, seed_used = job.result(timeout=120)[:3]
+        want = compare(models[name], prompt, length, temperature=temperature, seed=int(seed))
+        assert (greedy, sampled, seed_used) == (want.greedy, want.sampled, seed)
+
+
+def test_the_app_refuses_a_visitor_past_their_share_and_keeps_serving(batched_app) -> None:
+    from gradio_client import Client
+
+    module, demo, models = batched_app
+    handlers = [fn.fn.__self__ for fn in demo.fns.values() if fn.api_name == "generate"][0]
+    name = next(iter(models))
+    # This address already holds its 8 (held straight in the engine, long enough to outlast the call).
+    held = [handlers.engines[name].submit("ROMEO:", 5000, visitor="127.0.0.1") for _ in range(8)]
+    client = Client(demo.local_url, verbose=False, ssl_verify=False)
+    try:
+        with pytest.raises(Exception, match="one visitor"):
+            client.predict("ROMEO:", 0.8, 20, 0, 1.0, "", api_name="/generate")
+    finally:
+        for job in held:
+            job.cancel()
+    for job in held:
+        assert job.wait(timeout=60)
+    greedy, sampled = client.predict("ROMEO:", 0.8, 20, 0, 1.0, "5", api_name="/generate")[:2]
+    assert len(greedy) == len(sampled) == 20
