@@ -5,10 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 
+from chargen.checks import MAX_TEMPERATURE
 from chargen.errors import ChargenError
+
+MODEL_HELP = "checkpoint folder, or Hugging Face Hub repo id user/repo[@revision]"
+
+
+def _one_torch_thread() -> None:
+    """Run the model on one torch thread (generate, eval).
+
+    Both step a recurrent network through the text at a small batch (eval scores one stream by
+    default): each step is a few small matrix products, so a second thread only adds overhead,
+    and on a machine where another process holds a core two threads collapse (FACTS.md). Training
+    keeps torch's default: its batched steps (32 x 128 characters) are big enough to use every core.
+    """
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -97,7 +114,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         help="held-out loss of a model on a text file",
         description="Print the mean negative log-likelihood per character of TEXTFILE.",
     )
-    p.add_argument("model", help="checkpoint folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("textfile", help="UTF-8 text made of the model's characters")
     p.add_argument(
         "--streams",
@@ -117,6 +134,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     if args.streams < 1:
         raise ChargenError(f"--streams must be at least 1, got {args.streams}")
+    _one_torch_thread()
     model = load_model(args.model)
     text = read_text(args.textfile)
     if len(text) < 2:
@@ -169,11 +187,17 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
             "at --temperature. Prints both, labelled, and whether the greedy text falls into a loop."
         ),
     )
-    p.add_argument("model", help="checkpoint folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--prompt", default="", help="text to continue (default: empty, which starts from a line break)")
     p.add_argument("--length", type=int, default=200, help="characters to generate, 1..5000 (default 200)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature 0..5, 0 = greedy (default 0.8)")
-    p.add_argument("--top-k", type=int, help="sample only among the K most likely characters")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help=f"sampling temperature 0..{MAX_TEMPERATURE:g}: 0 = greedy, below 1 sharper, 1 = the model's own "
+        "distribution, above 1 flatter (default 0.8)",
+    )
+    p.add_argument("--top-k", type=int, help="sample only among the K most likely characters; 0 = off (the default)")
     p.add_argument("--top-p", type=float, help="sample only from the smallest set holding probability P (0 < P <= 1)")
     p.add_argument("--repetition-penalty", type=float, help="penalise characters seen recently, >= 1 (1 = off)")
     p.add_argument("--seed", type=int, help="seed for the sampled text (default: a fresh one, printed)")
@@ -187,14 +211,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    import torch
-
     from chargen.generate import stream_compare
     from chargen.hub import load_model
 
-    # One step is a few small matrix products: a second thread only adds overhead, and collapses
-    # when another process holds a core (see FACTS.md).
-    torch.set_num_threads(1)
+    _one_torch_thread()
     model = load_model(args.model)
     results = stream_compare(
         model,
@@ -284,3 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chargen generate --stream | head -2`): stop quietly, as cat does.
+        # Python flushes stdout again at exit; point it at devnull so that flush can't fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

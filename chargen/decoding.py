@@ -16,63 +16,41 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from chargen.checks import (  # the library's checks live in one module; re-exported here as before
+    MAX_TEMPERATURE,
+    TINY_TEMPERATURE,
+    check_repetition_penalty,
+    check_temperature,
+    check_top_k,
+    check_top_p,
+)
 from chargen.errors import ConfigError
 
-MAX_TEMPERATURE = 5.0
-TINY_TEMPERATURE = 1e-30
-"""Below this, ``logits / temperature`` overflows float32 (+-inf, then nan in softmax), so
-:func:`check_temperature` takes the limit instead: temperature 0, greedy."""
+__all__ = [
+    "MAX_TEMPERATURE",
+    "REPETITION_WINDOW",
+    "TINY_TEMPERATURE",
+    "LogitsProcessor",
+    "RepetitionPenalty",
+    "Temperature",
+    "TopK",
+    "TopP",
+    "apply_processors",
+    "build_processors",
+    "check_repetition_penalty",
+    "check_temperature",
+    "check_top_k",
+    "check_top_p",
+    "distribution",
+    "greedy_choice",
+    "gumbel_noise",
+    "sample_choice",
+]
+
 REPETITION_WINDOW = 64
 """How many of the most recent characters (prompt included) the repetition penalty looks at."""
 
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _shown(value: object) -> str:
-    """How a rejected value is quoted in an error: 7.0 as ``7``, anything else as its repr."""
-    return f"{value:g}" if isinstance(value, float) else repr(value)
-
-
-def check_temperature(temperature: float) -> float:
-    """``temperature`` as a float if it is finite and in [0, 5], else a :class:`ConfigError`.
-
-    Below :data:`TINY_TEMPERATURE` it is 0: that is the limit (greedy), and ``1 / temperature``
-    would overflow float32 into NaN probabilities.
-    """
-    if not _is_number(temperature) or not math.isfinite(temperature) or not 0.0 <= temperature <= MAX_TEMPERATURE:
-        raise ConfigError(f"temperature must be between 0 and {MAX_TEMPERATURE:g}, got {_shown(temperature)}")
-    return 0.0 if temperature < TINY_TEMPERATURE else float(temperature)
-
-
-def check_top_k(top_k: int | None) -> int | None:
-    """``top_k`` if it is ``None`` or an integer >= 1, else a :class:`ConfigError`."""
-    if top_k is None:
-        return None
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ConfigError(f"top_k must be an integer of at least 1 (or None for no limit), got {_shown(top_k)}")
-    return top_k
-
-
-def check_top_p(top_p: float | None) -> float | None:
-    """``top_p`` if it is ``None`` or in (0, 1], else a :class:`ConfigError`."""
-    if top_p is None:
-        return None
-    if not _is_number(top_p) or not math.isfinite(top_p) or not 0.0 < top_p <= 1.0:
-        raise ConfigError(f"top_p must be greater than 0 and at most 1 (or None for no limit), got {_shown(top_p)}")
-    return float(top_p)
-
-
-def check_repetition_penalty(penalty: float | None) -> float | None:
-    """``penalty`` if it is ``None`` or a finite number >= 1, else a :class:`ConfigError`."""
-    if penalty is None:
-        return None
-    if not _is_number(penalty) or not math.isfinite(penalty) or penalty < 1.0:
-        raise ConfigError(f"repetition_penalty must be a finite number of at least 1 (1 = off), got {_shown(penalty)}")
-    return float(penalty)
 
 
 class Temperature:
@@ -98,7 +76,7 @@ class TopK:
     def __init__(self, top_k: int):
         checked = check_top_k(top_k)
         if checked is None:
-            raise ConfigError("top_k None means no limit; leave the processor out instead")
+            raise ConfigError("top_k None or 0 means no limit; leave the processor out instead")
         self.top_k = checked
 
     def __call__(self, ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:

@@ -169,7 +169,11 @@ class TrainResult:
 
 
 class _StopSignals:
-    """Turns SIGINT / SIGTERM into a flag the loop checks between steps, so it can save and exit."""
+    """Turns SIGINT / SIGTERM into a flag the loop checks between steps, so it can save and exit.
+
+    A second signal (Ctrl-C again during a long evaluation) stops at once with KeyboardInterrupt:
+    the state saved at the last evaluation is what a resume continues from.
+    """
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -184,6 +188,8 @@ class _StopSignals:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
         self.received = signum
 
     def __exit__(self, *exc: object) -> None:

@@ -10,6 +10,15 @@ import argparse
 import chargen
 
 
+def unescape(text: str) -> str:
+    """Turn the backslash escapes typed on a command line (``\\n``, ``\\t``) into characters; others stay as typed.
+
+    ``text.encode().decode("unicode_escape")`` would read the UTF-8 bytes of a non-ASCII character
+    as Latin-1 (``é`` became ``Ã©``); escaping those characters first keeps them.
+    """
+    return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+
+
 def main() -> None:
     """Write markdown: one greedy continuation and a sample at each of T = 0.5, 0.8 and 1.0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -18,7 +27,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args()
-    prompt = args.prompt.encode().decode("unicode_escape")
+    prompt = unescape(args.prompt)
     model = chargen.load_model(args.checkpoint)
     print(f"Prompt `{args.prompt}`, {args.length} characters, seed {args.seed}, made with")
     print(f"`python scripts/card_samples.py {args.checkpoint} '{args.prompt}' --seed {args.seed}`.\n")

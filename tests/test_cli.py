@@ -77,3 +77,78 @@ def test_eval_bad_inputs(tmp_path: Path) -> None:
     _assert_one_clear_error(run_cli("eval", str(tmp_path / "m"), str(tmp_path / "t.txt")), "'x'", "'y'", "'z'")
     _assert_one_clear_error(run_cli("eval", str(tmp_path / "m"), str(tmp_path / "none.txt")), "no such file")
     _assert_one_clear_error(run_cli("eval", str(tmp_path / "nomodel"), str(tmp_path / "t.txt")), "nomodel")
+
+
+# --- generate and eval: what a new user runs --------------------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-v1"
+
+
+def test_generate_stream_into_head_ends_without_a_traceback(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    command = [sys.executable, "-m", "chargen", "generate", str(FIXTURE), "--stream", "--length", "5000", "--seed", "1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()  # what `| head -1` reads, then it exits
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert proc.returncode == 141
+
+
+def test_top_k_zero_means_off_in_the_cli(tmp_path: Path) -> None:
+    off = run_cli("generate", str(FIXTURE), "--json", "--seed", "3", "--top-k", "0", "--length", "40")
+    default = run_cli("generate", str(FIXTURE), "--json", "--seed", "3", "--length", "40")
+    assert off.returncode == 0, off.stderr
+    assert json.loads(off.stdout)["sampled"] == json.loads(default.stdout)["sampled"]
+
+
+@pytest.mark.parametrize("command", ["eval", "generate"])
+def test_model_help_names_hub_repo_ids_too(command: str) -> None:
+    result = run_cli(command, "--help")
+    assert "checkpoint folder, or Hugging Face Hub repo id user/repo[@revision]" in " ".join(result.stdout.split())
+
+
+def test_eval_and_generate_run_on_one_torch_thread(tmp_path: Path, monkeypatch, capsys) -> None:
+    import torch
+
+    from chargen.cli import main
+
+    text = tmp_path / "text.txt"
+    text.write_text("ROMEO:\nabc de\n" * 20, encoding="utf-8")
+    threads = torch.get_num_threads()
+    try:
+        for argv in (["eval", str(FIXTURE), str(text)], ["generate", str(FIXTURE), "--length", "5", "--seed", "1"]):
+            torch.set_num_threads(2)
+            assert main(argv) == 0
+            assert torch.get_num_threads() == 1, argv
+    finally:
+        torch.set_num_threads(threads)
+    capsys.readouterr()
+
+
+def test_card_samples_keeps_non_ascii_prompts_and_reads_escapes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = ROOT / "scripts" / "card_samples.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(FIXTURE), "ROMEO é☃:\\nabc", "--length", "20"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "```text\nROMEO é☃:\nabc" in result.stdout

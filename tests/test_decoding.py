@@ -229,7 +229,7 @@ def test_distribution_at_temperature_and_zero():
         (check_temperature, math.inf, "got inf"),
         (check_temperature, "1", "got '1'"),
         (check_temperature, True, "got True"),
-        (check_top_k, 0, "top_k must be an integer of at least 1"),
+        (check_top_k, -1, "top_k must be a whole number, 0 or None for no limit, got -1"),
         (check_top_k, -3, "got -3"),
         (check_top_k, 2.5, "got 2.5"),
         (check_top_k, True, "got True"),
@@ -277,4 +277,9 @@ def test_processors_validate_their_argument():
     with pytest.raises(ConfigError):
         RepetitionPenalty(1.5, window=0)
     with pytest.raises(ConfigError):
-        build_processors(0.8, top_k=0)
+        build_processors(0.8, top_k=-1)
+
+
+def test_top_k_zero_means_off_as_in_the_app_and_the_cli():
+    assert check_top_k(0) is None
+    assert repr(build_processors(0.8, top_k=0)) == repr(build_processors(0.8)) == "[Temperature(0.8)]"

@@ -322,3 +322,14 @@ def test_progress_bar_shows_val_only_after_an_evaluation_of_trained_weights() ->
         return [(3, 0.3, 2.3, 1000.0)]
 
     assert "val=" not in _bar_text(config, 0, 0.0, nothing_held_out)
+
+
+def test_a_second_ctrl_c_stops_at_once() -> None:
+    from chargen.train import _StopSignals
+
+    with _StopSignals() as signals:
+        os.kill(os.getpid(), signal.SIGINT)  # the first: stop at the next step, saving first
+        assert signals.received == signal.SIGINT
+        with pytest.raises(KeyboardInterrupt):  # the second, say during a long evaluation: now
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs between bytecodes; this never finishes
