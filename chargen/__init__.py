@@ -12,11 +12,13 @@ from chargen.generate import (
     compare,
     generate,
     next_char_distribution,
+    next_char_distributions,
     stream_compare,
 )
 from chargen.hub import HubError, LoadedModels, load_model, load_models, parse_models_env, push_checkpoint
 from chargen.loops import Loop, find_loop
 from chargen.model import CharRNN, ModelConfig
+from chargen.settings import SamplingSettings
 from chargen.vocab import Vocab
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "ModelConfig",
     "LoadedModels",
     "RepetitionPenalty",
+    "SamplingSettings",
     "Temperature",
     "TopK",
     "TopP",
@@ -48,6 +51,7 @@ __all__ = [
     "load_model",
     "load_models",
     "next_char_distribution",
+    "next_char_distributions",
     "parse_models_env",
     "push_checkpoint",
     "save_checkpoint",

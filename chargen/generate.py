@@ -3,414 +3,113 @@
 :func:`compare` runs a greedy and a sampled continuation side by side from the same primed
 state, as one batch of 2 per step; :func:`stream_compare` yields the pair as it grows;
 :func:`generate` makes one continuation. Each call carries the recurrent state, so a new
-character costs one step whatever the length of the text so far.
+character costs one step whatever the length of the text so far. The steps themselves are
+:mod:`chargen.engine`'s; how the sampled row is drawn is a :class:`SamplingSettings`.
 
 Prompts: an empty prompt starts from :data:`DEFAULT_PROMPT`; characters the model does not
 know are dropped (and reported); only the last :data:`MAX_PROMPT_CHARS` characters are fed.
+
+Example:
+    >>> import chargen
+    >>> model = chargen.load_model("checkpoints/shakespeare")  # doctest: +SKIP
+    >>> settings = chargen.SamplingSettings(temperature=0.8, top_p=0.95, seed=7)
+    >>> pair = chargen.compare(model, "ROMEO:", 200, settings=settings)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import copy
-import functools
-import secrets
-import threading
-import warnings
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Any
 
 import torch
 
+from chargen.checks import (
+    MAX_LENGTH,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    check_chunk_size,
+    check_length,
+    check_seed,
+    check_temperature,
+)
 from chargen.decoding import (
     LogitsProcessor,
     Temperature,
     apply_processors,
-    build_processors,
-    check_temperature,
     distribution,
     greedy_choice,
     gumbel_noise,
 )
+
+# The engine's names, re-exported: code written before the split imports them from here.
+from chargen.engine import (  # noqa: F401
+    _GATES,
+    PRECISIONS,
+    Stepper,
+    _cached,
+    _FastStepper,
+    _PackedNetwork,
+    clear_cache,
+    reference_model,
+    resolve_precision,
+    start_stepper,
+)
 from chargen.errors import ConfigError
 from chargen.loops import Loop, find_loop
-from chargen.model import CharRNN, State
+from chargen.model import CharRNN
+from chargen.settings import SamplingSettings
+
+__all__ = [
+    "DEFAULT_PROMPT",
+    "MAX_LENGTH",
+    "MAX_PROMPT_CHARS",
+    "MAX_SEED",
+    "PRECISIONS",
+    "Comparison",
+    "Generation",
+    "PreparedPrompt",
+    "SamplingSettings",
+    "check_chunk_size",
+    "check_length",
+    "check_seed",
+    "compare",
+    "generate",
+    "next_char_distribution",
+    "next_char_distributions",
+    "prepare_prompt",
+    "resolve_precision",
+    "start_stepper",
+    "stream_compare",
+]
 
 DEFAULT_PROMPT = "\n"
 """Fed when the prompt is empty (or has no character the model knows): a line break, as at the start of a text."""
-MAX_PROMPT_CHARS = 5000
-"""Only the last this many (known) characters of a prompt are fed to the model."""
-MAX_LENGTH = 5000
-"""The longest continuation one call makes."""
-MAX_SEED = 2**63 - 1
-
-_T = TypeVar("_T")
 
 
-# --- The step engine -------------------------------------------------------------------------
-#
-# A step of the model's own ``forward`` (nn.LSTM through oneDNN) costs 1-3 ms on this 2-core
-# CPU, mostly per-call overhead. The fast stepper packs the weights once per model (cached
-# until they change) and runs a step as a handful of ops on preallocated buffers: layer 0's
-# input projection is a lookup table (embedding @ W_ih^T + biases, exact in eval mode), and
-# LSTM / RNN layers above it do one matrix product over [input, hidden]. What remains is
-# reading the recurrent matrices once per step (13 MB in fp32 for a 2x512 LSTM), so storing
-# them in fewer bits is what pays: fbgemm's fp16 GEMM (sums in fp32) and its int8 GEMM.
-# benchmarks/bench_generate.py measures all of them against the lesson's loops.
+class _Unset:
+    """The default of the sampling keyword arguments: not given (so ``settings=`` may be)."""
 
-PRECISIONS = ("auto", "exact", "fp32", "fp16", "int8")
-"""Which network runs a generation.
-
-- ``exact``: the model's own ``forward``, one call per step: the reference, and slow.
-- ``fp32``: the fast stepper on the same fp32 weights (same maths, rounding-level differences).
-- ``fp16``: the recurrent matrices stored in fp16; activations, sums, the lookup table and the
-  output head stay fp32. It computes exactly the plain model whose recurrent matrices are
-  rounded to fp16 (:func:`reference_model`).
-- ``int8``: the recurrent matrices in int8 (one scale per row) and their inputs, hidden states
-  in (-1, 1), quantised to 7 bits with one fixed scale, so rows never affect each other; the
-  head stays fp32. The fastest here (~1.3x fp16 per step).
-- ``auto``: on the CPU the fastest that works with this torch (``int8``, else ``fp16``, else
-  ``fp32``); off the CPU ``exact``.
-
-Fast steppers prime with the prompt in one forward call of :func:`reference_model`, then step.
-Greedy is always the argmax of the logits of the network that steps. On the bundled
-Shakespeare LSTM, fp16 and int8 move the held-out loss by less than 0.001 nats (the benchmark
-prints it; the bar for keeping them was 0.01).
-"""
+    def __repr__(self) -> str:
+        return "<unset>"
 
 
-class Stepper:
-    """One generation's recurrent state over a batch of rows.
-
-    ``logits[B, V]`` scores the next character of each row; ``step(ids[B])`` feeds one
-    character per row and returns the new logits.
-    """
-
-    logits: torch.Tensor
-
-    def step(self, ids: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+_UNSET: Any = _Unset()
 
 
-class _ReferenceStepper(Stepper):
-    """The model's own ``forward``: prime with the whole prompt in one call, then one call per step."""
-
-    def __init__(self, model: CharRNN, prompt_ids: list[int], batch: int):
-        self.model = model
-        logits, state = model(torch.tensor([prompt_ids], dtype=torch.long, device=model.device), None)  # (1, T, V)
-        # Every row starts from the same primed state.
-        if isinstance(state, tuple):
-            self.state: State = tuple(s.repeat(1, batch, 1) for s in state)
-        else:
-            self.state = state.repeat(1, batch, 1)  # (layers, B, H)
-        self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
-
-    def step(self, ids: torch.Tensor) -> torch.Tensor:
-        logits, self.state = self.model(ids[:, None], self.state)  # (B, 1, V)
-        self.logits = logits[:, 0]
-        return self.logits
-
-
-# Hidden states, in (-1, 1), become uint8 codes 0..127 (steps of 1/63, covering [-1.016, 1]).
-# Only 7 bits: fbgemm's AVX2 kernel sums pairs of uint8 x int8 products in int16, which
-# saturates with full 8-bit inputs (measured: errors ~8x larger); with 7 bits its result is
-# exactly the quantised maths (see tests/test_generate.py).
-_INT8_INPUT_SCALE = 1.0 / 63.0
-_INT8_INPUT_ZERO_POINT = 64
-
-
-class _Linear:
-    """``x[B, in] -> x @ W^T + b`` over fixed weights, packed once in the precision that runs it."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, precision: str):
-        weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
-        self.precision = precision
-        self.bias = bias
-        with warnings.catch_warnings():
-            # The quantized ops warn that they are deprecated; they are only used when present.
-            warnings.simplefilter("ignore")
-            if precision == "fp16":
-                self.packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
-            elif precision == "int8":
-                # Symmetric, one scale per output row: the usual choice for weights.
-                scale = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
-                zero = torch.zeros(weight.shape[0], dtype=torch.long)
-                qweight = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
-                self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
-            else:
-                self.weight_t = weight.t().contiguous()  # (in, out), as addmm reads it
-
-    def into(self, x: torch.Tensor, out: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
-        """Write ``x @ W^T + b`` (plus ``add`` when given) into ``out`` and return it."""
-        if self.precision == "fp16":
-            product = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
-        elif self.precision == "int8":
-            # Every input here is a hidden state in (-1, 1), so one fixed scale serves: unlike
-            # dynamic quantisation (one scale per call, from the whole batch), a row's result
-            # does not depend on the other rows, so the greedy row can't feel the sampled one.
-            product = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
-                x, _INT8_INPUT_SCALE, _INT8_INPUT_ZERO_POINT, self.packed
-            )
-        else:
-            return torch.addmm(self.bias if add is None else add + self.bias, x, self.weight_t, out=out)
-        return torch.add(product, add, out=out) if add is not None else out.copy_(product)
-
-
-def _gate_order(cell: str, hidden: int) -> torch.Tensor:
-    """Row order that puts an LSTM's sigmoid gates (i, f, o) before its tanh gate (g)."""
-    if cell != "lstm":
-        return torch.arange(_GATES[cell] * hidden)
-    i, f, g, o = torch.arange(4 * hidden).split(hidden)
-    return torch.cat([i, f, o, g])
-
-
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-class _PackedNetwork:
-    """A model's weights laid out for :class:`_FastStepper`, in one precision."""
-
-    def __init__(self, model: CharRNN, precision: str):
-        rnn = model.rnn
-        self.cell = model.cell
-        self.precision = precision
-        self.hidden = hidden = rnn.hidden_size
-        self.layers = rnn.num_layers
-        # Priming runs the reference network for this precision in one forward call.
-        self.reference = reference_model(model, precision)
-        order = _gate_order(self.cell, hidden)
-        weights = [
-            {
-                name: getattr(rnn, f"{name}_l{layer}").detach()[order]
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            }
-            for layer in range(self.layers)
-        ]
-        first = weights[0]
-        table = model.embedding.weight.detach() @ first["weight_ih"].T + first["bias_ih"]  # (V, G*H)
-        hidden_bias = first["bias_hh"]
-        if self.cell != "gru":
-            # A GRU's b_hh is scaled by its reset gate, so only the other cells fold it in.
-            table, hidden_bias = table + first["bias_hh"], torch.zeros_like(hidden_bias)
-        self.table = table.contiguous()
-        self.first_hidden = _Linear(first["weight_hh"], hidden_bias, precision)
-        self.fused: list[_Linear] = []  # LSTM / RNN layers >= 1: one product over [input, hidden]
-        self.inputs: list[_Linear] = []  # GRU layers >= 1: input and hidden products kept apart
-        self.hiddens: list[_Linear] = []
-        for w in weights[1:]:
-            if self.cell == "gru":
-                self.inputs.append(_Linear(w["weight_ih"], w["bias_ih"], precision))
-                self.hiddens.append(_Linear(w["weight_hh"], w["bias_hh"], precision))
-            else:
-                both = torch.cat([w["weight_ih"], w["weight_hh"]], dim=1)  # (G*H, H + H)
-                self.fused.append(_Linear(both, w["bias_ih"] + w["bias_hh"], precision))
-        head = model.head
-        self.head_weight_t = head.weight.detach().t().contiguous()  # (H, V)
-        self.head_bias = head.bias.detach().clone()
-
-
-class _FastStepper(Stepper):
-    """Steps a :class:`_PackedNetwork` on buffers (and views of them) made once per generation.
-
-    All layers' hidden states sit side by side in one ``(B, layers * H)`` buffer, so the input
-    of layer ``l >= 1``, ``[h[l-1], h[l]]``, is a view and needs no concatenation. ``step``
-    returns the ``logits`` buffer, which the next step overwrites.
-    """
-
-    def __init__(self, net: _PackedNetwork, prompt_ids: list[int], batch: int):
-        self.net = net
-        size, layers, gates = net.hidden, net.layers, _GATES[net.cell] * net.hidden
-        logits, state = net.reference(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
-        h, c = state if isinstance(state, tuple) else (state, None)
-        # Every row starts from the same primed state.
-        self.hidden = h[:, 0].reshape(1, layers * size).repeat(batch, 1)  # (B, layers * H)
-        self.h = [self.hidden[:, layer * size : (layer + 1) * size] for layer in range(layers)]
-        self.inputs = [self.hidden[:, (layer - 1) * size : (layer + 1) * size] for layer in range(1, layers)]
-        self.c = [c[layer].repeat(batch, 1) for layer in range(layers)] if c is not None else []
-        self.x_gates = torch.empty(batch, gates)  # layer 0's input projection, looked up
-        self.gates = [torch.empty(batch, gates) for _ in range(layers)]
-        if net.cell == "lstm":
-            # Gate rows were reordered to i, f, o | g: one sigmoid and one tanh call per layer.
-            self.sigmoid_part = [g[:, : 3 * size] for g in self.gates]
-            self.tanh_part = [g[:, 3 * size :] for g in self.gates]
-            self.split = [g.split(size, dim=1) for g in self.gates]
-        elif net.cell == "gru":
-            self.hidden_gates = [torch.empty(batch, gates) for _ in range(layers)]
-            self.reset_update = [torch.empty(batch, 2 * size) for _ in range(layers)]
-            self.new = [torch.empty(batch, size) for _ in range(layers)]
-        self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
-        self._layer = {"lstm": self._lstm_layer, "gru": self._gru_layer, "rnn": self._rnn_layer}[net.cell]
-
-    def step(self, ids: torch.Tensor) -> torch.Tensor:
-        net = self.net
-        torch.index_select(net.table, 0, ids, out=self.x_gates)
-        for layer in range(net.layers):
-            self._layer(layer)
-        return torch.addmm(net.head_bias, self.h[-1], net.head_weight_t, out=self.logits)  # (B, V)
-
-    def _pre_activation(self, layer: int) -> torch.Tensor:
-        """LSTM / RNN gate sums (input and hidden projections, biases) in ``gates[layer]``."""
-        if layer == 0:
-            return self.net.first_hidden.into(self.h[0], self.gates[0], add=self.x_gates)
-        return self.net.fused[layer - 1].into(self.inputs[layer - 1], self.gates[layer])
-
-    def _lstm_layer(self, layer: int) -> None:
-        self._pre_activation(layer)
-        self.sigmoid_part[layer].sigmoid_()
-        self.tanh_part[layer].tanh_()
-        in_gate, forget, out_gate, candidate = self.split[layer]
-        cell = self.c[layer].mul_(forget).addcmul_(in_gate, candidate)
-        torch.tanh(cell, out=self.h[layer]).mul_(out_gate)
-
-    def _rnn_layer(self, layer: int) -> None:
-        torch.tanh(self._pre_activation(layer), out=self.h[layer])
-
-    def _gru_layer(self, layer: int) -> None:
-        net, size, h = self.net, self.net.hidden, self.h[layer]
-        if layer == 0:
-            gi = self.x_gates  # (B, 3H) as r, z, n
-            gh = net.first_hidden.into(h, self.hidden_gates[0])
-        else:
-            gi = net.inputs[layer - 1].into(self.h[layer - 1], self.gates[layer])
-            gh = net.hiddens[layer - 1].into(h, self.hidden_gates[layer])
-        reset_update = torch.add(gi[:, : 2 * size], gh[:, : 2 * size], out=self.reset_update[layer]).sigmoid_()
-        reset, update = reset_update[:, :size], reset_update[:, size:]
-        new = torch.addcmul(gi[:, 2 * size :], reset, gh[:, 2 * size :], out=self.new[layer]).tanh_()
-        h.sub_(new).mul_(update).add_(new)  # h' = (1 - z) * n + z * h
-
-
-def reference_model(model: CharRNN, precision: str = "fp32") -> CharRNN:
-    """The plain :class:`CharRNN` that ``precision``'s fast stepper computes, in eval mode.
-
-    For ``fp16`` that is the model with its fp16-stored matrices rounded to fp16; otherwise it
-    is an eval-mode copy of the model (``int8``'s quantised inputs have no plain equivalent).
-    Fast steppers prime with it. Cached until the weights change.
-    """
-    rounding = "fp16" if precision == "fp16" else "fp32"
-    return _cached(model, ("reference", rounding), lambda: _build_reference(model, rounding))
-
-
-def _build_reference(model: CharRNN, precision: str) -> CharRNN:
-    copied = copy.deepcopy(model).eval().requires_grad_(False)
-    if precision == "fp16":
-        rnn = copied.rnn
-        with torch.no_grad():
-            for layer in range(rnn.num_layers):
-                names = ["weight_hh"] if layer == 0 else ["weight_hh", "weight_ih"]
-                for name in names:
-                    weight = getattr(rnn, f"{name}_l{layer}")
-                    weight.copy_(weight.half().float())
-    return copied
-
-
-class _ModelCache:
-    """What has been built for one model, and the lock its builders take (one model at a time)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()  # re-entered: a packed network builds its reference model
-        self.entries: dict[object, tuple[tuple[object, ...], object]] = {}
-
-
-_caches: weakref.WeakKeyDictionary[CharRNN, _ModelCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()  # guards only the dictionary above, never a build
-
-
-def _weights_fingerprint(model: CharRNN) -> tuple[object, ...]:
-    """What identifies the weights a model holds right now.
-
-    Each parameter's storage (device, dtype, shape, data pointer) and version counter catch
-    ``model.to()`` / ``.half()`` / ``p.data = ...`` (new storage) and in-place updates (an
-    optimiser step, ``load_state_dict``). A write through ``p.data`` (``p.data.copy_(...)``)
-    bumps no version counter, so the sum of each parameter's values is part of it too (~0.3 ms
-    for 3.3M weights). A write that keeps every sum exactly (a permutation) is not seen: call
-    :func:`clear_cache` after one.
-    """
-    params = list(model.parameters())
-    # (Tensors made under inference mode have no version counter; they can't be trained anyway.)
-    storage = tuple(
-        (id(p), p.device, p.dtype, tuple(p.shape), p.data_ptr(), 0 if p.is_inference() else p._version)
-        for p in params
-    )
-    with torch.no_grad():
-        sums = torch.stack([p.detach().sum(dtype=torch.float32).cpu() for p in params]).tolist() if params else []
-    return storage + tuple(sums)
-
-
-def clear_cache(model: CharRNN | None = None) -> None:
-    """Forget the packed weights of ``model`` (of every model when None); they are rebuilt on next use."""
-    with _caches_lock:
-        if model is None:
-            _caches.clear()
-        else:
-            _caches.pop(model, None)
-
-
-def _cached(model: CharRNN, key: object, build: Callable[[], _T]) -> _T:
-    """``build()``, remembered per model and key until the model's weights change.
-
-    Builders of one model wait for each other (so a network is packed once); other models don't wait.
-    """
-    with _caches_lock:
-        cache = _caches.get(model)
-        if cache is None:
-            cache = _caches[model] = _ModelCache()
-    fingerprint = _weights_fingerprint(model)
-    with cache.lock:
-        hit = cache.entries.get(key)
-        if hit is not None and hit[0] == fingerprint:
-            return hit[1]  # type: ignore[return-value]
-        # Built as ordinary tensors even when called under inference mode, so later version
-        # checks and any caller's mode can use them.
-        with torch.inference_mode(False), torch.no_grad():
-            built = build()
-        cache.entries[key] = (fingerprint, built)
-        return built
-
-
-@functools.cache
-def _precision_works(precision: str) -> bool:
-    """Whether this torch can run ``precision``'s kernels here, tried once on a small matrix.
-
-    The quantized ops exist only in some builds and engines (fbgemm / x86); off x86 they may
-    exist and still refuse to run, so they are tried rather than looked up.
-    """
-    try:
-        weight = torch.linspace(-1, 1, 64).reshape(8, 8)
-        x = torch.linspace(-0.9, 0.9, 16).reshape(2, 8)
-        linear = _Linear(weight, torch.zeros(8), precision)
-        got = linear.into(x, torch.empty(2, 8))
-    except (RuntimeError, AttributeError, NotImplementedError):
-        return False
-    return bool(torch.allclose(got, x @ weight.T, atol=0.05))
-
-
-def resolve_precision(model: CharRNN, precision: str = "auto") -> str:
-    """The precision ``precision`` stands for on this model and machine (``auto`` resolved)."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    on_cpu = model.device.type == "cpu"
-    if precision == "auto":
-        if not on_cpu:
-            return "exact"
-        return next(p for p in ("int8", "fp16", "fp32") if p == "fp32" or _precision_works(p))
-    if precision != "exact" and not on_cpu:
-        raise ConfigError(f"precision {precision!r} runs on the CPU only; this model is on {model.device}")
-    if precision in ("fp16", "int8") and not _precision_works(precision):
-        raise ConfigError(f"precision {precision!r} needs fbgemm's quantized kernels, which this torch can't run")
-    return precision
-
-
-def start_stepper(model: CharRNN, prompt_ids: list[int], batch: int, precision: str = "auto") -> Stepper:
-    """Prime ``batch`` rows with ``prompt_ids`` (one forward call) on the network ``precision`` names.
-
-    Call it, and step the result, under ``torch.inference_mode()``.
-    """
-    precision = resolve_precision(model, precision)
-    if precision == "exact":
-        return _ReferenceStepper(reference_model(model, "fp32"), prompt_ids, batch)
-    net = _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))
-    return _FastStepper(net, prompt_ids, batch)
+def _sampling(settings: SamplingSettings | None, **given: Any) -> SamplingSettings:
+    """``settings``, or the settings the individual keyword arguments spell; never both."""
+    passed = {name: value for name, value in given.items() if value is not _UNSET}
+    if settings is None:
+        return SamplingSettings(**passed)
+    if not isinstance(settings, SamplingSettings):
+        raise ConfigError(f"settings must be a chargen SamplingSettings, got {type(settings).__name__}")
+    if passed:
+        raise ConfigError(
+            f"pass settings= or the sampling arguments ({', '.join(sorted(passed))}), not both; "
+            "use dataclasses.replace(settings, ...) to change one"
+        )
+    return settings
 
 
 @dataclass
@@ -482,33 +181,9 @@ def prepare_prompt(model: CharRNN, prompt: str) -> PreparedPrompt:
     return PreparedPrompt(ids=ids, text=vocab.decode(ids), dropped=dropped)
 
 
-def check_length(length: int) -> int:
-    """``length`` if it is an integer in 1..:data:`MAX_LENGTH`, else a :class:`ConfigError`."""
-    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_LENGTH:
-        raise ConfigError(f"length must be an integer between 1 and {MAX_LENGTH}, got {length!r}")
-    return length
-
-
-def check_seed(seed: int | None) -> int:
-    """``seed``, or a fresh random one when it is ``None``; must be an integer in 0..2**63-1."""
-    if seed is None:
-        # From the OS, not torch's or Python's global generator, which are left untouched.
-        return secrets.randbits(32)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"seed must be an integer between 0 and 2**63 - 1 (or None for a fresh one), got {seed!r}")
-    return seed
-
-
-def check_chunk_size(chunk_size: int) -> int:
-    """``chunk_size`` if it is an integer >= 1, else a :class:`ConfigError`."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ConfigError(f"chunk_size must be an integer of at least 1, got {chunk_size!r}")
-    return chunk_size
-
-
 @dataclass
 class _Settings:
-    """Validated decoding settings shared by compare, stream_compare and generate."""
+    """One call's settings, checked: the prepared prompt, the length, the sampling, the seed in use."""
 
     prompt: PreparedPrompt
     length: int
@@ -516,6 +191,22 @@ class _Settings:
     processors: list[LogitsProcessor]
     seed: int
     precision: str
+    sampling: SamplingSettings | None = None
+
+
+def _prepare(model: CharRNN, prompt: str, length: int, sampling: SamplingSettings) -> _Settings:
+    if not isinstance(model, CharRNN):
+        raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
+    resolve_precision(model, sampling.precision)
+    return _Settings(
+        prompt=prepare_prompt(model, prompt),
+        length=check_length(length),
+        temperature=sampling.temperature,
+        processors=sampling.processors(),
+        seed=check_seed(sampling.seed),
+        precision=sampling.precision,
+        sampling=sampling,
+    )
 
 
 def _settings(
@@ -529,17 +220,9 @@ def _settings(
     seed: int | None,
     precision: str,
 ) -> _Settings:
-    if not isinstance(model, CharRNN):
-        raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
-    resolve_precision(model, precision)
-    return _Settings(
-        prompt=prepare_prompt(model, prompt),
-        length=check_length(length),
-        temperature=check_temperature(temperature),
-        processors=build_processors(temperature, top_k, top_p, repetition_penalty),
-        seed=check_seed(seed),
-        precision=precision,
-    )
+    """The checked settings of one call, from the individual arguments (chargen.batching calls this)."""
+    sampling = SamplingSettings(temperature, top_k, top_p, repetition_penalty, seed, precision)
+    return _prepare(model, prompt, length, sampling)
 
 
 def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tuple[list[int], list[int], list[float]]]:
@@ -604,23 +287,36 @@ def stream_compare(
     model: CharRNN,
     prompt: str,
     length: int,
-    temperature: float = 0.8,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    repetition_penalty: float | None = None,
-    seed: int | None = None,
+    temperature: float = _UNSET,
+    top_k: int | None = _UNSET,
+    top_p: float | None = _UNSET,
+    repetition_penalty: float | None = _UNSET,
+    seed: int | None = _UNSET,
     chunk_size: int = 1,
-    precision: str = "auto",
+    precision: str = _UNSET,
+    *,
+    settings: SamplingSettings | None = None,
 ) -> Iterator[Comparison]:
     """Yield the greedy and sampled continuations as they grow, every ``chunk_size`` characters.
 
-    Arguments are validated at the call (a :class:`ConfigError`), not at the first ``next``.
-    Each result holds the whole texts so far; the last one has ``done=True``, the loop info,
-    and equals :func:`compare`'s result for the same seed. Stopping the iteration stops the work.
+    Sampling is ``settings`` (a :class:`SamplingSettings`), or the individual arguments as
+    before (not both); see :func:`compare`. Arguments are validated at the call (a
+    :class:`ConfigError`), not at the first ``next``. Each result holds the whole texts so far;
+    the last one has ``done=True``, the loop info, and equals :func:`compare`'s result for the
+    same seed. Stopping the iteration stops the work.
     """
-    settings = _settings(model, prompt, length, temperature, top_k, top_p, repetition_penalty, seed, precision)
+    sampling = _sampling(
+        settings,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        seed=seed,
+        precision=precision,
+    )
+    prepared = _prepare(model, prompt, length, sampling)
     chunk_size = check_chunk_size(chunk_size)
-    return _stream_compare(model, settings, chunk_size)
+    return _stream_compare(model, prepared, chunk_size)
 
 
 def _stream_compare(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[Comparison]:
@@ -663,24 +359,49 @@ def compare(
     model: CharRNN,
     prompt: str,
     length: int,
-    temperature: float = 0.8,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    repetition_penalty: float | None = None,
-    seed: int | None = None,
-    precision: str = "auto",
+    temperature: float = _UNSET,
+    top_k: int | None = _UNSET,
+    top_p: float | None = _UNSET,
+    repetition_penalty: float | None = _UNSET,
+    seed: int | None = _UNSET,
+    precision: str = _UNSET,
+    *,
+    settings: SamplingSettings | None = None,
 ) -> Comparison:
     """A greedy and a sampled continuation of ``prompt``, ``length`` characters each, side by side.
 
     Both start from the same primed state and advance as one batch of 2 per step. The greedy
-    text is the argmax of the network's logits at each step; the sampled text is drawn at
-    ``temperature`` (0 = greedy) after the optional top-k, top-p and repetition penalty, from a
-    generator seeded with ``seed`` (a fresh one, reported in the result, when ``None``).
-    ``precision`` picks the network that runs it; see :data:`chargen.engine.PRECISIONS`.
+    text is the argmax of the network's logits at each step; the sampled text is drawn as
+    ``settings`` says: at its temperature (0 = greedy) after the optional top-k, top-p and
+    repetition penalty, from a generator seeded with its seed (a fresh one, reported in the
+    result, when None), on the network its precision names (see
+    :data:`chargen.engine.PRECISIONS`). The individual keyword arguments (``temperature=0.8``
+    ...) build the same settings; pass one or the other.
+
+    Args:
+        model: the model to continue with.
+        prompt: the text to continue (see :func:`prepare_prompt`).
+        length: characters to make, 1..:data:`MAX_LENGTH`.
+        settings: how the sampled text is drawn; default ``SamplingSettings()``.
+
+    Returns:
+        A :class:`Comparison` holding both texts, the seed used and any loop in the greedy text.
+
+    Example:
+        >>> pair = compare(model, "ROMEO:", 200, settings=SamplingSettings(seed=7))  # doctest: +SKIP
     """
-    settings = _settings(model, prompt, length, temperature, top_k, top_p, repetition_penalty, seed, precision)
+    sampling = _sampling(
+        settings,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        seed=seed,
+        precision=precision,
+    )
+    prepared = _prepare(model, prompt, length, sampling)
     # One chunk of the whole length: a single result, which is the complete one.
-    (result,) = _stream_compare(model, settings, settings.length)
+    (result,) = _stream_compare(model, prepared, prepared.length)
     return result
 
 
@@ -688,29 +409,41 @@ def generate(
     model: CharRNN,
     prompt: str,
     length: int,
-    temperature: float = 0.8,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    repetition_penalty: float | None = None,
-    seed: int | None = None,
-    precision: str = "auto",
+    temperature: float = _UNSET,
+    top_k: int | None = _UNSET,
+    top_p: float | None = _UNSET,
+    repetition_penalty: float | None = _UNSET,
+    seed: int | None = _UNSET,
+    precision: str = _UNSET,
+    *,
+    settings: SamplingSettings | None = None,
 ) -> Generation:
-    """One continuation of ``prompt`` (without it): sampled at ``temperature``, greedy at 0.
+    """One continuation of ``prompt`` (without it), drawn as ``settings`` says (greedy at temperature 0).
 
     It runs :func:`compare`'s computation (a step costs about the same at batch 1 or 2: it is
     bound by reading the weights), so the same settings and seed give exactly its ``sampled``.
+    Arguments as in :func:`compare`.
     """
-    settings = _settings(model, prompt, length, temperature, top_k, top_p, repetition_penalty, seed, precision)
+    sampling = _sampling(
+        settings,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        seed=seed,
+        precision=precision,
+    )
+    prepared = _prepare(model, prompt, length, sampling)
     ids: list[int] = []
     probs: list[float] = []
-    for _, sampled_ids, sampled_probs in _decode(model, settings, settings.length):
+    for _, sampled_ids, sampled_probs in _decode(model, prepared, prepared.length):
         ids.extend(sampled_ids)
         probs.extend(sampled_probs)
     return Generation(
         text=model.vocab.decode(ids),
-        seed=settings.seed,
-        dropped=list(settings.prompt.dropped),
-        prompt_used=settings.prompt.text,
+        seed=prepared.seed,
+        dropped=list(prepared.prompt.dropped),
+        prompt_used=prepared.prompt.text,
         probs=probs,
     )
 
@@ -720,15 +453,33 @@ def next_char_distribution(
 ) -> list[tuple[str, float]]:
     """The probability of every character of the vocabulary coming next after ``prompt``, at ``temperature``.
 
-    In vocabulary order; temperature 0 gives the one-hot argmax (what greedy picks). The prompt
-    is prepared as in :func:`compare`.
+    Likeliest first (ties in vocabulary order); temperature 0 gives the one-hot argmax (what
+    greedy picks). The prompt is prepared as in :func:`compare`.
+    """
+    (rows,) = next_char_distributions(model, prompt, [temperature], precision)
+    return rows
+
+
+def next_char_distributions(
+    model: CharRNN, prompt: str, temperatures: Sequence[float], precision: str = "auto"
+) -> list[list[tuple[str, float]]]:
+    """:func:`next_char_distribution` at each of ``temperatures``, from one run of the prompt through the model.
+
+    Returns one list per temperature, in the order given, each likeliest first.
     """
     if not isinstance(model, CharRNN):
         raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
-    temperature = check_temperature(temperature)
+    temperatures = [check_temperature(t) for t in temperatures]
     resolve_precision(model, precision)
     prepared = prepare_prompt(model, prompt)
+    chars = model.vocab.chars
     with torch.inference_mode():
         logits = start_stepper(model, prepared.ids, 1, precision).logits[0]  # (V,)
-        probs = distribution(logits, temperature).tolist()
-    return list(zip(model.vocab.chars, probs, strict=True))
+        tables = []
+        for temperature in temperatures:
+            probs = distribution(logits, temperature)  # (V,)
+            # A stable sort: ties keep vocabulary order.
+            order = torch.sort(probs, descending=True, stable=True).indices.tolist()
+            values = probs.tolist()
+            tables.append([(chars[i], values[i]) for i in order])
+    return tables

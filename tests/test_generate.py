@@ -19,16 +19,15 @@ from chargen.errors import ChargenError, ConfigError
 from chargen.generate import (
     DEFAULT_PROMPT,
     MAX_PROMPT_CHARS,
-    PRECISIONS,
     compare,
     generate,
     next_char_distribution,
     prepare_prompt,
     reference_model,
-    start_stepper,
     stream_compare,
 )
-from chargen.model import CharRNN, ModelConfig
+from chargen.model import CharRNN
+from tests.conftest import tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = "\n abcdefgh."
@@ -37,15 +36,7 @@ FAST = ("fp32", "fp16", "int8")
 
 def tiny(cell: str = "lstm", layers: int = 2, hidden: int = 24, seed: int = 0, vocab: str = VOCAB) -> CharRNN:
     """A small random model; weights scaled up so its logits are far from uniform (no near-ties)."""
-    torch.manual_seed(seed)
-    config = ModelConfig(
-        vocab=sorted(set(vocab)), cell=cell, embedding_size=8, hidden_size=hidden, num_layers=layers, dropout=0.0
-    )
-    model = CharRNN(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(3.0)
-    return model
+    return tiny_model(cell, vocab, hidden, layers, seed=seed, scale=3.0)
 
 
 def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
@@ -87,75 +78,6 @@ def test_greedy_equals_a_plain_argmax_loop(cell, layers, precision):
     result = compare(model, "abc de", 60, temperature=1.0, seed=1, precision=precision)
     assert result.greedy == argmax_loop(reference_model(model, precision), "abc de", 60)
     assert result.greedy == argmax_loop(model, "abc de", 60)  # fp16 rounding moves no argmax here
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_fp16_greedy_equals_argmax_over_the_rounded_model(cell):
-    model = tiny(cell, seed=3)
-    rounded = reference_model(model, "fp16")
-    assert rounded.rnn.weight_hh_l0.equal(model.rnn.weight_hh_l0.half().float())
-    assert rounded.head.weight.equal(model.head.weight)  # the head stays fp32
-    assert compare(model, "h.", 80, precision="fp16").greedy == argmax_loop(rounded, "h.", 80)
-
-
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_fast_steppers_match_their_reference_logits(precision, cell):
-    model = tiny(cell, layers=2, seed=4)
-    steps = torch.randint(0, len(model.vocab), (20, 2), generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        fast = start_stepper(model, [1, 2, 3], 2, precision)
-        ref = start_stepper(reference_model(model, precision), [1, 2, 3], 2, "exact")
-        assert torch.allclose(fast.logits, ref.logits)
-        for ids in steps:
-            assert torch.allclose(fast.step(ids), ref.step(ids), atol=1e-5)
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_int8_stepper_stays_close_to_the_fp32_network(cell):
-    model = tiny(cell, layers=2, seed=4)
-    steps = torch.randint(0, len(model.vocab), (20, 2), generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        fast = start_stepper(model, [1, 2, 3], 2, "int8")
-        ref = start_stepper(model, [1, 2, 3], 2, "exact")
-        worst = max(float((fast.step(ids) - ref.step(ids)).abs().max()) for ids in steps)
-    # 7-bit hidden states and int8 weights on a 24-wide model whose weights were tripled.
-    assert worst < 0.25
-
-
-def test_int8_products_are_exactly_the_quantised_maths():
-    generate_module = sys.modules["chargen.generate"]
-    torch.manual_seed(0)
-    weight, bias = torch.randn(96, 48) * 0.2, torch.randn(96)
-    x = torch.rand(3, 48) * 2 - 1
-    got = generate_module._Linear(weight, bias, "int8").into(x, torch.empty(3, 96))
-    scale, zero = generate_module._INT8_INPUT_SCALE, generate_module._INT8_INPUT_ZERO_POINT
-    x_quantised = (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
-    row_scale = weight.abs().amax(dim=1, keepdim=True) / 127
-    w_quantised = torch.clamp(torch.round(weight / row_scale), -128, 127) * row_scale
-    assert torch.allclose(got, x_quantised @ w_quantised.T + bias, atol=1e-4)
-    assert (got - (x @ weight.T + bias)).abs().max() < 0.1  # and close to the fp32 product
-
-
-def test_auto_is_the_fastest_precision_that_runs_and_falls_back(lstm, monkeypatch):
-    generate_module = sys.modules["chargen.generate"]
-    assert generate_module.resolve_precision(lstm) == "int8"
-    monkeypatch.setattr(generate_module, "_precision_works", lambda precision: False)
-    assert generate_module.resolve_precision(lstm) == "fp32"
-    assert compare(lstm, "ab", 30, seed=1).greedy == argmax_loop(lstm, "ab", 30)
-    with pytest.raises(ConfigError, match="fbgemm"):
-        compare(lstm, "ab", 30, precision="int8")
-
-
-@pytest.mark.parametrize("precision", FAST)
-def test_greedy_row_equals_an_argmax_loop_over_the_same_stepper(precision, lstm):
-    with torch.inference_mode():
-        stepper = start_stepper(lstm, lstm.vocab.encode("abc"), 1, precision)
-        ids = []
-        for _ in range(50):
-            ids.append(int(stepper.logits[0].argmax()))
-            stepper.step(torch.tensor(ids[-1:]))
-    assert compare(lstm, "abc", 50, temperature=2.0, seed=9, precision=precision).greedy == lstm.vocab.decode(ids)
 
 
 def test_greedy_does_not_depend_on_the_sampled_row(lstm):
@@ -357,85 +279,99 @@ def test_a_model_in_training_mode_generates_without_dropout_and_stays_in_trainin
     assert model.training
 
 
-def test_changed_weights_are_picked_up(lstm):
-    model = tiny(seed=6)
-    before = compare(model, "ab", 40, temperature=0, precision="fp16")
-    with torch.no_grad():
-        model.head.bias.add_(torch.arange(len(model.vocab), dtype=torch.float32))
-    after = compare(model, "ab", 40, temperature=0, precision="fp16")
-    assert after.greedy != before.greedy
-    assert after.greedy == argmax_loop(reference_model(model, "fp16"), "ab", 40)
-
-
-def _via_data_assign(model: CharRNN, other: CharRNN) -> None:
-    for p, q in zip(model.parameters(), other.parameters(), strict=True):
-        p.data = q.detach().clone()
-
-
-def _via_data_copy(model: CharRNN, other: CharRNN) -> None:
-    for p, q in zip(model.parameters(), other.parameters(), strict=True):
-        p.data.copy_(q.detach())
-
-
-def _via_half(model: CharRNN, other: CharRNN) -> None:
-    model.half().float()  # the weights round to fp16, in new storage: same Parameter objects
-
-
-def _via_load_state_dict(model: CharRNN, other: CharRNN) -> None:
-    model.load_state_dict(other.state_dict())
-
-
-@pytest.mark.parametrize("change", [_via_data_assign, _via_data_copy, _via_half, _via_load_state_dict])
-@pytest.mark.parametrize("precision", ["int8", "fp32"])
-def test_every_way_of_changing_the_weights_is_picked_up(change, precision):
-    model, other = tiny(seed=6), tiny(seed=7)
-    compare(model, "ab", 40, seed=3, precision=precision)  # packs and caches the old weights
-    change(model, other)
-    fresh = CharRNN(model.config).eval()  # a new model holding the changed weights: nothing cached
-    fresh.load_state_dict(model.state_dict())
-    assert compare(model, "ab", 40, seed=3, precision=precision) == compare(fresh, "ab", 40, seed=3, precision=precision)
-
-
-def test_packing_one_model_does_not_hold_up_another():
-    import threading
-
-    from chargen.generate import _cached
-
-    slow, quick = tiny(seed=8), tiny(seed=9)
-    started, release, done = threading.Event(), threading.Event(), threading.Event()
-
-    def slow_build() -> str:
-        started.set()
-        release.wait(30)
-        return "packed"
-
-    packing = threading.Thread(target=lambda: _cached(slow, ("test", 1), slow_build))
-    packing.start()
-    try:
-        assert started.wait(30)
-        other = threading.Thread(target=lambda: (compare(quick, "ab", 10, seed=0), done.set()))
-        other.start()
-        assert done.wait(30), "generation on another model waited for this one's packing"
-        other.join()
-    finally:
-        release.set()
-        packing.join()
-
-
 # --- next-character distribution --------------------------------------------------------------
 
 
 def test_next_char_distribution(lstm):
     warm = next_char_distribution(lstm, "abc", 1.0)
-    assert [ch for ch, _ in warm] == list(lstm.vocab.chars)
+    assert sorted(ch for ch, _ in warm) == sorted(lstm.vocab.chars)
     assert sum(p for _, p in warm) == pytest.approx(1.0, abs=1e-5)
     with torch.inference_mode():
         logits = lstm(torch.tensor([lstm.vocab.encode("abc")]))[0][0, -1]
-    assert [p for _, p in warm] == pytest.approx(torch.softmax(logits, -1).tolist(), abs=1e-4)
+    expected = dict(zip(lstm.vocab.chars, torch.softmax(logits, -1).tolist(), strict=True))
+    assert [p for _, p in warm] == pytest.approx([expected[ch] for ch, _ in warm], abs=1e-4)
     cold = next_char_distribution(lstm, "abc", 0)
-    assert [p for _, p in cold] == [1.0 if i == int(logits.argmax()) else 0.0 for i in range(len(cold))]
+    assert cold[0] == (lstm.vocab.chars[int(logits.argmax())], 1.0) and all(p == 0.0 for _, p in cold[1:])
     hot = next_char_distribution(lstm, "abc", 5.0)
     assert max(p for _, p in hot) < max(p for _, p in warm)
+
+
+def test_next_char_distribution_is_likeliest_first_ties_in_vocabulary_order(lstm):
+    for temperature in (0.0, 0.5, 1.0, 5.0):
+        rows = next_char_distribution(lstm, "ab", temperature)
+        probs = [p for _, p in rows]
+        assert probs == sorted(probs, reverse=True)
+        for (ch_a, p_a), (ch_b, p_b) in zip(rows, rows[1:], strict=False):
+            if p_a == p_b:
+                assert lstm.vocab.chars.index(ch_a) < lstm.vocab.chars.index(ch_b)
+
+
+def test_distributions_at_several_temperatures_run_the_prompt_once(lstm, monkeypatch):
+    from chargen.generate import next_char_distributions
+
+    generate_module = sys.modules["chargen.generate"]  # chargen.generate is also the function
+
+    primed = []
+    real = generate_module.start_stepper
+
+    def counting(*args, **kwargs):
+        primed.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generate_module, "start_stepper", counting)
+    tables = next_char_distributions(lstm, "abc", [1.0, 0.5, 0])
+    assert len(primed) == 1
+    monkeypatch.undo()
+    assert tables == [next_char_distribution(lstm, "abc", t) for t in (1.0, 0.5, 0)]
+
+
+def test_top_k_zero_is_off(lstm):
+    assert compare(lstm, "ab", 40, top_k=0, seed=4) == compare(lstm, "ab", 40, top_k=None, seed=4)
+
+
+# --- one settings object -------------------------------------------------------------------
+
+
+def test_settings_object_gives_what_the_keyword_arguments_give(lstm):
+    from chargen import SamplingSettings
+
+    keywords = {"temperature": 1.3, "top_k": 5, "top_p": 0.9, "repetition_penalty": 1.2, "seed": 11}
+    settings = SamplingSettings(**keywords, precision="fp16")
+    assert compare(lstm, "ab", 50, settings=settings) == compare(lstm, "ab", 50, **keywords, precision="fp16")
+    assert generate(lstm, "ab", 50, settings=settings).text == compare(lstm, "ab", 50, settings=settings).sampled
+    streamed = list(stream_compare(lstm, "ab", 50, chunk_size=7, settings=settings))
+    assert streamed[-1] == compare(lstm, "ab", 50, settings=settings)
+
+
+def test_settings_are_checked_once_and_normalised():
+    from dataclasses import FrozenInstanceError
+
+    from chargen import SamplingSettings
+
+    settings = SamplingSettings(temperature=1e-40, top_k=0)
+    assert (settings.temperature, settings.top_k, settings.greedy) == (0.0, None, True)
+    with pytest.raises(FrozenInstanceError):
+        settings.temperature = 1.0  # type: ignore[misc]
+    for bad, message in [
+        ({"temperature": 6}, "temperature must be between 0 and 5, got 6"),
+        ({"top_k": -2}, "top_k must be a whole number"),
+        ({"top_p": 0}, "top_p must be greater than 0"),
+        ({"repetition_penalty": 0.5}, "repetition_penalty must be"),
+        ({"seed": -1}, "seed must be an integer between 0 and 2**63 - 1"),
+        ({"precision": "int4"}, "precision must be one of auto, exact, fp32, fp16, int8, got 'int4'"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            SamplingSettings(**bad)
+        assert message in str(info.value)
+
+
+def test_settings_and_keyword_arguments_are_not_mixed(lstm):
+    from chargen import SamplingSettings
+
+    with pytest.raises(ConfigError, match="pass settings= or the sampling arguments \\(temperature\\), not both"):
+        compare(lstm, "ab", 10, temperature=0.5, settings=SamplingSettings())
+    with pytest.raises(ConfigError, match="settings must be a chargen SamplingSettings"):
+        compare(lstm, "ab", 10, settings={"temperature": 0.5})
 
 
 # --- limits --------------------------------------------------------------------------------
@@ -452,7 +388,7 @@ def test_next_char_distribution(lstm):
         ({"temperature": -1.0}, "got -1"),
         ({"temperature": float("nan")}, "got nan"),
         ({"temperature": float("inf")}, "got inf"),
-        ({"top_k": 0}, "top_k must be an integer of at least 1"),
+        ({"top_k": -1}, "top_k must be a whole number, 0 or None for no limit, got -1"),
         ({"top_k": 1.5}, "got 1.5"),
         ({"top_p": 0.0}, "top_p must be greater than 0 and at most 1"),
         ({"top_p": 1.01}, "got 1.01"),
@@ -486,10 +422,6 @@ def test_next_char_distribution_validates(lstm):
 def test_not_a_model():
     with pytest.raises(ConfigError, match="CharRNN"):
         compare("model", "ab", 10)
-
-
-def test_precisions_are_documented():
-    assert PRECISIONS == ("auto", "exact", "fp32", "fp16", "int8")
 
 
 def test_public_api_is_exported():

@@ -1,0 +1,387 @@
+"""The step engine: a model's recurrent state over a batch of rows, stepped one character at a time.
+
+:func:`start_stepper` primes ``batch`` rows with a prompt and returns a :class:`Stepper`;
+``stepper.step(ids[B])`` feeds one character per row and returns the next logits. Which network
+steps is a precision (:data:`PRECISIONS`): the model's own ``forward`` (``exact``), or the
+fast stepper on weights packed once per model in fp32, fp16 or int8 and cached until the
+weights change. :mod:`chargen.generate` turns steps into text; this module knows nothing of
+sampling.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+from chargen.errors import ConfigError
+from chargen.model import CharRNN, State
+
+_T = TypeVar("_T")
+
+# A step of the model's own ``forward`` (nn.LSTM through oneDNN) costs 1-3 ms on this 2-core
+# CPU, mostly per-call overhead. The fast stepper packs the weights once per model (cached
+# until they change) and runs a step as a handful of ops on preallocated buffers: layer 0's
+# input projection is a lookup table (embedding @ W_ih^T + biases, exact in eval mode), and
+# LSTM / RNN layers above it do one matrix product over [input, hidden]. What remains is
+# reading the recurrent matrices once per step (13 MB in fp32 for a 2x512 LSTM), so storing
+# them in fewer bits is what pays: fbgemm's fp16 GEMM (sums in fp32) and its int8 GEMM.
+# benchmarks/bench_generate.py measures all of them against the lesson's loops.
+
+PRECISIONS = ("auto", "exact", "fp32", "fp16", "int8")
+"""Which network runs a generation.
+
+- ``exact``: the model's own ``forward``, one call per step: the reference, and slow.
+- ``fp32``: the fast stepper on the same fp32 weights (same maths, rounding-level differences).
+- ``fp16``: the recurrent matrices stored in fp16; activations, sums, the lookup table and the
+  output head stay fp32. It computes exactly the plain model whose recurrent matrices are
+  rounded to fp16 (:func:`reference_model`).
+- ``int8``: the recurrent matrices in int8 (one scale per row) and their inputs, hidden states
+  in (-1, 1), quantised to 7 bits with one fixed scale, so rows never affect each other; the
+  head stays fp32. The fastest here (~1.3x fp16 per step).
+- ``auto``: on the CPU the fastest that works with this torch (``int8``, else ``fp16``, else
+  ``fp32``); off the CPU ``exact``.
+
+Fast steppers prime with the prompt in one forward call of :func:`reference_model`, then step.
+Greedy is always the argmax of the logits of the network that steps. On the bundled
+Shakespeare LSTM, fp16 and int8 move the held-out loss by less than 0.001 nats (the benchmark
+prints it; the bar for keeping them was 0.01).
+"""
+
+
+class Stepper:
+    """One generation's recurrent state over a batch of rows.
+
+    ``logits[B, V]`` scores the next character of each row; ``step(ids[B])`` feeds one
+    character per row and returns the new logits.
+    """
+
+    logits: torch.Tensor
+
+    def step(self, ids: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _ReferenceStepper(Stepper):
+    """The model's own ``forward``: prime with the whole prompt in one call, then one call per step."""
+
+    def __init__(self, model: CharRNN, prompt_ids: list[int], batch: int):
+        self.model = model
+        logits, state = model(torch.tensor([prompt_ids], dtype=torch.long, device=model.device), None)  # (1, T, V)
+        # Every row starts from the same primed state.
+        if isinstance(state, tuple):
+            self.state: State = tuple(s.repeat(1, batch, 1) for s in state)
+        else:
+            self.state = state.repeat(1, batch, 1)  # (layers, B, H)
+        self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
+
+    def step(self, ids: torch.Tensor) -> torch.Tensor:
+        logits, self.state = self.model(ids[:, None], self.state)  # (B, 1, V)
+        self.logits = logits[:, 0]
+        return self.logits
+
+
+# Hidden states, in (-1, 1), become uint8 codes 0..127 (steps of 1/63, covering [-1.016, 1]).
+# Only 7 bits: fbgemm's AVX2 kernel sums pairs of uint8 x int8 products in int16, which
+# saturates with full 8-bit inputs (measured: errors ~8x larger); with 7 bits its result is
+# exactly the quantised maths (see tests/test_generate.py).
+_INT8_INPUT_SCALE = 1.0 / 63.0
+_INT8_INPUT_ZERO_POINT = 64
+
+
+class _Linear:
+    """``x[B, in] -> x @ W^T + b`` over fixed weights, packed once in the precision that runs it."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, precision: str):
+        weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
+        self.precision = precision
+        self.bias = bias
+        with warnings.catch_warnings():
+            # The quantized ops warn that they are deprecated; they are only used when present.
+            warnings.simplefilter("ignore")
+            if precision == "fp16":
+                self.packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
+            elif precision == "int8":
+                # Symmetric, one scale per output row: the usual choice for weights.
+                scale = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+                zero = torch.zeros(weight.shape[0], dtype=torch.long)
+                qweight = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
+                self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
+            else:
+                self.weight_t = weight.t().contiguous()  # (in, out), as addmm reads it
+
+    def into(self, x: torch.Tensor, out: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        """Write ``x @ W^T + b`` (plus ``add`` when given) into ``out`` and return it."""
+        if self.precision == "fp16":
+            product = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
+        elif self.precision == "int8":
+            # Every input here is a hidden state in (-1, 1), so one fixed scale serves: unlike
+            # dynamic quantisation (one scale per call, from the whole batch), a row's result
+            # does not depend on the other rows, so the greedy row can't feel the sampled one.
+            product = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+                x, _INT8_INPUT_SCALE, _INT8_INPUT_ZERO_POINT, self.packed
+            )
+        else:
+            return torch.addmm(self.bias if add is None else add + self.bias, x, self.weight_t, out=out)
+        return torch.add(product, add, out=out) if add is not None else out.copy_(product)
+
+
+def _gate_order(cell: str, hidden: int) -> torch.Tensor:
+    """Row order that puts an LSTM's sigmoid gates (i, f, o) before its tanh gate (g)."""
+    if cell != "lstm":
+        return torch.arange(_GATES[cell] * hidden)
+    i, f, g, o = torch.arange(4 * hidden).split(hidden)
+    return torch.cat([i, f, o, g])
+
+
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+class _PackedNetwork:
+    """A model's weights laid out for :class:`_FastStepper`, in one precision."""
+
+    def __init__(self, model: CharRNN, precision: str):
+        rnn = model.rnn
+        self.cell = model.cell
+        self.precision = precision
+        self.hidden = hidden = rnn.hidden_size
+        self.layers = rnn.num_layers
+        # Priming runs the reference network for this precision in one forward call.
+        self.reference = reference_model(model, precision)
+        order = _gate_order(self.cell, hidden)
+        weights = [
+            {
+                name: getattr(rnn, f"{name}_l{layer}").detach()[order]
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            }
+            for layer in range(self.layers)
+        ]
+        first = weights[0]
+        table = model.embedding.weight.detach() @ first["weight_ih"].T + first["bias_ih"]  # (V, G*H)
+        hidden_bias = first["bias_hh"]
+        if self.cell != "gru":
+            # A GRU's b_hh is scaled by its reset gate, so only the other cells fold it in.
+            table, hidden_bias = table + first["bias_hh"], torch.zeros_like(hidden_bias)
+        self.table = table.contiguous()
+        self.first_hidden = _Linear(first["weight_hh"], hidden_bias, precision)
+        self.fused: list[_Linear] = []  # LSTM / RNN layers >= 1: one product over [input, hidden]
+        self.inputs: list[_Linear] = []  # GRU layers >= 1: input and hidden products kept apart
+        self.hiddens: list[_Linear] = []
+        for w in weights[1:]:
+            if self.cell == "gru":
+                self.inputs.append(_Linear(w["weight_ih"], w["bias_ih"], precision))
+                self.hiddens.append(_Linear(w["weight_hh"], w["bias_hh"], precision))
+            else:
+                both = torch.cat([w["weight_ih"], w["weight_hh"]], dim=1)  # (G*H, H + H)
+                self.fused.append(_Linear(both, w["bias_ih"] + w["bias_hh"], precision))
+        head = model.head
+        self.head_weight_t = head.weight.detach().t().contiguous()  # (H, V)
+        self.head_bias = head.bias.detach().clone()
+
+
+class _FastStepper(Stepper):
+    """Steps a :class:`_PackedNetwork` on buffers (and views of them) made once per generation.
+
+    All layers' hidden states sit side by side in one ``(B, layers * H)`` buffer, so the input
+    of layer ``l >= 1``, ``[h[l-1], h[l]]``, is a view and needs no concatenation. ``step``
+    returns the ``logits`` buffer, which the next step overwrites.
+    """
+
+    def __init__(self, net: _PackedNetwork, prompt_ids: list[int], batch: int):
+        self.net = net
+        size, layers, gates = net.hidden, net.layers, _GATES[net.cell] * net.hidden
+        logits, state = net.reference(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
+        h, c = state if isinstance(state, tuple) else (state, None)
+        # Every row starts from the same primed state.
+        self.hidden = h[:, 0].reshape(1, layers * size).repeat(batch, 1)  # (B, layers * H)
+        self.h = [self.hidden[:, layer * size : (layer + 1) * size] for layer in range(layers)]
+        self.inputs = [self.hidden[:, (layer - 1) * size : (layer + 1) * size] for layer in range(1, layers)]
+        self.c = [c[layer].repeat(batch, 1) for layer in range(layers)] if c is not None else []
+        self.x_gates = torch.empty(batch, gates)  # layer 0's input projection, looked up
+        self.gates = [torch.empty(batch, gates) for _ in range(layers)]
+        if net.cell == "lstm":
+            # Gate rows were reordered to i, f, o | g: one sigmoid and one tanh call per layer.
+            self.sigmoid_part = [g[:, : 3 * size] for g in self.gates]
+            self.tanh_part = [g[:, 3 * size :] for g in self.gates]
+            self.split = [g.split(size, dim=1) for g in self.gates]
+        elif net.cell == "gru":
+            self.hidden_gates = [torch.empty(batch, gates) for _ in range(layers)]
+            self.reset_update = [torch.empty(batch, 2 * size) for _ in range(layers)]
+            self.new = [torch.empty(batch, size) for _ in range(layers)]
+        self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
+        self._layer = {"lstm": self._lstm_layer, "gru": self._gru_layer, "rnn": self._rnn_layer}[net.cell]
+
+    def step(self, ids: torch.Tensor) -> torch.Tensor:
+        net = self.net
+        torch.index_select(net.table, 0, ids, out=self.x_gates)
+        for layer in range(net.layers):
+            self._layer(layer)
+        return torch.addmm(net.head_bias, self.h[-1], net.head_weight_t, out=self.logits)  # (B, V)
+
+    def _pre_activation(self, layer: int) -> torch.Tensor:
+        """LSTM / RNN gate sums (input and hidden projections, biases) in ``gates[layer]``."""
+        if layer == 0:
+            return self.net.first_hidden.into(self.h[0], self.gates[0], add=self.x_gates)
+        return self.net.fused[layer - 1].into(self.inputs[layer - 1], self.gates[layer])
+
+    def _lstm_layer(self, layer: int) -> None:
+        self._pre_activation(layer)
+        self.sigmoid_part[layer].sigmoid_()
+        self.tanh_part[layer].tanh_()
+        in_gate, forget, out_gate, candidate = self.split[layer]
+        cell = self.c[layer].mul_(forget).addcmul_(in_gate, candidate)
+        torch.tanh(cell, out=self.h[layer]).mul_(out_gate)
+
+    def _rnn_layer(self, layer: int) -> None:
+        torch.tanh(self._pre_activation(layer), out=self.h[layer])
+
+    def _gru_layer(self, layer: int) -> None:
+        net, size, h = self.net, self.net.hidden, self.h[layer]
+        if layer == 0:
+            gi = self.x_gates  # (B, 3H) as r, z, n
+            gh = net.first_hidden.into(h, self.hidden_gates[0])
+        else:
+            gi = net.inputs[layer - 1].into(self.h[layer - 1], self.gates[layer])
+            gh = net.hiddens[layer - 1].into(h, self.hidden_gates[layer])
+        reset_update = torch.add(gi[:, : 2 * size], gh[:, : 2 * size], out=self.reset_update[layer]).sigmoid_()
+        reset, update = reset_update[:, :size], reset_update[:, size:]
+        new = torch.addcmul(gi[:, 2 * size :], reset, gh[:, 2 * size :], out=self.new[layer]).tanh_()
+        h.sub_(new).mul_(update).add_(new)  # h' = (1 - z) * n + z * h
+
+
+def reference_model(model: CharRNN, precision: str = "fp32") -> CharRNN:
+    """The plain :class:`CharRNN` that ``precision``'s fast stepper computes, in eval mode.
+
+    For ``fp16`` that is the model with its fp16-stored matrices rounded to fp16; otherwise it
+    is an eval-mode copy of the model (``int8``'s quantised inputs have no plain equivalent).
+    Fast steppers prime with it. Cached until the weights change.
+    """
+    rounding = "fp16" if precision == "fp16" else "fp32"
+    return _cached(model, ("reference", rounding), lambda: _build_reference(model, rounding))
+
+
+def _build_reference(model: CharRNN, precision: str) -> CharRNN:
+    copied = copy.deepcopy(model).eval().requires_grad_(False)
+    if precision == "fp16":
+        rnn = copied.rnn
+        with torch.no_grad():
+            for layer in range(rnn.num_layers):
+                names = ["weight_hh"] if layer == 0 else ["weight_hh", "weight_ih"]
+                for name in names:
+                    weight = getattr(rnn, f"{name}_l{layer}")
+                    weight.copy_(weight.half().float())
+    return copied
+
+
+class _ModelCache:
+    """What has been built for one model, and the lock its builders take (one model at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()  # re-entered: a packed network builds its reference model
+        self.entries: dict[object, tuple[tuple[object, ...], object]] = {}
+
+
+_caches: weakref.WeakKeyDictionary[CharRNN, _ModelCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()  # guards only the dictionary above, never a build
+
+
+def _weights_fingerprint(model: CharRNN) -> tuple[object, ...]:
+    """What identifies the weights a model holds right now.
+
+    Each parameter's storage (device, dtype, shape, data pointer) and version counter catch
+    ``model.to()`` / ``.half()`` / ``p.data = ...`` (new storage) and in-place updates (an
+    optimiser step, ``load_state_dict``). A write through ``p.data`` (``p.data.copy_(...)``)
+    bumps no version counter, so the sum of each parameter's values is part of it too (~0.3 ms
+    for 3.3M weights). A write that keeps every sum exactly (a permutation) is not seen: call
+    :func:`clear_cache` after one.
+    """
+    params = list(model.parameters())
+    # (Tensors made under inference mode have no version counter; they can't be trained anyway.)
+    storage = tuple(
+        (id(p), p.device, p.dtype, tuple(p.shape), p.data_ptr(), 0 if p.is_inference() else p._version) for p in params
+    )
+    with torch.no_grad():
+        sums = torch.stack([p.detach().sum(dtype=torch.float32).cpu() for p in params]).tolist() if params else []
+    return storage + tuple(sums)
+
+
+def clear_cache(model: CharRNN | None = None) -> None:
+    """Forget the packed weights of ``model`` (of every model when None); they are rebuilt on next use."""
+    with _caches_lock:
+        if model is None:
+            _caches.clear()
+        else:
+            _caches.pop(model, None)
+
+
+def _cached(model: CharRNN, key: object, build: Callable[[], _T]) -> _T:
+    """``build()``, remembered per model and key until the model's weights change.
+
+    Builders of one model wait for each other (so a network is packed once); other models don't wait.
+    """
+    with _caches_lock:
+        cache = _caches.get(model)
+        if cache is None:
+            cache = _caches[model] = _ModelCache()
+    fingerprint = _weights_fingerprint(model)
+    with cache.lock:
+        hit = cache.entries.get(key)
+        if hit is not None and hit[0] == fingerprint:
+            return hit[1]  # type: ignore[return-value]
+        # Built as ordinary tensors even when called under inference mode, so later version
+        # checks and any caller's mode can use them.
+        with torch.inference_mode(False), torch.no_grad():
+            built = build()
+        cache.entries[key] = (fingerprint, built)
+        return built
+
+
+@functools.cache
+def _precision_works(precision: str) -> bool:
+    """Whether this torch can run ``precision``'s kernels here, tried once on a small matrix.
+
+    The quantized ops exist only in some builds and engines (fbgemm / x86); off x86 they may
+    exist and still refuse to run, so they are tried rather than looked up.
+    """
+    try:
+        weight = torch.linspace(-1, 1, 64).reshape(8, 8)
+        x = torch.linspace(-0.9, 0.9, 16).reshape(2, 8)
+        linear = _Linear(weight, torch.zeros(8), precision)
+        got = linear.into(x, torch.empty(2, 8))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    return bool(torch.allclose(got, x @ weight.T, atol=0.05))
+
+
+def resolve_precision(model: CharRNN, precision: str = "auto") -> str:
+    """The precision ``precision`` stands for on this model and machine (``auto`` resolved)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    on_cpu = model.device.type == "cpu"
+    if precision == "auto":
+        if not on_cpu:
+            return "exact"
+        return next(p for p in ("int8", "fp16", "fp32") if p == "fp32" or _precision_works(p))
+    if precision != "exact" and not on_cpu:
+        raise ConfigError(f"precision {precision!r} runs on the CPU only; this model is on {model.device}")
+    if precision in ("fp16", "int8") and not _precision_works(precision):
+        raise ConfigError(f"precision {precision!r} needs fbgemm's quantized kernels, which this torch can't run")
+    return precision
+
+
+def start_stepper(model: CharRNN, prompt_ids: list[int], batch: int, precision: str = "auto") -> Stepper:
+    """Prime ``batch`` rows with ``prompt_ids`` (one forward call) on the network ``precision`` names.
+
+    Call it, and step the result, under ``torch.inference_mode()``.
+    """
+    precision = resolve_precision(model, precision)
+    if precision == "exact":
+        return _ReferenceStepper(reference_model(model, "fp32"), prompt_ids, batch)
+    net = _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))
+    return _FastStepper(net, prompt_ids, batch)

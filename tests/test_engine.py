@@ -1,0 +1,293 @@
+"""The step engine: every precision's stepper against an independent computation of what it should compute."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from chargen.engine import PRECISIONS, _cached, reference_model, resolve_precision, start_stepper
+from chargen.errors import ConfigError
+from chargen.generate import compare
+from chargen.model import CharRNN
+from tests.conftest import tiny_model
+
+VOCAB = "\n abcdefgh."
+FAST = ("fp32", "fp16", "int8")
+
+
+def tiny(cell: str = "lstm", layers: int = 2, hidden: int = 24, seed: int = 0, vocab: str = VOCAB) -> CharRNN:
+    """A small random model; weights scaled up so its logits are far from uniform (no near-ties)."""
+    return tiny_model(cell, vocab, hidden, layers, seed=seed, scale=3.0)
+
+
+def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
+    """The lesson's greedy loop: the model's own forward at batch 1, one call per character."""
+    ids = model.vocab.encode(prompt)
+    with torch.inference_mode():
+        logits, state = model(torch.tensor([ids]), None)
+        out = []
+        for _ in range(length):
+            next_id = int(logits[0, -1].argmax())
+            out.append(next_id)
+            logits, state = model(torch.tensor([[next_id]]), state)
+    return model.vocab.decode(out)
+
+
+@pytest.fixture(scope="module")
+def lstm() -> CharRNN:
+    return tiny("lstm")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- int8 against a plain-PyTorch quantised network written here ------------------------------
+#
+# The int8 precision's specification: hidden states (in (-1, 1)) quantised to 7-bit codes
+# round(h * 63) + 64 (clamped to 0..255), weight matrices that multiply hidden states quantised
+# symmetrically per output row (scale = max |w| / 127); everything else fp32: layer 0's input
+# projection, the biases, the activations, the head. LSTM and RNN layers >= 1 multiply
+# [input, hidden] by one matrix [W_ih, W_hh] (so one scale per row of both); GRU keeps them
+# apart. Priming runs the plain fp32 model over the prompt.
+
+
+def _quantised_input(x: torch.Tensor) -> torch.Tensor:
+    return (torch.clamp(torch.round(x * 63.0) + 64, 0, 255) - 64) / 63.0
+
+
+def _quantised_rows(weight: torch.Tensor) -> torch.Tensor:
+    scale = (weight.abs().amax(dim=1, keepdim=True) / 127).clamp_min(1e-12)
+    return torch.clamp(torch.round(weight / scale), -128, 127) * scale
+
+
+class PlainInt8Network:
+    """One row of the int8 network, stepped with plain tensor maths (no packing, no quantized ops)."""
+
+    def __init__(self, model: CharRNN, prompt_ids: list[int]):
+        self.model, rnn = model, model.rnn
+        self.layers = rnn.num_layers
+        self.w = {name: getattr(rnn, name).detach() for name, _ in rnn.named_parameters()}
+        with torch.no_grad():
+            logits, state = model(torch.tensor([prompt_ids]), None)
+        h, c = state if isinstance(state, tuple) else (state, None)
+        self.h = [h[layer, 0].clone() for layer in range(self.layers)]
+        self.c = [c[layer, 0].clone() for layer in range(self.layers)] if c is not None else None
+        self.logits = logits[0, -1]
+
+    def _hidden_product(self, layer: int, x_below: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input part, hidden part) of the gate sums of ``layer``."""
+        w, h = self.w, self.h[layer]
+        if layer == 0:
+            gi = self.model.embedding.weight.detach()[x_below] @ w["weight_ih_l0"].T + w["bias_ih_l0"]
+            gh = _quantised_input(h) @ _quantised_rows(w["weight_hh_l0"]).T + w["bias_hh_l0"]
+            return gi, gh
+        below = self.h[layer - 1]
+        if self.model.cell == "gru":
+            gi = _quantised_input(below) @ _quantised_rows(w[f"weight_ih_l{layer}"]).T + w[f"bias_ih_l{layer}"]
+            gh = _quantised_input(h) @ _quantised_rows(w[f"weight_hh_l{layer}"]).T + w[f"bias_hh_l{layer}"]
+            return gi, gh
+        both = _quantised_rows(torch.cat([w[f"weight_ih_l{layer}"], w[f"weight_hh_l{layer}"]], dim=1))
+        sums = _quantised_input(torch.cat([below, h])) @ both.T + w[f"bias_ih_l{layer}"] + w[f"bias_hh_l{layer}"]
+        return sums, torch.zeros_like(sums)
+
+    def step(self, char_id: int) -> torch.Tensor:
+        size = self.model.rnn.hidden_size
+        for layer in range(self.layers):
+            gi, gh = self._hidden_product(layer, char_id if layer == 0 else None)
+            if self.model.cell == "lstm":
+                i, f, g, o = (gi + gh).split(size)
+                self.c[layer] = torch.sigmoid(f) * self.c[layer] + torch.sigmoid(i) * torch.tanh(g)
+                self.h[layer] = torch.sigmoid(o) * torch.tanh(self.c[layer])
+            elif self.model.cell == "gru":
+                r = torch.sigmoid(gi[:size] + gh[:size])
+                z = torch.sigmoid(gi[size : 2 * size] + gh[size : 2 * size])
+                n = torch.tanh(gi[2 * size :] + r * gh[2 * size :])
+                self.h[layer] = (1 - z) * n + z * self.h[layer]
+            else:
+                self.h[layer] = torch.tanh(gi + gh)
+        head = self.model.head
+        self.logits = self.h[-1] @ head.weight.detach().T + head.bias.detach()
+        return self.logits
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_int8_stepper_computes_the_plain_quantised_network(cell, layers):
+    model = tiny(cell, layers=layers, seed=4)
+    prompt = model.vocab.encode("abc de")
+    ids = torch.randint(0, len(model.vocab), (30,), generator=torch.Generator().manual_seed(0)).tolist()
+    plain = PlainInt8Network(model, prompt)
+    with torch.inference_mode():
+        stepper = start_stepper(model, prompt, 1, "int8")
+        assert torch.allclose(stepper.logits[0], plain.logits, atol=1e-5)
+        for char_id in ids:
+            got = stepper.step(torch.tensor([char_id]))[0]
+            assert torch.allclose(got, plain.step(char_id), atol=1e-3), char_id
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_int8_greedy_text_is_the_plain_quantised_networks_argmax(cell):
+    model = tiny(cell, seed=5)
+    plain = PlainInt8Network(model, model.vocab.encode("ab"))
+    expected = []
+    for _ in range(60):
+        expected.append(int(plain.logits.argmax()))
+        plain.step(expected[-1])
+    assert compare(model, "ab", 60, temperature=1.0, seed=1, precision="int8").greedy == model.vocab.decode(expected)
+
+
+def test_int8_is_what_auto_runs_here(lstm):
+    if resolve_precision(lstm) != "int8":  # pragma: no cover - a torch without fbgemm's kernels
+        pytest.skip("this torch cannot run the int8 kernels")
+    assert compare(lstm, "ab", 40, seed=2) == compare(lstm, "ab", 40, seed=2, precision="int8")
+
+
+def test_every_precision_name_is_accepted_and_others_are_refused(lstm):
+    for precision in PRECISIONS:
+        assert resolve_precision(lstm, precision) in PRECISIONS[1:]
+    with pytest.raises(ConfigError, match="precision must be one of auto, exact, fp32, fp16, int8, got 'int4'"):
+        resolve_precision(lstm, "int4")
+
+
+# --- the other precisions and the cache ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_fp16_greedy_equals_argmax_over_the_rounded_model(cell):
+    model = tiny(cell, seed=3)
+    rounded = reference_model(model, "fp16")
+    assert rounded.rnn.weight_hh_l0.equal(model.rnn.weight_hh_l0.half().float())
+    assert rounded.head.weight.equal(model.head.weight)  # the head stays fp32
+    assert compare(model, "h.", 80, precision="fp16").greedy == argmax_loop(rounded, "h.", 80)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_fast_steppers_match_their_reference_logits(precision, cell):
+    model = tiny(cell, layers=2, seed=4)
+    steps = torch.randint(0, len(model.vocab), (20, 2), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        fast = start_stepper(model, [1, 2, 3], 2, precision)
+        ref = start_stepper(reference_model(model, precision), [1, 2, 3], 2, "exact")
+        assert torch.allclose(fast.logits, ref.logits)
+        for ids in steps:
+            assert torch.allclose(fast.step(ids), ref.step(ids), atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_int8_stepper_stays_close_to_the_fp32_network(cell):
+    model = tiny(cell, layers=2, seed=4)
+    steps = torch.randint(0, len(model.vocab), (20, 2), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        fast = start_stepper(model, [1, 2, 3], 2, "int8")
+        ref = start_stepper(model, [1, 2, 3], 2, "exact")
+        worst = max(float((fast.step(ids) - ref.step(ids)).abs().max()) for ids in steps)
+    # 7-bit hidden states and int8 weights on a 24-wide model whose weights were tripled.
+    assert worst < 0.25
+
+
+def test_int8_products_are_exactly_the_quantised_maths():
+    engine = sys.modules["chargen.engine"]
+    torch.manual_seed(0)
+    weight, bias = torch.randn(96, 48) * 0.2, torch.randn(96)
+    x = torch.rand(3, 48) * 2 - 1
+    got = engine._Linear(weight, bias, "int8").into(x, torch.empty(3, 96))
+    scale, zero = engine._INT8_INPUT_SCALE, engine._INT8_INPUT_ZERO_POINT
+    x_quantised = (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+    row_scale = weight.abs().amax(dim=1, keepdim=True) / 127
+    w_quantised = torch.clamp(torch.round(weight / row_scale), -128, 127) * row_scale
+    assert torch.allclose(got, x_quantised @ w_quantised.T + bias, atol=1e-4)
+    assert (got - (x @ weight.T + bias)).abs().max() < 0.1  # and close to the fp32 product
+
+
+def test_auto_is_the_fastest_precision_that_runs_and_falls_back(lstm, monkeypatch):
+    engine = sys.modules["chargen.engine"]
+    assert engine.resolve_precision(lstm) == "int8"
+    monkeypatch.setattr(engine, "_precision_works", lambda precision: False)
+    assert engine.resolve_precision(lstm) == "fp32"
+    assert compare(lstm, "ab", 30, seed=1).greedy == argmax_loop(lstm, "ab", 30)
+    with pytest.raises(ConfigError, match="fbgemm"):
+        compare(lstm, "ab", 30, precision="int8")
+
+
+@pytest.mark.parametrize("precision", FAST)
+def test_greedy_row_equals_an_argmax_loop_over_the_same_stepper(precision, lstm):
+    with torch.inference_mode():
+        stepper = start_stepper(lstm, lstm.vocab.encode("abc"), 1, precision)
+        ids = []
+        for _ in range(50):
+            ids.append(int(stepper.logits[0].argmax()))
+            stepper.step(torch.tensor(ids[-1:]))
+    assert compare(lstm, "abc", 50, temperature=2.0, seed=9, precision=precision).greedy == lstm.vocab.decode(ids)
+
+
+def test_changed_weights_are_picked_up(lstm):
+    model = tiny(seed=6)
+    before = compare(model, "ab", 40, temperature=0, precision="fp16")
+    with torch.no_grad():
+        model.head.bias.add_(torch.arange(len(model.vocab), dtype=torch.float32))
+    after = compare(model, "ab", 40, temperature=0, precision="fp16")
+    assert after.greedy != before.greedy
+    assert after.greedy == argmax_loop(reference_model(model, "fp16"), "ab", 40)
+
+
+def _via_data_assign(model: CharRNN, other: CharRNN) -> None:
+    for p, q in zip(model.parameters(), other.parameters(), strict=True):
+        p.data = q.detach().clone()
+
+
+def _via_data_copy(model: CharRNN, other: CharRNN) -> None:
+    for p, q in zip(model.parameters(), other.parameters(), strict=True):
+        p.data.copy_(q.detach())
+
+
+def _via_half(model: CharRNN, other: CharRNN) -> None:
+    model.half().float()  # the weights round to fp16, in new storage: same Parameter objects
+
+
+def _via_load_state_dict(model: CharRNN, other: CharRNN) -> None:
+    model.load_state_dict(other.state_dict())
+
+
+@pytest.mark.parametrize("change", [_via_data_assign, _via_data_copy, _via_half, _via_load_state_dict])
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_every_way_of_changing_the_weights_is_picked_up(change, precision):
+    model, other = tiny(seed=6), tiny(seed=7)
+    compare(model, "ab", 40, seed=3, precision=precision)  # packs and caches the old weights
+    change(model, other)
+    fresh = CharRNN(model.config).eval()  # a new model holding the changed weights: nothing cached
+    fresh.load_state_dict(model.state_dict())
+    assert compare(model, "ab", 40, seed=3, precision=precision) == compare(
+        fresh, "ab", 40, seed=3, precision=precision
+    )
+
+
+def test_packing_one_model_does_not_hold_up_another():
+    import threading
+
+    slow, quick = tiny(seed=8), tiny(seed=9)
+    started, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_build() -> str:
+        started.set()
+        release.wait(30)
+        return "packed"
+
+    packing = threading.Thread(target=lambda: _cached(slow, ("test", 1), slow_build))
+    packing.start()
+    try:
+        assert started.wait(30)
+        other = threading.Thread(target=lambda: (compare(quick, "ab", 10, seed=0), done.set()))
+        other.start()
+        assert done.wait(30), "generation on another model waited for this one's packing"
+        other.join()
+    finally:
+        release.set()
+        packing.join()
