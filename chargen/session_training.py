@@ -347,7 +347,7 @@ def _stream_progress(
     val_points: list[list[float]] = []
     best_val = math.inf
     last_sample_at = -math.inf
-    pending_sample = False
+    pending_sample, best_step = True, 0  # the first sample: the untrained weights train() saves at step 0
     last_yield = time.monotonic()
     step = 0
     elapsed = 0.0
@@ -368,17 +368,19 @@ def _stream_progress(
             if progress.val_loss is not None and math.isfinite(progress.val_loss):
                 val_points.append([step, progress.val_loss])
                 if progress.val_loss < best_val:
-                    best_val = progress.val_loss
+                    best_val, best_step = progress.val_loss, step
                     pending_sample = True
         now = time.monotonic()
         if pending_sample and now - last_sample_at >= sample_every:
             try:
                 best = load_checkpoint(out)  # written atomically by train() at each improvement
             except CheckpointError:
-                best = None
+                best = None  # not written yet
+            if best_step == 0 and step >= PRESETS[request.size].eval_every:
+                best, pending_sample = None, False  # missed the step-0 weights; the next improvement shows
             if best is not None:
                 weights, config = cpu_weights(best), best.config.to_dict()
-                sample = f"step {step}: {sample_text(best, seed=step)}"
+                sample = f"step {best_step}: {sample_text(best, seed=best_step)}"
                 last_sample_at, pending_sample = now, False
         if train_points or val_points or weights is not None or now - last_yield >= 1.0:
             yield {

@@ -105,12 +105,14 @@ def test_stop_ends_a_run_with_its_best_model_and_samples_as_it_goes() -> None:
     for update in train_stream(TEXT, "gru", 60, "small", stop=stop, sample_every=0.0):
         updates.append(update)
         history.apply(update)
-        if history.samples:
-            stop.set()  # as the Stop button does, after the first sample
+        if len(history.samples) >= 2:
+            stop.set()  # as the Stop button does, after a sample of the trained weights
     done = updates[-1]
     assert done["kind"] == "done" and done["stopped_early"]
     assert all(u["kind"] == "training" for u in updates[:-1])
-    assert history.samples[0].startswith(f"step {history.val[0][0]}: ")
+    # Samples as it learns: the untrained weights first, then the best weights at an evaluation.
+    assert history.samples[0].startswith("step 0: ")
+    assert history.samples[1].startswith(f"step {history.val[0][0]}: ")
     # The model kept is the best one seen, whose loss is the run's reported figure.
     assert done["val_loss"] == pytest.approx(min(v for _, v in history.val))
     model = chargen.CharRNN(chargen.ModelConfig.from_dict(done["config"]))

@@ -36,13 +36,13 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
             page.get_by_role("tab", name="Train").click()
             page.locator("#train_text textarea").fill(TEXT)
             seconds = page.locator("#train_seconds input[type=number]")
-            seconds.fill("6")
+            seconds.fill("15")
             seconds.press("Enter")
             page.locator("#train_button").click()
 
             # The samples grow as it learns ("step N: ..."), the curve is drawn, then the model is named.
             page.wait_for_function(
-                "(document.querySelector('#train_samples textarea')?.value ?? '').startsWith('step ')",
+                "(document.querySelector('#train_samples textarea')?.value ?? '').startsWith('step 0: ')",
                 timeout=TIMEOUT_MS,
             )
             first_samples = page.locator("#train_samples textarea").input_value()
