@@ -13,6 +13,11 @@ from chargen.errors import ConfigError
 from chargen.vocab import Vocab
 
 CELLS = ("rnn", "lstm", "gru")
+FORMAT_VERSION = 2
+"""The config.json layout this chargen writes. 1: no ``format_version`` key (chargen before issue 12).
+Every key added after version 1 has a default, so every older config.json keeps loading."""
+VERSION_1_KEYS = ("vocab", "cell", "embedding_size", "hidden_size", "num_layers", "dropout", "format")
+"""The keys every config.json has held since the first release: required. Later keys are optional."""
 
 # An LSTM carries (h, c); RNN and GRU carry h alone. Each tensor is (layers, B, hidden).
 State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # noqa: UP007 (runtime alias, py3.10)
@@ -29,10 +34,19 @@ class ModelConfig:
     num_layers: int = 2
     dropout: float = 0.1
     format: str = field(default="chargen", repr=False)
+    format_version: int = field(default=FORMAT_VERSION, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.format != "chargen":
             raise ConfigError(f"not a chargen model config (format is {self.format!r})")
+        version = self.format_version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ConfigError(f"format_version must be a positive integer, got {version!r}")
+        if version > FORMAT_VERSION:
+            raise ConfigError(
+                f"written by a newer chargen (format_version {version}); this one reads up to {FORMAT_VERSION}: "
+                "upgrade chargen"
+            )
         if not isinstance(self.vocab, list) or not self.vocab:
             raise ConfigError("vocab must be a non-empty list of characters")
         try:
@@ -51,24 +65,35 @@ class ModelConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-able form written to ``config.json``."""
-        return asdict(self)
+        """The JSON-able form written to ``config.json`` (in this chargen's format, :data:`FORMAT_VERSION`)."""
+        return {**asdict(self), "format_version": FORMAT_VERSION}
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelConfig:
-        """Rebuild a config from ``config.json``; unknown or missing keys are a :class:`ConfigError`."""
+        """Rebuild a config from ``config.json`` of any format version up to :data:`FORMAT_VERSION`.
+
+        The version-1 keys (:data:`VERSION_1_KEYS`) are required; keys added later take their
+        defaults when missing (no ``format_version`` means version 1). Unknown keys, and a
+        version newer than this chargen reads, are a :class:`ConfigError`.
+        """
         if not isinstance(data, dict):
             raise ConfigError("config must be a JSON object")
         if data.get("format") != "chargen":
             raise ConfigError('not a chargen model config (no "format": "chargen")')
+        version = data.get("format_version", 1)
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            raise ConfigError(
+                f"written by a newer chargen (format_version {version}); this one reads up to {FORMAT_VERSION}: "
+                "upgrade chargen"
+            )
         known = {f.name for f in fields(cls)}
         extra = sorted(set(data) - known)
         if extra:
             raise ConfigError(f"config has unknown key(s): {', '.join(extra)}")
-        missing = sorted(known - set(data))
+        missing = sorted(set(VERSION_1_KEYS) - set(data))
         if missing:
             raise ConfigError(f"config is missing key(s): {', '.join(missing)}")
-        return cls(**data)
+        return cls(**{**data, "format_version": version})
 
 
 class CharRNN(nn.Module):

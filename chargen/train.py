@@ -336,7 +336,9 @@ def _resumed_config(given: TrainConfig, saved: dict[str, Any], out: Path) -> Tra
     data["corpus"], data["out"] = given.corpus, given.out
     device = data.get("device") or DEFAULT_DEVICE
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"{out}: this run was saved on {device}, which is not available here; resume with --device cpu")
+        raise ConfigError(
+            f"{out}: this run was saved on {device}, which is not available here; resume with --device cpu"
+        )
     return TrainConfig.from_dict(data)
 
 

@@ -37,6 +37,7 @@ def test_config_holds_every_hyperparameter_and_the_vocab(tmp_path: Path) -> None
         "num_layers": 3,
         "dropout": 0.2,
         "format": "chargen",
+        "format_version": 2,
     }
 
 
@@ -186,7 +187,8 @@ def test_a_save_killed_midway_never_loads_as_a_mix_of_two_models(tmp_path: Path,
             assert "saved with a different config.json" in str(exc)
         else:  # only the old pair, whole, may load
             assert loaded.vocab == old.vocab
-            assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), old.state_dict().values()))
+            loaded_state, old_state = loaded.state_dict(), old.state_dict()
+            assert all(torch.equal(loaded_state[name], old_state[name]) for name in old_state)
     save_checkpoint(new, folder)
     assert load_model(folder).vocab == new.vocab
 
@@ -235,3 +237,46 @@ def test_weights_are_read_in_one_go_with_their_metadata(saved: Path) -> None:
     tensors, metadata = read_weights_and_metadata(saved / "model.safetensors")
     assert set(tensors) == set(tiny_model("lstm").state_dict())
     assert len(metadata[CONFIG_DIGEST_KEY]) == 32
+
+
+# --- format versions: every checkpoint written before keeps loading ------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_checkpoint_written_before_format_versions_still_loads_and_generates_the_same() -> None:
+    """tests/fixtures/checkpoint-v1 was written by chargen as of commit ee9184a (config.json without
+    format_version, weights without a config digest); the expected texts and logits were computed then."""
+    from chargen import compare
+
+    expected = json.loads((FIXTURES / "checkpoint-v1.expected.json").read_text(encoding="utf-8"))
+    model = load_model(FIXTURES / "checkpoint-v1")
+    assert model.config.format_version == 1
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([model.vocab.encode(expected["logits_prompt"])]))
+    assert logits[0, -1].tolist() == pytest.approx(expected["last_logits"], abs=1e-5)
+    result = compare(
+        model,
+        expected["prompt"],
+        expected["length"],
+        temperature=expected["temperature"],
+        seed=expected["seed"],
+        precision=expected["precision"],
+    )
+    assert (result.greedy, result.sampled) == (expected["greedy"], expected["sampled"])
+
+
+def test_saving_a_version_1_checkpoint_again_writes_the_current_format(tmp_path: Path) -> None:
+    model = load_model(FIXTURES / "checkpoint-v1")
+    save_checkpoint(model, tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "config.json").read_text(encoding="utf-8"))["format_version"] == 2
+    assert load_model(tmp_path / "again").config == model.config
+
+
+def test_a_config_from_a_newer_chargen_is_refused_saying_so(saved: Path) -> None:
+    config = json.loads((saved / "config.json").read_text(encoding="utf-8"))
+    config["format_version"] = 3
+    config["attention_heads"] = 4  # what a later version might add
+    (saved / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"config.json: written by a newer chargen \(format_version 3\)"):
+        load_model(saved)
