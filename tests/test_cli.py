@@ -152,3 +152,20 @@ def test_card_samples_keeps_non_ascii_prompts_and_reads_escapes(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert "```text\nROMEO é☃:\nabc" in result.stdout
+
+
+def test_the_package_metadata_names_what_exists() -> None:
+    """pyproject.toml: a build system, the chargen package only, and a console command that resolves."""
+    import importlib
+
+    from tests.conftest import ROOT
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["build-system"]["build-backend"] == "setuptools.build_meta"
+    assert project["tool"]["setuptools"]["packages"] == ["chargen"]
+    module, _, name = project["project"]["scripts"]["chargen"].partition(":")
+    assert callable(getattr(importlib.import_module(module), name))
+    installed = {line.split("=")[0].split(">")[0].strip().lower() for line in project["project"]["dependencies"]}
+    assert {"torch", "safetensors", "huggingface-hub"} <= installed

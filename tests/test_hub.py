@@ -32,7 +32,8 @@ from chargen.hub import (
     push_checkpoint,
     push_files,
 )
-from chargen.model import CharRNN, ModelConfig
+from chargen.model import CharRNN
+from tests.conftest import tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = ("config.json", "model.safetensors")
@@ -41,9 +42,7 @@ PUBLISHED = ["config.json", "model.safetensors", "README.md", "loss.png"]
 
 def tiny(seed: int, cell: str = "gru") -> CharRNN:
     """A small seeded model; different seeds give different weights."""
-    torch.manual_seed(seed)
-    config = ModelConfig(vocab=list("\n abc"), cell=cell, embedding_size=4, hidden_size=8, num_layers=1, dropout=0.0)
-    return CharRNN(config).eval()
+    return tiny_model(cell, vocab="\n abc", hidden=8, layers=1, seed=seed, embedding=4)
 
 
 def same_weights(a: CharRNN, b: CharRNN) -> bool:
