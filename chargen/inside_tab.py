@@ -20,11 +20,24 @@ from chargen import inside_views as iv
 from chargen.errors import ChargenError
 from chargen.model import CharRNN
 
+TEXT_VIEW_CSS = """<style>
+/* The texts coloured per character read as text: one flowing block in a monospace font, line breaks
+   kept, no gaps between characters (HighlightedText spaces its tokens out as separate chips, and puts a
+   space after each token's text: a word spacing of -1ch takes that space back). */
+#expect_view .textfield, #unit_view .textfield { display: block; font-family: ui-monospace, monospace;
+  line-height: 1.7; max-height: 32rem; overflow-y: auto; word-break: normal; }
+#expect_view .token-container, #unit_view .token-container { display: inline; }
+#expect_view .token, #unit_view .token { margin: 0 !important; padding: 1px 0 !important; border-radius: 0;
+  word-spacing: -1ch; }
+#expect_view .token .text, #unit_view .token .text { word-spacing: normal; }
+</style>"""
+"""Page CSS for the coloured texts, added by the views themselves (a hidden ``gr.HTML``)."""
+
 INTRO = (
-    "Four ways to watch the network work: continue one prompt at **every temperature at once**; see "
-    "**what the model expected** at each character of a text; find the **cells** that follow simple "
-    "properties of a text (the position in the line, quotes, brackets, a speaker's name); and **beam "
-    "search**, which looks for the likeliest whole continuation."
+    "<p>Four ways to watch the network work: continue one prompt at <b>every temperature at once</b>; see "
+    "<b>what the model expected</b> at each character of a text; find the <b>cells</b> that follow simple "
+    "properties of a text (the position in the line, quotes, brackets, a speaker's name); and <b>beam "
+    "search</b>, which looks for the likeliest whole continuation.</p>"
 )
 
 
@@ -99,7 +112,7 @@ def add_inside_views(
     def colour_by_unit(text: str, model_name: str, layer: Any, kind: Any, unit: Any) -> tuple[Any, str]:
         return iv.unit_highlights(models, text, model_name, layer, kind, unit)
 
-    gr.Markdown(INTRO)
+    gr.HTML(INTRO + TEXT_VIEW_CSS, elem_id="inside_intro")
     if model is None:
         model = gr.Dropdown(choices=names, value=first, label="Model", visible=len(names) > 1, elem_id="inside_model")
     with gr.Tabs():
