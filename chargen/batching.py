@@ -399,12 +399,7 @@ class BatchingEngine:
         self._scale = torch.ones(0, 1)
         self._stepper: _BatchStepper | None = None
         self._primed: collections.OrderedDict[tuple[int, ...], tuple] = collections.OrderedDict()  # prompt -> state
-        # The packed network the batch steps: the one start_stepper primes with (cached per model).
-        self._net = (
-            _cached(model, ("packed", self.precision), lambda: _PackedNetwork(model, self.precision))
-            if self.batched
-            else None
-        )
+        self._net: _PackedNetwork | None = None  # packed on first use, off the caller's thread
         self._closed = False
         # Priming runs beside stepping, so a long prompt never holds up the batch (and on 2 cores
         # the two overlap: torch releases the GIL inside its kernels).
@@ -620,6 +615,9 @@ class BatchingEngine:
             if self._rows:
                 hidden = torch.cat(hiddens)  # (B, layers * H), a new buffer
                 layer_cells = [torch.cat([c[layer] for c in cells]) for layer in range(len(cells[0]))]
+                if self._net is None:  # the network start_stepper primed with (packed once per model)
+                    model, precision = self.model, self.precision
+                    self._net = _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))
                 self._stepper = _BatchStepper(self._net, hidden, layer_cells, [row.logits for row in self._rows])
             else:
                 self._stepper = None
