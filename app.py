@@ -248,18 +248,29 @@ class Handlers:
         except ChargenError as exc:
             raise _refuse(exc) from None
 
-    def page_distribution(self, *inputs: Any, session: gr.Request = None) -> dict[str, Any]:
+    def page_distribution(
+        self,
+        prompt: str,
+        temperature: float,
+        model_name: str | None,
+        text: str,
+        position: int,
+        top_k: int | None,
+        top_p: float | None,
+        session: gr.Request = None,
+    ) -> dict[str, Any]:
         """:meth:`distribution` for the page's own redraws: a problem is shown in the chart, never as
         a pop-up from an event the visitor did not trigger."""
         try:
-            return self.distribution(*inputs, session=session)
+            return self.distribution(prompt, temperature, model_name, text, position, top_k, top_p, session)
         except gr.Error as exc:
             return {"error": f"The chart can't be drawn: {exc.message}"}
 
-    def header(self, model_name: str | None = None) -> tuple[str, str]:
+    def header(self, model_name: str | None = None, session: gr.Request = None) -> tuple[str, str]:
         """The page's title line for the selected model, and the model's facts from its card."""
         try:
-            offered = self.models[self.menu.resolve(model_name)]
+            name = self._menu(session).resolve(model_name)
+            offered = self.models.get(name) or self.session_models.offered(name, session)
         except ChargenError:
             offered = self.models[self.menu.names[0]]
         return views.header_markdown(offered), views.facts_markdown(offered)

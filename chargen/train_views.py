@@ -84,6 +84,15 @@ class SessionModels:
             return self.store.get(_session(request), name).model
         return base_models[name]
 
+    def offered(self, name: str, request: gr.Request | None) -> Any:
+        """A session model as the page describes it (``views.OfferedModel``): its label and where it came from."""
+        from chargen import views
+
+        kept = self.store.get(_session(request), name)
+        return views.OfferedModel(
+            kept.label, kept.model, facts="trained or uploaded in this browser session, for it only"
+        )
+
     def choices(self, request: gr.Request | None, base_choices: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """(label, name) pairs for the model picker of this caller: the app's, then its session's."""
         return list(base_choices) + self.store.choices(_session(request))

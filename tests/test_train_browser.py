@@ -77,6 +77,10 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
                 }""",
                 timeout=TIMEOUT_MS,
             )
+            # Every view follows the new model: the header names it, the chart draws its distribution.
+            assert "trained here" in page.locator("#header").inner_text()
+            page.wait_for_function("document.querySelector('#chart-bars')?.childElementCount > 0", timeout=TIMEOUT_MS)
+            assert page.locator("#chart-error").count() == 0
             greedy = page.locator("#greedy_text textarea").input_value()
             sampled = page.locator("#sampled_text textarea").input_value()
             assert set(greedy + sampled) <= set(TEXT)
