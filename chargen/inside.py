@@ -1,6 +1,6 @@
 """Looking inside a model: every temperature at once, what it expected, which cells track what, beam search.
 
-All four run on the step engine that generates (:func:`chargen.generate.start_stepper`, int8 by
+All four run on the step engine that generates (:func:`chargen.engine.start_stepper`, int8 by
 default on the CPU), so what they show is what generation does:
 
 - :func:`sweep` continues one prompt at several temperatures from one primed state, one batch
@@ -23,17 +23,11 @@ from dataclasses import dataclass
 
 import torch
 
-from chargen.decoding import check_temperature, gumbel_noise
+from chargen.checks import MAX_SEED, check_length, check_seed, check_temperature
+from chargen.decoding import gumbel_noise
+from chargen.engine import Stepper, reference_model, resolve_precision, start_stepper
 from chargen.errors import ConfigError
-from chargen.generate import (
-    MAX_SEED,
-    Stepper,
-    check_length,
-    check_seed,
-    prepare_prompt,
-    resolve_precision,
-    start_stepper,
-)
+from chargen.generate import prepare_prompt
 from chargen.loops import Loop, find_loop
 from chargen.model import CharRNN
 
@@ -256,8 +250,6 @@ def expectations(
 
 def _reference_logits(model: CharRNN, ids: list[int], precision: str) -> torch.Tensor:
     """``(len(ids), V)`` logits of the forward pass that primes a stepper of ``precision``."""
-    from chargen.generate import reference_model
-
     reference = reference_model(model, "fp16" if precision == "fp16" else "fp32")
     logits, _ = reference(torch.tensor([ids], dtype=torch.long, device=model.device), None)
     return logits[0].float().cpu()

@@ -366,7 +366,7 @@ def test_a_trained_model_grows_a_position_in_line_cell():
 
 def sequence_logprobs(model: CharRNN, prompt: str, length: int, precision: str) -> dict[str, float]:
     """Every continuation of ``length`` characters with its log-probability, scored one row per text."""
-    from chargen.generate import start_stepper
+    from chargen.engine import start_stepper
 
     chars = model.vocab.chars
     texts = ["".join(t) for t in itertools.product(chars, repeat=length)]
