@@ -202,7 +202,7 @@ def add_train_tab(
         gr.Markdown(
             "## Train your own\nPaste a text (or upload a UTF-8 `.txt`; "
             f"{st.MIN_CHARS:,} characters to {st.MAX_BYTES // 2**20} MB) and watch a model learn it: the loss "
-            "falls and the samples go from noise to words. Then pick it in the model list above."
+            "falls and the samples go from noise to words. The model then joins the Generate tab's model list."
         )
         gr.Markdown(KEPT_LINE, elem_id="train_kept")
         with gr.Row(equal_height=False):
@@ -314,7 +314,10 @@ def add_train_tab(
             model = history.model()
             if model is not None and not any(k.history is history for k in kept):
                 cell_name = model.cell.upper()
-                kept.append(store.add(session, model, f"{cell_name} {runs[0][1].size}, trained here", history))
+                best = history.best_val
+                figure = f" (val {best:.2f})" if best is not None else ""
+                label = f"{cell_name} {runs[0][1].size}, trained here{figure}"
+                kept.append(store.add(session, model, label, history))
 
         last_yield = 0.0
         try:

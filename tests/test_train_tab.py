@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, make_text
+from hub_server import TOKEN, StandInHub
 from train_app import serve_with_train_tab
 
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "train.txt"
@@ -20,8 +21,8 @@ TEXT = make_text(words=3000)
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
     """The real app page (its bundled models) with the Train tab, served on a free port."""
-    with serve_with_train_tab(tmp_path_factory.mktemp("train_app")) as served:
-        yield served
+    with StandInHub() as hub, serve_with_train_tab(tmp_path_factory.mktemp("app"), hub_endpoint=hub.endpoint) as served:
+        yield (*served, hub)
 
 
 def client_for(url: str):
@@ -57,7 +58,7 @@ def bigram_nats_per_char(text: str) -> float:
 
 @pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"{SHAKESPEARE} is not here")
 def test_thirty_seconds_on_shakespeare_beat_a_bigram_table_in_this_session_only(served) -> None:
-    url, _ = served
+    url = served[0]
     text = SHAKESPEARE.read_text(encoding="utf-8")[:200_000]
     baseline = bigram_nats_per_char(text)
     client = client_for(url)
@@ -77,7 +78,7 @@ def test_thirty_seconds_on_shakespeare_beat_a_bigram_table_in_this_session_only(
 
 
 def test_binary_input_is_refused_and_the_server_keeps_serving(served) -> None:
-    url, _ = served
+    url = served[0]
     client = client_for(url)
     binary = bytes(range(256)).decode("latin-1") * 100
     with pytest.raises(Exception, match="NUL"):
@@ -91,7 +92,7 @@ def test_binary_input_is_refused_and_the_server_keeps_serving(served) -> None:
 
 
 def test_a_second_trainer_waits_with_its_place_and_stop_keeps_the_best_so_far(served, tmp_path: Path) -> None:
-    url, session_models = served
+    url = served[0]
     first, second = client_for(url), client_for(url)
     first_job = first.submit(TEXT, "rnn", 60, "small", api_name="/train")
     for update in first_job:
@@ -135,7 +136,7 @@ def test_a_second_trainer_waits_with_its_place_and_stop_keeps_the_best_so_far(se
 
 
 def test_compare_cells_trains_all_three_and_overlays_their_validation_curves(served) -> None:
-    url, session_models = served
+    url = served[0]
     client = client_for(url)
     final, curve, samples = client.predict(TEXT, 3, "small", api_name="/compare_cells")[:3]
     assert final["status"] == "done" and set(final["models"]) == {"rnn", "lstm", "gru"}
@@ -158,3 +159,31 @@ def test_zero_gpu_settings_and_cost_line(monkeypatch) -> None:
     zero = train_views.TrainTabSettings(max_seconds=70, zero_gpu=True)
     line = train_views.cost_text(60, zero)
     assert "asks the GPU for 70 s" in line and "**105 s**" in line and "**315 s**" in line
+
+
+def test_push_to_the_stand_in_hub_with_the_servers_token(served, tmp_path: Path, monkeypatch) -> None:
+    """Locally the token comes from HF_TOKEN (on a Space, from the visitor's login); never a mocked Hub."""
+    from gradio_client import handle_file
+
+    import chargen
+    from chargen import session_training as st
+
+    url, _, hub = served
+    store = st.SessionStore(root=tmp_path)
+    kept = store.add("maker", chargen.CharRNN(chargen.ModelConfig(vocab=sorted(set(TEXT)), hidden_size=16)), "m")
+    archive = store.zip("maker", kept.name)
+    client = client_for(url)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(Exception, match="train or upload a model first"):
+        client.predict("alice/mine", api_name="/push")
+    uploaded = client.predict(handle_file(str(archive)), api_name="/upload_model")[0]
+    with pytest.raises(Exception, match="needs a Hugging Face login"):
+        client.predict("alice/mine", api_name="/push")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert "alice/mine" in client.predict("alice/mine", api_name="/push")
+    pulled = chargen.load_model("alice/mine", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    assert all(t.equal(pulled.state_dict()[k]) for k, t in kept.model.state_dict().items())
+    # The pushed repo is public; the session model itself stays usable by its own session only.
+    with pytest.raises(Exception, match="model must be one of"):
+        client_for(url).predict("The ", 0.8, 20, 0, 1.0, "1", uploaded["model"], api_name="/generate")
+    store.close()

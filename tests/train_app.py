@@ -11,7 +11,9 @@ from conftest import free_port
 
 
 @contextlib.contextmanager
-def serve_with_train_tab(tmp: Path, max_seconds: float = 60, min_seconds: float = 2) -> Iterator[tuple[str, object]]:
+def serve_with_train_tab(
+    tmp: Path, max_seconds: float = 60, min_seconds: float = 2, hub_endpoint: str | None = None
+) -> Iterator[tuple[str, object]]:
     """Serve ``app.build_demo`` (bundled models) with the Train tab on a free port; yields (url, session models).
 
     The shortest budget is lowered from the app's 15 s to ``min_seconds`` so tests train for seconds."""
@@ -25,7 +27,9 @@ def serve_with_train_tab(tmp: Path, max_seconds: float = 60, min_seconds: float 
 
     models, notices = app.load_app_models()
     session_models = train_views.SessionModels(st.SessionStore(root=tmp / "sessions"))
-    settings = train_views.TrainTabSettings(max_seconds=max_seconds, min_seconds=min_seconds, default_seconds=30)
+    settings = train_views.TrainTabSettings(
+        max_seconds=max_seconds, min_seconds=min_seconds, default_seconds=30, hub_endpoint=hub_endpoint
+    )
     demo = app.build_demo(models, notices, session_models=session_models, train_settings=settings)
     demo.launch(
         prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(), **app.launch_options()
