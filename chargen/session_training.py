@@ -559,7 +559,8 @@ def gpu_train_stream(
     text: str, cell: str, seconds: float, size: str, max_seconds: float, min_seconds: float = MIN_SECONDS
 ) -> Iterator[dict[str, Any]]:
     """:func:`train_stream` on the GPU, for ``@spaces.GPU``: all state comes in as arguments and goes
-    out as yielded plain data and CPU tensors (the call runs in a forked process)."""
+    out as yielded plain data and CPU tensors (the call runs in a forked process). Without a GPU
+    (``spaces`` off ZeroGPU returns the function unchanged) it trains on the CPU."""
     yield from train_stream(
         text,
         cell,
@@ -567,7 +568,7 @@ def gpu_train_stream(
         size,
         max_seconds=max_seconds,
         min_seconds=min_seconds,
-        device="cuda",
+        device="cuda" if torch.cuda.is_available() else "cpu",
         stop=None,
         threads=None,
     )
@@ -582,10 +583,14 @@ def zero_gpu_train_stream() -> Callable[..., Iterator[dict[str, Any]]]:
     """
     from chargen.zerogpu import gpu
 
-    def duration(text: str, cell: str, seconds: float, size: str, max_seconds: float, min_seconds: float) -> int:
-        return zero_gpu_duration(float(seconds))
+    return gpu(duration=gpu_call_duration)(gpu_train_stream)
 
-    return gpu(duration=duration)(gpu_train_stream)
+
+def gpu_call_duration(
+    text: str, cell: str, seconds: float, size: str, max_seconds: float, min_seconds: float = MIN_SECONDS
+) -> int:
+    """The GPU seconds a :func:`gpu_train_stream` call asks for; ``spaces`` calls it with the call's arguments."""
+    return zero_gpu_duration(float(seconds))
 
 
 # --- Session models --------------------------------------------------------------------------

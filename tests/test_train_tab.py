@@ -187,3 +187,38 @@ def test_push_to_the_stand_in_hub_with_the_servers_token(served, tmp_path: Path,
     with pytest.raises(Exception, match="model must be one of"):
         client_for(url).predict("The ", 0.8, 20, 0, 1.0, "1", uploaded["model"], api_name="/generate")
     store.close()
+
+
+def test_the_zero_gpu_path_streams_stops_and_turns_a_refusal_into_a_message(tmp_path: Path, monkeypatch) -> None:
+    """Off ZeroGPU, ``spaces.GPU`` returns the function unchanged, so this runs everything of that path but
+    the fork (read in spaces 0.51.3: a refusal is a gr.Error titled "ZeroGPU ..." raised before the run)."""
+    import gradio as gr
+
+    from chargen import session_training as st
+
+    real = st.gpu_train_stream
+    calls = []
+
+    def gpu_train_stream(text, cell, seconds, size, max_seconds, min_seconds=st.MIN_SECONDS):
+        calls.append(st.gpu_call_duration(text, cell, seconds, size, max_seconds, min_seconds))
+        if cell == "rnn":  # what spaces raises when the visitor's quota is short
+            raise gr.Error(
+                "You have exceeded your free ZeroGPU quota (105s requested vs. 12s left).",
+                title=("ZeroGPU quota exceeded"),
+            )
+        yield from real(text, cell, seconds, size, max_seconds, min_seconds)
+
+    monkeypatch.setattr(st, "gpu_train_stream", gpu_train_stream)
+    with serve_with_train_tab(tmp_path, max_seconds=70, zero_gpu=True) as (url, _):
+        client = client_for(url)
+        with pytest.raises(Exception, match=r"GPU refused this training \(ZeroGPU quota exceeded: .*12s left"):
+            client.predict(TEXT, "rnn", 20, "small", api_name="/train")
+        job = client.submit(TEXT, "gru", 60, "small", api_name="/train")
+        for update in job:
+            if update[0].get("val_loss") is not None:
+                client.predict(api_name="/stop_training")
+                break
+        final = job.result()[0]
+        assert final["status"] == "done" and final["model"].startswith("session:") and final["steps"] < 1000
+        assert client.predict("The ", 0.8, 20, 0, 1.0, "1", final["model"], api_name="/generate")[1]
+    assert calls == [30, 70]  # the budget plus 10 s for the fork, the move and the last save

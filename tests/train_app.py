@@ -12,7 +12,11 @@ from conftest import free_port
 
 @contextlib.contextmanager
 def serve_with_train_tab(
-    tmp: Path, max_seconds: float = 60, min_seconds: float = 2, hub_endpoint: str | None = None
+    tmp: Path,
+    max_seconds: float = 60,
+    min_seconds: float = 2,
+    hub_endpoint: str | None = None,
+    zero_gpu: bool = False,
 ) -> Iterator[tuple[str, object]]:
     """Serve ``app.build_demo`` (bundled models) with the Train tab on a free port; yields (url, session models).
 
@@ -28,7 +32,11 @@ def serve_with_train_tab(
     models, notices = app.load_app_models()
     session_models = train_views.SessionModels(st.SessionStore(root=tmp / "sessions"))
     settings = train_views.TrainTabSettings(
-        max_seconds=max_seconds, min_seconds=min_seconds, default_seconds=30, hub_endpoint=hub_endpoint
+        max_seconds=max_seconds,
+        min_seconds=min_seconds,
+        default_seconds=30,
+        hub_endpoint=hub_endpoint,
+        zero_gpu=zero_gpu,
     )
     demo = app.build_demo(models, notices, session_models=session_models, train_settings=settings)
     demo.launch(
