@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from chargen import page, train_views, views
+from chargen import inside_tab, page, train_views, views
 from chargen.batching import ServingSettings, stream_updates
 from chargen.errors import ChargenError
 from chargen.generate import Comparison, compare, stream_compare
@@ -300,7 +300,7 @@ class PageParts:
 
 TabBuilder = Callable[[PageParts], None]
 """Adds one tab's components and events; called inside its ``gr.Tab``."""
-TABS: list[tuple[str, TabBuilder]] = []
+TABS: list[tuple[str, TabBuilder]] = [("Look inside", inside_tab.page_tab)]
 """Extra tabs (title, builder) that :func:`build_demo` adds after "Generate" by default."""
 
 

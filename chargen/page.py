@@ -60,7 +60,7 @@ LESSON_HTML = """
     (darker and underlined: the lower its probability) &nbsp; <span class="cg-key cg-key-part">x</span> where
     greedy and sampled part &nbsp; <span class="cg-ws">&middot;</span> space
     <span class="cg-ws">&crarr;</span> line break. Click a character (or use the arrow keys) to see what
-    the model offered there.
+    the model offered there. Ctrl+Enter (&#8984;+Enter) generates.
   </p>
 </section>
 """
@@ -71,9 +71,9 @@ CHART_HTML = """
   <h2 id="chart-title">What could come next</h2>
   <p id="chart-caption" class="cg-note">The distribution after the prompt appears here.</p>
   <div id="chart-bars"></div>
-  <p class="cg-note cg-chart-legend"><span class="cg-swatch cg-at-t"></span> at the chosen temperature (after
-  top-k / top-p: what sampling drew from) &nbsp; <span class="cg-swatch cg-at-one"></span> at T = 1 (the model's
-  own probabilities) &nbsp; &#9654; the character drawn</p>
+  <p class="cg-note cg-chart-legend"><span class="cg-swatch cg-at-t"></span> first number: at the chosen
+  temperature (after top-k / top-p: what sampling drew from) &nbsp; <span class="cg-swatch cg-at-one"></span>
+  second: at T = 1 (the model's own probabilities) &nbsp; &#9654; the character drawn</p>
 </section>
 """
 """The distribution chart's frame; the script draws the bars from ``/distribution``'s data."""
@@ -84,7 +84,9 @@ CSS = """
 #header p { margin: 0; }
 #model_facts { font-size: .85rem; opacity: .85; }
 #examples { display: flex; flex-wrap: wrap; gap: .35rem; align-items: center; }
-#examples .cg-chip-label { font-size: .85rem; opacity: .8; margin-right: .2rem; }
+#examples::before { content: "Try:"; font-size: .85rem; opacity: .8; }
+#examples > button, #examples button { flex: 0 0 auto !important; width: auto !important; min-width: 0 !important;
+  box-shadow: none; }
 #examples button {
   font: .8rem/1.2 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; padding: .2rem .5rem;
   border: 1px solid var(--border-color-primary); border-radius: 999px; background: var(--background-fill-secondary);
@@ -134,8 +136,8 @@ CSS = """
 .cg-key-rare { background: rgba(213, 94, 0, .55); text-decoration: underline dotted 2px; }
 .cg-key-part { outline: 2px dashed #cc79a7; }
 #chart h2 { font-size: 1rem; margin: .2rem 0; }
-#chart-bars { display: grid; grid-template-columns: minmax(3.5rem, max-content) 1fr; gap: .15rem .5rem;
-  align-items: center; max-width: 46rem; }
+#chart-bars { display: grid; grid-template-columns: minmax(3.5rem, max-content) 1fr max-content; gap: .15rem .5rem;
+  align-items: center; max-width: 52rem; }
 #chart-bars .lbl { font: .85rem ui-monospace, monospace; text-align: right; white-space: nowrap; }
 #chart-bars .drawn { font-weight: bold; }
 #chart-bars .bars { display: flex; flex-direction: column; gap: 1px; min-width: 0; }
@@ -149,7 +151,7 @@ CSS = """
 @media (max-width: 760px) {
   #lesson { grid-template-columns: 1fr; }
   .cg-text { max-height: 14rem; min-height: 5rem; }
-  #chart-bars { grid-template-columns: minmax(3rem, max-content) 1fr; }
+  #chart-bars { grid-template-columns: minmax(2.5rem, max-content) 1fr max-content; }
 }
 """
 """Styles for the panes and the chart; gradio's own colour variables keep them readable in dark mode."""
@@ -388,16 +390,50 @@ window.chargen = (() => {
     }
   }
 
+  // What the visitor typed in a slider's number box, not the slider's clamped value: out-of-range input
+  // follows the one rule (the handler refuses it, saying what is allowed), on the page as in the API.
+  const NUMBER_BOXES = ["temperature", "length", "top_k", "top_p"];
+  const typed = {};
+  function boxOf(target) {
+    if (!target || target.tagName !== "INPUT") return null;
+    const id = NUMBER_BOXES.find((name) => target.closest && target.closest(`#${name}`));
+    return id ? {id, range: target.type === "range"} : null;
+  }
+  document.addEventListener("input", (e) => {
+    const box = boxOf(e.target);
+    if (!box) return;
+    if (box.range) delete typed[box.id];
+    else typed[box.id] = e.target.value;
+    if (box.id === "temperature") requestDistribution(S.sel, 300);
+  }, true);
+  document.addEventListener("focusout", (e) => {
+    const box = boxOf(e.target);
+    if (!box || box.range || typed[box.id] === undefined) return;
+    const value = typed[box.id];
+    setTimeout(() => { if (e.target.value !== value) e.target.value = value; }, 0);  // no silent clamping
+  }, true);
+  function shownValue(id, fallback) {
+    const input = q(`#${id} input[type=number]`);
+    if (!input || input.value.trim() === "") return fallback;
+    const n = Number(input.value);
+    return isNaN(n) ? input.value : n;
+  }
+  function controls(args) {
+    return [args[0], shownValue("temperature", args[1]), shownValue("length", args[2]),
+      shownValue("top_k", args[3]), shownValue("top_p", args[4]), args[5], args[6]];
+  }
+
   // Generate: a new run from the controls as they are (the handler checks every value).
   function generateArgs(...args) {
-    startRun(0, Number(args[2]) || 0);
-    return args;
+    const values = controls(args);
+    startRun(0, Number(values[2]) || 0);
+    return values;
   }
 
   // Continue: the same settings and seed, longer; the texts so far are its prefix, so only the rest animates.
   function continueArgs(...args) {
     if (!S.settings || !S.data) return generateArgs(...args);
-    const more = Number(args[2]) || 0;
+    const more = Number(shownValue("length", args[2])) || 0;
     const st = S.settings;
     const length = Math.min(MAX_LENGTH, S.shown + more);
     startRun(S.shown, length);
@@ -436,9 +472,10 @@ window.chargen = (() => {
     const t = S.pendingDist;
     if (t && t.which && S.settings && S.data) {
       const st = S.settings;
-      return [st.prompt, temperature, st.model, text(t.which), t.i, st.top_k, st.top_p];
+      return [st.prompt, shownValue("temperature", temperature), st.model, text(t.which), t.i, st.top_k, st.top_p];
     }
-    return [prompt, temperature, model, "", -1, topK, topP];
+    return [prompt, shownValue("temperature", temperature), model, "", -1, shownValue("top_k", topK),
+      shownValue("top_p", topP)];
   }
 
   function onPromptChange() {
@@ -503,9 +540,9 @@ window.chargen = (() => {
       }
       const num = document.createElement("span");
       num.className = "num";
-      num.textContent = `${r[1].toFixed(4)} at ${shownT} \u00b7 ${r[2].toFixed(4)} at T = 1`;
-      cell.append(num);
-      bars.append(lbl, cell);
+      num.textContent = `${r[1].toFixed(3)} \u00b7 ${r[2].toFixed(3)}`;
+      num.title = `${r[1].toFixed(4)} at ${shownT}, ${r[2].toFixed(4)} at T = 1`;
+      bars.append(lbl, cell, num);
     }
   }
 
@@ -534,6 +571,7 @@ window.chargen = (() => {
     });
     if (st.top_k) p.set("top_k", st.top_k);
     if (st.top_p !== 1) p.set("top_p", st.top_p);
+    p.set("playback", mode());
     history.replaceState(null, "", `${location.pathname}?${p.toString()}`);
   }
 
@@ -551,7 +589,7 @@ window.chargen = (() => {
   }
 
   function autoGenerate() {
-    if (S.urlParams) setTimeout(() => q("#generate").click(), 50);
+    if (S.urlParams) setTimeout(() => q("#generate").click(), 300);
   }
 
   function onKey(e) {
@@ -597,7 +635,7 @@ window.chargen = (() => {
     }
   }
 
-  document.addEventListener("keydown", onKey);
+  document.addEventListener("keydown", onKey, true);  // before a text box takes Ctrl+Enter as a line break
   document.addEventListener("click", onClick);
   return {
     receive, drawChart, generateArgs, continueArgs, stopArgs, distArgs, fromUrl, autoGenerate, onPromptChange,
