@@ -53,6 +53,8 @@ EVAL_CHARS = 16_000
 SESSION_PREFIX = "session:"
 MAX_SESSION_MODELS = 6
 """Models one session keeps; adding another drops its oldest (a compare run adds three)."""
+MAX_SESSION_BYTES = 128 * 1024 * 1024
+"""Weights one session keeps in memory (and about as much on disk); adding more drops its oldest models."""
 SESSION_TTL_S = 2 * 3600
 """A session untouched this long is ended and its folder removed."""
 MAX_ZIP_BYTES = 64 * 1024 * 1024
@@ -624,12 +626,17 @@ class SessionStore:
     """
 
     def __init__(
-        self, root: str | Path | None = None, max_models: int = MAX_SESSION_MODELS, ttl_s: float = SESSION_TTL_S
+        self,
+        root: str | Path | None = None,
+        max_models: int = MAX_SESSION_MODELS,
+        ttl_s: float = SESSION_TTL_S,
+        max_bytes: int = MAX_SESSION_BYTES,
     ) -> None:
         if root is not None:
             Path(root).mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix="chargen-sessions-", dir=root))
         self.max_models = max_models
+        self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
@@ -671,9 +678,13 @@ class SessionStore:
         kept = SessionModel(name, model, folder, label, history)
         with self._lock:
             entry.models[name] = kept
-            while len(entry.models) > self.max_models:
+            while len(entry.models) > self.max_models or (
+                len(entry.models) > 1 and sum(_weight_bytes(m.model) for m in entry.models.values()) > self.max_bytes
+            ):
                 oldest = next(iter(entry.models))
-                shutil.rmtree(entry.models.pop(oldest).folder, ignore_errors=True)
+                dropped = entry.models.pop(oldest)
+                shutil.rmtree(dropped.folder, ignore_errors=True)
+                dropped.folder.with_suffix(".zip").unlink(missing_ok=True)
         return kept
 
     def get(self, session: str | None, name: str) -> SessionModel:
@@ -761,6 +772,10 @@ class SessionStore:
         for session in sessions:
             self.end(session)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _weight_bytes(model: CharRNN) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
 def _extract_model_zip(path: Path, folder: Path) -> None:

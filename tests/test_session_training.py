@@ -227,6 +227,17 @@ def test_a_session_keeps_a_bounded_number_of_models_and_ends(tmp_path: Path) -> 
     store.add("t", tiny_model(), "m")
     assert store.sweep(now=1e12) == ["t"]
     assert not list(store.root.iterdir())
+    # A byte budget: a session over it keeps its newest models only (always at least one).
+    one = sum(p.numel() * 4 for p in tiny_model().parameters())
+    small = SessionStore(root=tmp_path / "b", max_bytes=2 * one)
+    names = [small.add("s", tiny_model(seed=i), f"m{i}").name for i in range(3)]
+    assert small.names("s") == names[1:]
+    lone = SessionStore(root=tmp_path / "c", max_bytes=1)
+    kept = lone.add("x", tiny_model(), "big")
+    assert lone.names("x") == [kept.name]
+    small.close()
+    lone.close()
+    assert not list(store.root.iterdir())
     store.close()
 
 
