@@ -31,7 +31,7 @@ TEXT_VIEW_CSS = """<style>
   word-spacing: -1ch; }
 #expect_view .token .text, #unit_view .token .text { word-spacing: normal; }
 </style>"""
-"""Page CSS for the coloured texts, added by the views themselves (a hidden ``gr.HTML``)."""
+"""Page CSS for the coloured texts, carried by the views' own intro (a ``gr.HTML``)."""
 
 INTRO = (
     "<p>Four ways to watch the network work: continue one prompt at <b>every temperature at once</b>; see "
@@ -39,6 +39,7 @@ INTRO = (
     "properties of a text (the position in the line, quotes, brackets, a speaker's name); and <b>beam "
     "search</b>, which looks for the likeliest whole continuation.</p>"
 )
+MODEL_NOTE = "<p>They use the model picked on the Generate tab.</p>"
 
 
 def _checked(work: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,7 +59,7 @@ def page_tab(parts: Any) -> None:
     """The tab as ``app.TABS`` takes it: built inside its ``gr.Tab`` from the page's parts (their
     handlers' models, and the page's model picker, so one choice of model serves every tab)."""
     models = {name: offered.model for name, offered in parts.handlers.models.items()}
-    add_inside_views(models, model=parts.model)
+    add_inside_views(models, model=parts.model, intro=INTRO + MODEL_NOTE)
 
 
 def add_inside_tab(models: Mapping[str, CharRNN], **options: Any) -> None:
@@ -72,12 +73,14 @@ def add_inside_views(
     model: gr.Dropdown | None = None,
     concurrency_limit: int = 2,
     concurrency_id: str = "model",
+    intro: str = INTRO,
 ) -> None:
     """Add the four views and their endpoints where the ``gr.Blocks`` being built is (inside a tab).
 
     Args:
         models: The app's models by name (the first is the default).
         model: The page's model picker, if it has one; otherwise the views get their own.
+        intro: The HTML paragraph above the views.
         concurrency_limit: How many of these computations run at once (shared with ``concurrency_id``).
         concurrency_id: The queue these events share with the app's other model work.
     """
@@ -112,7 +115,7 @@ def add_inside_views(
     def colour_by_unit(text: str, model_name: str, layer: Any, kind: Any, unit: Any) -> tuple[Any, str]:
         return iv.unit_highlights(models, text, model_name, layer, kind, unit)
 
-    gr.HTML(INTRO + TEXT_VIEW_CSS, elem_id="inside_intro")
+    gr.HTML(intro + TEXT_VIEW_CSS, elem_id="inside_intro")
     if model is None:
         model = gr.Dropdown(choices=names, value=first, label="Model", visible=len(names) > 1, elem_id="inside_model")
     with gr.Tabs():

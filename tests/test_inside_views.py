@@ -1,58 +1,26 @@
-"""The "Look inside" views: their input checks and displayed values, and the views served in a small
-page (chargen.inside_tab on the bundled models) called through gradio_client, bad input included.
-The real-browser test is in test_inside_browser.py."""
+"""The "Look inside" views: their input checks and displayed values, and the app (``app.build_demo``
+on the bundled models) called through gradio_client, bad input included. The real-browser test is
+in test_inside_browser.py."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import torch
 
 from chargen import inside, inside_views
 from chargen.errors import ConfigError
 from chargen.generate import compare
-from chargen.hub import load_model
-from tests.conftest import ROOT, free_port
 
 
 @pytest.fixture(scope="module")
-def models():
-    return {
-        "shakespeare": load_model(str(ROOT / "checkpoints" / "shakespeare")),
-        "python": load_model(str(ROOT / "checkpoints" / "python")),
-    }
+def models(app):
+    """The app's models by short name (the bundled ones)."""
+    return app.models
 
 
 @pytest.fixture(scope="module")
-def inside_url(models, tmp_path_factory):
-    """A page holding only the Look-inside tab, served on a free 127.0.0.1 port."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    import gradio as gr
-
-    from chargen.inside_tab import add_inside_tab
-
-    threads = torch.get_num_threads()
-    with gr.Blocks() as demo:
-        with gr.Tabs():
-            with gr.Tab("Generate"):
-                gr.Markdown("(the Generate tab)")
-            add_inside_tab(models)
-    demo.queue(max_size=16)
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def inside_client(inside_url):
-    from gradio_client import Client
-
-    return Client(inside_url, verbose=False)
+def inside_client(client):
+    """gradio_client on the app built by ``app.build_demo`` with the bundled models (conftest)."""
+    return client
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -178,15 +146,20 @@ def test_the_endpoints_and_their_inputs(inside_client):
     assert defaults["width"] == 4
 
 
-def test_sweep_equals_generation_for_each_temperature(inside_client, models):
+def test_sweep_equals_generate_for_each_temperature(inside_client, models):
     answer = inside_client.predict("ROMEO:\n", 200, "1.0, 0, 0.5", "11", api_name="/sweep")
     assert [entry["temperature"] for entry in answer] == [1.0, 0.0, 0.5]
     for entry in answer:
         assert set(entry) == {"temperature", "seed", "text", "loop"} and entry["seed"] == 11
+        # /generate's greedy and sampled texts for the same prompt, length, temperature and seed.
+        greedy, sampled = inside_client.predict(
+            "ROMEO:\n", entry["temperature"], 200, 0, 1.0, "11", api_name="/generate"
+        )[:2]
+        assert entry["text"] == sampled
+        if entry["temperature"] == 0:
+            assert entry["text"] == greedy
         reference = compare(models["shakespeare"], "ROMEO:\n", 200, temperature=entry["temperature"], seed=11)
         assert entry["text"] == reference.sampled
-        if entry["temperature"] == 0:
-            assert entry["text"] == reference.greedy
     assert inside_client.predict("ROMEO:\n", 200, "1.0, 0, 0.5", "11", api_name="/sweep") == answer
 
 
