@@ -234,6 +234,10 @@ def test_streamed_updates_grow_to_compares_result_and_closing_the_stream_cancels
         engine.close()
 
 
+SLOW_MACHINE = {"timeout": 60}
+"""gradio_client's HTTP calls wait this long (httpx's default, 5 s, fails on a busy shared machine)."""
+
+
 @pytest.fixture(scope="module")
 def batched_app(tmp_path_factory: pytest.TempPathFactory):
     """app.py's page over the bundled models with batching on (as ``python app.py`` serves it), launched."""
@@ -264,7 +268,7 @@ def test_the_app_serves_generate_from_the_engines_with_compares_texts(batched_ap
     assert generate_fn.concurrency_limit == 16 and demo._queue.max_size >= 16
     name = next(iter(models))
     asks = [("ROMEO:", 0.8, 120, "7"), ("", 0.0, 40, "1"), ("To be, or", 1.2, 200, "99"), ("ROMEO:", 0.5, 60, "3")]
-    clients = [Client(demo.local_url, verbose=False, ssl_verify=False) for _ in asks]
+    clients = [Client(demo.local_url, verbose=False, ssl_verify=False, httpx_kwargs=SLOW_MACHINE) for _ in asks]
     jobs = [c.submit(p, t, n, 0, 1.0, s, api_name="/generate") for c, (p, t, n, s) in zip(clients, asks, strict=True)]
     for job, (prompt, temperature, length, seed) in zip(jobs, asks, strict=True):
         greedy, sampled, seed_used = job.result(timeout=120)[:3]
@@ -280,7 +284,7 @@ def test_the_app_refuses_a_visitor_past_their_share_and_keeps_serving(batched_ap
     name = next(iter(models))
     # This address already holds its 8 (held straight in the engine, long enough to outlast the call).
     held = [handlers.engines[name].submit("ROMEO:", 5000, visitor="127.0.0.1") for _ in range(8)]
-    client = Client(demo.local_url, verbose=False, ssl_verify=False)
+    client = Client(demo.local_url, verbose=False, ssl_verify=False, httpx_kwargs=SLOW_MACHINE)
     try:
         with pytest.raises(Exception, match="one visitor"):
             client.predict("ROMEO:", 0.8, 20, 0, 1.0, "", api_name="/generate")
