@@ -28,11 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from chargen.checkpoint import load_checkpoint  # noqa: E402
 from chargen.data import parallel_streams  # noqa: E402
-from chargen.generate import PRECISIONS, compare, resolve_precision, start_stepper  # noqa: E402
+from chargen.engine import PRECISIONS, resolve_precision, start_stepper  # noqa: E402
+from chargen.generate import compare  # noqa: E402
 from chargen.model import CharRNN, ModelConfig  # noqa: E402
 
 DEFAULT_MODEL = ROOT / "checkpoints" / "shakespeare"
-DEFAULT_TEXT = Path("/work/shared/data/tinyshakespeare/train.txt")
+DEFAULT_TEXT = ROOT / "runs" / "train.txt"
+"""Tiny Shakespeare's first 90% (nanoGPT's train.txt), where the README's Evaluate section puts it."""
 
 
 def lesson_loops(model: CharRNN, prompt: str, length: int, temperature: float, seed: int) -> tuple[str, str]:

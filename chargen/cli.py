@@ -213,26 +213,26 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 def _run_generate(args: argparse.Namespace) -> int:
     from chargen.generate import stream_compare
     from chargen.hub import load_model
+    from chargen.settings import SamplingSettings
 
-    _one_torch_thread()
-    model = load_model(args.model)
-    results = stream_compare(
-        model,
-        args.prompt,
-        args.length,
+    sampling = SamplingSettings(
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
-        chunk_size=1 if args.stream else args.length,
         precision=args.precision,
+    )  # checked before the model loads
+    _one_torch_thread()
+    model = load_model(args.model)
+    results = stream_compare(
+        model, args.prompt, args.length, chunk_size=1 if args.stream else args.length, settings=sampling
     )
     settings = {
-        "temperature": args.temperature,
-        "top_k": args.top_k,
-        "top_p": args.top_p,
-        "repetition_penalty": args.repetition_penalty,
+        "temperature": args.temperature,  # as given (the settings hold 0 for a vanishing one)
+        "top_k": sampling.top_k,
+        "top_p": sampling.top_p,
+        "repetition_penalty": sampling.repetition_penalty,
     }
     result = None
     for result in results:
