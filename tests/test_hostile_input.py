@@ -82,7 +82,7 @@ LIBRARY_HOSTILE = {
     "prompt": JUNK,
     "length": st.integers(-3, 0) | st.sampled_from([MAX_LENGTH + 1, 10**30, 2.0]) | JUNK,
     "temperature": NUMBERS | JUNK,
-    "top_k": st.integers(-2, 0) | JUNK,
+    "top_k": st.integers(-2, -1) | JUNK,
     "top_p": st.floats(-0.5, 1.5) | JUNK,
     "repetition_penalty": st.floats(-1, 1) | JUNK,
     "seed": st.integers(-(2**64), -1) | st.integers(MAX_SEED + 1) | JUNK,
@@ -127,7 +127,7 @@ def library_call_is_valid(
         and 1 <= length <= MAX_LENGTH
         and _is_real(temperature)
         and 0 <= temperature <= MAX_TEMPERATURE
-        and (top_k is None or (_is_int(top_k) and top_k >= 1))
+        and (top_k is None or (_is_int(top_k) and top_k >= 0))  # 0 = off, as in the app and the CLI
         and (top_p is None or (_is_real(top_p) and 0 < top_p <= 1))
         and (repetition_penalty is None or (_is_real(repetition_penalty) and repetition_penalty >= 1))
         and (seed is None or (_is_int(seed) and 0 <= seed <= MAX_SEED))
