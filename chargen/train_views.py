@@ -214,7 +214,9 @@ def add_train_tab(
                     placeholder=f"Paste at least {st.MIN_CHARS:,} characters here.",
                     elem_id="train_text",
                 )
-                upload = gr.File(label="or upload a .txt", file_types=[".txt"], type="filepath", elem_id="train_file")
+                upload = gr.File(
+                    label="or upload a .txt", file_types=[".txt"], type="filepath", height=110, elem_id="train_file"
+                )
             with gr.Column(scale=2):
                 cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
                 size = gr.Radio(list(st.SIZES), value="small", label="Size", elem_id="train_size")
@@ -262,6 +264,7 @@ def add_train_tab(
                     label="Use a downloaded model again: upload its .zip",
                     file_types=[".zip"],
                     type="filepath",
+                    height=110,
                     elem_id="train_upload_zip",
                 )
             with gr.Column():

@@ -5,6 +5,7 @@ and load the zip with chargen.load_model."""
 from __future__ import annotations
 
 import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
 
     import chargen
 
-    with serve_with_train_tab(tmp_path) as (url, _), sync_playwright() as playwright:
+    with serve_with_train_tab(tmp_path) as (url, session_models), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
@@ -86,5 +87,15 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
             assert set(greedy + sampled) <= set(TEXT)
             page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
             assert errors == []
+
+            # Closing the page ends the session: its models and their folder are gone.
+            store = session_models.store
+            assert len(list(store.root.iterdir())) == 1
+            page.close()
+            for _ in range(600):
+                if not list(store.root.iterdir()):
+                    break
+                time.sleep(0.1)
+            assert not list(store.root.iterdir())
         finally:
             browser.close()
