@@ -39,25 +39,17 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from chargen.decoding import Temperature, apply_processors, greedy_choice, gumbel_noise
+from chargen.engine import _GATES, _cached, _FastStepper, _PackedNetwork, resolve_precision, start_stepper
 from chargen.errors import ChargenError, ConfigError
-from chargen.generate import (
-    _GATES,
-    Comparison,
-    _cached,
-    _FastStepper,
-    _PackedNetwork,
-    _Settings,
-    _settings,
-    resolve_precision,
-    start_stepper,
-)
+from chargen.generate import _UNSET, Comparison, _prepare, _sampling, _Settings
 from chargen.loops import find_loop
 from chargen.model import CharRNN
+from chargen.settings import SamplingSettings
 
 __all__ = [
     "BatchedGeneration",
@@ -422,22 +414,28 @@ class BatchingEngine:
         self,
         prompt: str,
         length: int,
-        temperature: float = 0.8,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
-        seed: int | None = None,
+        temperature: float = _UNSET,
+        top_k: int | None = _UNSET,
+        top_p: float | None = _UNSET,
+        repetition_penalty: float | None = _UNSET,
+        seed: int | None = _UNSET,
+        *,
+        settings: SamplingSettings | None = None,
         visitor: object = None,
     ) -> BatchedGeneration:
-        """Start a generation: the same arguments as :func:`chargen.generate.compare` (its precision
-        is the engine's), plus ``visitor``, any hashable that identifies who asked.
+        """Start a generation: the same arguments as :func:`chargen.generate.compare` (the sampling
+        keywords or ``settings=``, whose precision must be ``auto`` or the engine's), plus
+        ``visitor``, any hashable that identifies who asked.
 
         Arguments are checked here (a :class:`ConfigError`); a full engine raises :class:`EngineFull`.
         """
-        settings = _settings(
-            self.model, prompt, length, temperature, top_k, top_p, repetition_penalty, seed, self.precision
-        )
-        handle = BatchedGeneration(self.model, settings, visitor)
+        given = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        given.update(repetition_penalty=repetition_penalty, seed=seed)
+        sampling = _sampling(settings, **given)
+        if sampling.precision not in ("auto", self.precision):
+            raise ConfigError(f"this engine runs precision {self.precision!r}, not {sampling.precision!r}")
+        prepared = _prepare(self.model, prompt, length, replace(sampling, precision=self.precision))
+        handle = BatchedGeneration(self.model, prepared, visitor)
         with self._lock:
             if self._closed:
                 raise EngineFull("the generation engine is shut down")

@@ -15,6 +15,7 @@ from conftest import tiny_model
 from chargen.batching import BatchingEngine, EngineFull, UpdatePacer, stream_updates
 from chargen.errors import ConfigError
 from chargen.generate import compare
+from chargen.settings import SamplingSettings
 
 # Different prompts, lengths, temperatures, seeds, top-k, top-p and repetition penalties, and
 # the edge cases: an empty prompt, unknown characters, greedy (temperature 0), one character.
@@ -65,6 +66,11 @@ def test_concurrent_requests_joining_at_different_steps_equal_compare_alone(cell
                 assert jobs[0].wait(timeout=60, made=min(5 * i, REQUESTS[0]["length"]))
         for request, job in zip(REQUESTS, jobs, strict=True):
             _assert_same_as_compare(model, precision, request, job)
+        # The library's settings object works as the keywords do.
+        request = REQUESTS[2]
+        settings = SamplingSettings(temperature=request["temperature"], top_k=request["top_k"], seed=request["seed"])
+        job = engine.submit(request["prompt"], request["length"], settings=settings)
+        _assert_same_as_compare(model, precision, request, job)
         assert engine.batched == (precision != "exact")
         assert engine.stats.max_rows >= 4, "requests must have shared the batch"
         assert engine.active == 0
@@ -175,6 +181,14 @@ def test_bad_arguments_are_refused_at_submit_as_compare_refuses_them() -> None:
         engine.close()
     with pytest.raises(ConfigError, match="max_active"):
         BatchingEngine(model, max_active=0)
+    engine = BatchingEngine(model, precision="int8")
+    try:
+        with pytest.raises(ConfigError, match="not 'exact'"):
+            engine.submit("abc", 5, settings=SamplingSettings(precision="exact"))
+        with pytest.raises(ConfigError, match="not both"):
+            engine.submit("abc", 5, seed=1, settings=SamplingSettings())
+    finally:
+        engine.close()
     with pytest.raises(ConfigError, match="precision"):
         BatchingEngine(model, precision="int4")
 
