@@ -44,6 +44,8 @@ DEFAULT_SECONDS = 180
 DEFAULT_MAX_SECONDS = 300
 MAX_SECONDS_ENV = "CHARGEN_TRAIN_MAX_SECONDS"
 """The server's largest time budget in seconds (default 300)."""
+TRAINING_NICENESS = 10
+"""How much the training thread's OS priority is lowered: generation for other visitors comes first."""
 SAMPLE_EVERY_S = 3.0
 """A new sample of the current best weights at most this often."""
 SAMPLE_LENGTH = 160
@@ -267,6 +269,7 @@ def train_stream(
     stop: threading.Event | None = None,
     sample_every: float = SAMPLE_EVERY_S,
     threads: int | None = 1,
+    nice: int = TRAINING_NICENESS,
 ) -> Iterator[dict[str, Any]]:
     """Train a model on ``text`` with :func:`chargen.train.train` and stream what happens.
 
@@ -277,7 +280,8 @@ def train_stream(
     ``{"kind": "done", "step", "val_loss" (best), "elapsed", "stopped_early", "weights", "config", ...}``.
     Setting ``stop`` (or closing the generator) ends the run at the next step; the best weights so
     far are the model. Training runs on a worker thread with ``threads`` torch threads (a process-wide
-    setting; None leaves it alone).
+    setting; None leaves it alone), its OS priority lowered by ``nice`` so the server's other work
+    (visitors generating) comes first.
     """
     from chargen.train import train
 
@@ -301,6 +305,7 @@ def train_stream(
             return stop.is_set() or closed.is_set()
 
         def run() -> None:
+            _lower_thread_priority(nice)
             try:
                 outcome["result"] = train(config, callbacks=[on_step], progress_bar=False)
             except BaseException as exc:  # handed to the consumer, which raises it
@@ -337,6 +342,18 @@ def train_stream(
         finally:
             closed.set()  # a closed generator (Stop, a lost connection) ends the run at its next step
             worker.join()
+
+
+def _lower_thread_priority(nice: int) -> None:
+    # On Linux a thread id given to setpriority changes that thread only: the trainer yields the CPU
+    # to request handlers without slowing anything else in the process.
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        pass
 
 
 def _stream_progress(

@@ -124,6 +124,16 @@ def test_stop_ends_a_run_with_its_best_model_and_samples_as_it_goes() -> None:
     assert torch.get_num_threads() == 1
 
 
+def test_the_training_thread_runs_at_a_lower_priority_than_the_server() -> None:
+    import os
+
+    stream = train_stream(TEXT, "rnn", 60, "small")
+    next(stream)
+    trainer = next(t for t in threading.enumerate() if t.name == "chargen-session-training")
+    assert os.getpriority(os.PRIO_PROCESS, trainer.native_id) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    stream.close()
+
+
 def test_closing_the_stream_stops_the_training_thread() -> None:
     stream = train_stream(TEXT, "rnn", 60, "small")
     next(stream)
