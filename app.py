@@ -251,12 +251,12 @@ class Handlers:
     def page_distribution(
         self,
         prompt: str,
-        temperature: float,
-        model_name: str | None,
-        text: str,
-        position: int,
-        top_k: int | None,
-        top_p: float | None,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        model_name: str | None = None,
+        text: str = "",
+        position: int = -1,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
         session: gr.Request = None,
     ) -> dict[str, Any]:
         """:meth:`distribution` for the page's own redraws: a problem is shown in the chart, never as

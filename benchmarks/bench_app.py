@@ -37,8 +37,9 @@ CHROMIUM_ARGS = [
 
 # Runs in the page: note the click time, then poll the output boxes every few milliseconds.
 WATCH_JS = """([length]) => {
-    const text = (id) => document.querySelector(`#${id} textarea, #${id} input`)?.value ?? "";
-    const before = [text("greedy"), text("sampled")];
+    // With the "instant" playback the page shows what the server has sent as it arrives, so these
+    // are the server's and the network's times, not the typing animation's.
+    const count = (id) => document.querySelector(`#${id} .cg-text`)?.children.length ?? 0;
     const run = {click: null, first: null, done: null, cleared: false};
     window.benchRun = run;
     document.querySelector("#generate").addEventListener("click", () => { run.click = performance.now(); },
@@ -46,11 +47,10 @@ WATCH_JS = """([length]) => {
     const timer = setInterval(() => {
         if (run.click === null) return;
         const now = performance.now();
-        const greedy = text("greedy"), sampled = text("sampled"), seed = text("seed_used");
-        if (run.first === null && greedy !== "" && sampled !== "" && (greedy !== before[0] || sampled !== before[1]))
-            run.first = now;
-        if (seed === "") run.cleared = true;
-        if (run.first !== null && run.cleared && seed !== "" && greedy.length === length && sampled.length === length) {
+        if (count("sampled") === 0) run.cleared = true;  // the last run's texts are gone
+        if (run.cleared && run.first === null && count("greedy") > 0 && count("sampled") > 0) run.first = now;
+        const state = window.chargen.state;
+        if (run.first !== null && state.finished && count("greedy") === length && count("sampled") === length) {
             run.done = now;
             clearInterval(timer);
         }
@@ -111,7 +111,8 @@ def browser_clicks(url: str, clicks: int, length: int) -> list[tuple[float, floa
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(url, timeout=120_000)
         page.wait_for_selector("#generate", timeout=120_000)
-        page.wait_for_selector("#distribution img", timeout=120_000)  # the page-load chart is drawn
+        page.wait_for_selector("#chart-bars .bars", timeout=120_000)  # the page-load chart is drawn
+        page.locator("#playback").get_by_text("instant", exact=True).click()
         page.locator("#prompt textarea").fill("ROMEO:")
         page.locator("#length input[type=number]").fill(str(length))
         page.locator("#length input[type=number]").press("Enter")

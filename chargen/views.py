@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chargen import decoding
+from chargen import checks, decoding
 from chargen.errors import ConfigError
 from chargen.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
 from chargen.loops import Loop
@@ -27,7 +27,7 @@ from chargen.loops import Loop
 if TYPE_CHECKING:
     from chargen.model import CharRNN
 
-# The app's limits. Generation itself allows more (chargen.decoding.MAX_TEMPERATURE, chargen.generate.MAX_LENGTH);
+# The app's limits. Generation itself allows more (chargen.checks.MAX_TEMPERATURE, chargen.checks.MAX_LENGTH);
 # a public page keeps each request small.
 APP_MIN_TEMPERATURE, APP_MAX_TEMPERATURE, APP_DEFAULT_TEMPERATURE = 0.0, 2.0, 0.8
 APP_MIN_LENGTH, APP_MAX_LENGTH, APP_DEFAULT_LENGTH = 10, 2000, 300
@@ -112,7 +112,7 @@ def check_temperature(temperature: Any) -> float:
     value = _number(temperature, "temperature", allowed)
     if not APP_MIN_TEMPERATURE <= value <= APP_MAX_TEMPERATURE:
         raise ConfigError(f"temperature must be {allowed}, got {_shown(temperature)}")
-    return decoding.check_temperature(value)  # the library's rules for the rest (a vanishing one is 0)
+    return checks.check_temperature(value)  # the library's rules for the rest (a vanishing one is 0)
 
 
 def check_length(length: Any) -> int:
@@ -143,7 +143,7 @@ def check_top_p(top_p: Any) -> float | None:
     value = _number(top_p, "top-p", allowed)
     if not 0.0 < value <= 1.0:
         raise ConfigError(f"top-p must be {allowed}, got {_shown(top_p)}")
-    return None if value == 1.0 else decoding.check_top_p(value)
+    return None if value == 1.0 else checks.check_top_p(value)
 
 
 def check_seed(seed: Any) -> int | None:
@@ -210,11 +210,16 @@ def facts_markdown(offered: OfferedModel) -> str:
 
 
 def short_name(source: str) -> str:
-    """A model's short name from its folder or repo id: ``checkpoints/python`` -> ``python``."""
+    """A model's short name from its folder or repo id: ``checkpoints/python`` -> ``python``; a Hub
+    repo's revision and the ``chargen-`` prefix deploy gives repos are dropped
+    (``alice/chargen-shakespeare@3f9a...`` -> ``shakespeare``), so a Space offers the names a local run does."""
     for name, folder in BUNDLED_MODELS.items():
         if source == folder or source.rstrip("/").endswith("/" + folder):
             return name
-    return Path(source.rstrip("/")).name or source
+    name = Path(source.rstrip("/")).name or source
+    if "@" in name and not Path(source).exists():
+        name = name.split("@", 1)[0] or name
+    return name.removeprefix("chargen-") or name
 
 
 def model_sources(configured: str | None, project_dir: Path) -> dict[str, str]:
@@ -534,7 +539,8 @@ def step_distribution(
     """
     import torch
 
-    from chargen.generate import prepare_prompt, start_stepper
+    from chargen.engine import start_stepper
+    from chargen.generate import prepare_prompt
 
     prepared = prepare_prompt(model, prompt)
     ids = model.vocab.encode(text[:position])
