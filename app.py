@@ -139,11 +139,8 @@ class Handlers:
                 self.model(request.model_name, session),
                 request.prompt,
                 request.length,
-                temperature=request.temperature,
-                top_k=request.top_k,
-                top_p=request.top_p,
-                seed=request.seed,
                 chunk_size=STREAM_CHUNK,
+                settings=request.sampling,
             )
         except ChargenError as exc:
             raise _refuse(exc) from None
@@ -212,15 +209,7 @@ class Handlers:
             nothing = Comparison("", "", request.seed or 0, None, [], request.prompt, done=True)
             return self._outputs(replace(request, length=0), nothing, stopped_at=0)
         request = replace(request, length=shown)
-        comparison = compare(
-            self.model(request.model_name, session),
-            request.prompt,
-            shown,
-            temperature=request.temperature,
-            top_k=request.top_k,
-            top_p=request.top_p,
-            seed=request.seed,
-        )
+        comparison = compare(self.model(request.model_name, session), request.prompt, shown, settings=request.sampling)
         return self._outputs(request, comparison, stopped_at=shown)
 
     def distribution(

@@ -23,6 +23,7 @@ from chargen import checks, decoding
 from chargen.errors import ConfigError
 from chargen.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
 from chargen.loops import Loop
+from chargen.settings import SamplingSettings
 
 if TYPE_CHECKING:
     from chargen.model import CharRNN
@@ -53,6 +54,11 @@ class Request:
     top_p: float | None
     seed: int | None
     model_name: str
+
+    @property
+    def sampling(self) -> SamplingSettings:
+        """The library's settings object for this request's sampling."""
+        return SamplingSettings(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
 
 
 _SHORT_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
