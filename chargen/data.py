@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from chargen.errors import CorpusError
@@ -31,6 +33,14 @@ def read_text(path: str | Path) -> str:
     return text
 
 
+class IdArray(Protocol):
+    """Ids that are not a tensor (e.g. in a file): a length, and numpy arrays for a slice or an index array."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: Any) -> np.ndarray: ...
+
+
 VAL_SCHEMES = ("blocks", "tail")
 MAX_VAL_BLOCKS = 16
 MIN_VAL_BLOCK = 256  # characters: shorter blocks are mostly warm-up for the carried state
@@ -47,7 +57,7 @@ class Corpus:
     """
 
     vocab: Vocab
-    ids: torch.Tensor  # (N,) int64, the whole corpus
+    ids: torch.Tensor | IdArray  # (N,) int64 tensor, or unsigned ids read from a file (chargen.corpus_file)
     train_spans: list[tuple[int, int]]
     val: torch.Tensor  # (blocks, L) int64; (0, 0) when nothing is held out
 
@@ -81,7 +91,32 @@ class Corpus:
             raise CorpusError("corpus is empty")
         vocab = vocab or Vocab.from_text(text)
         ids = torch.tensor(vocab.encode(text), dtype=torch.long)
+        return cls.from_ids(vocab, ids, val_fraction, min_chars, scheme=scheme, gap=gap)
+
+    @classmethod
+    def from_ids(
+        cls,
+        vocab: Vocab,
+        ids: torch.Tensor | IdArray,
+        val_fraction: float,
+        min_chars: int,
+        scheme: str = "blocks",
+        gap: int | None = None,
+        max_val_chars: int | None = None,
+    ) -> Corpus:
+        """Split already encoded ``ids`` as :meth:`from_text` does (same spans, blocks and errors).
+
+        ``ids`` may be an int64 tensor or any :class:`IdArray` of unsigned ids (a memory-mapped
+        file: :class:`chargen.corpus_file.IdsFile`), which stays where it is; only the validation rows are read,
+        each cut to ``max(2, max_val_chars // blocks)`` when ``max_val_chars`` is given.
+        """
+        if scheme not in VAL_SCHEMES:
+            raise CorpusError(f"validation scheme must be one of {', '.join(VAL_SCHEMES)}, got {scheme!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise CorpusError(f"validation fraction must be at least 0 and below 1, got {val_fraction}")
         n = len(ids)
+        if n == 0:
+            raise CorpusError("corpus is empty")
         n_val = int(n * val_fraction)
         if gap is None:
             gap = 0 if scheme == "tail" else min_chars
@@ -125,7 +160,10 @@ class Corpus:
                 f"on each side ({split}); use a longer text, a shorter --seq-len, a smaller --val-fraction "
                 f"or --val-gap, or --val-fraction 0"
             )
-        val = torch.stack([ids[s:e] for s, e in blocks]) if blocks else torch.zeros((0, 0), dtype=torch.long)
+        if blocks and max_val_chars is not None:
+            row = max(2, max_val_chars // len(blocks))
+            blocks = [(s, min(e, s + row)) for s, e in blocks]
+        val = torch.stack([_long(ids[s:e]) for s, e in blocks]) if blocks else torch.zeros((0, 0), dtype=torch.long)
         return cls(vocab, ids, spans, val)
 
     @property
@@ -145,7 +183,16 @@ class Corpus:
         span_starts = torch.tensor([s for s, _ in self.train_spans])
         starts = span_starts[span] + draws - (cumulative[span] - starts_per_span[span])  # (B,)
         offsets = starts[:, None] + torch.arange(window)  # (B, window)
+        if not isinstance(self.ids, torch.Tensor):  # ids in a file: read only the drawn windows
+            return _long(self.ids[offsets.numpy()])
         return self.ids[offsets.to(self.ids.device)]
+
+
+def _long(ids: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """``ids`` as an int64 tensor (a copy when they are numpy ids, e.g. read from a memory map)."""
+    if isinstance(ids, torch.Tensor):
+        return ids
+    return torch.from_numpy(np.asarray(ids, dtype=np.int64))
 
 
 def parallel_streams(data: torch.Tensor, streams: int) -> torch.Tensor:

@@ -23,7 +23,8 @@ from torch.nn import functional as F
 
 from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_atomic
 from chargen.checkpoint import read_weights_and_metadata, save_checkpoint
-from chargen.data import VAL_SCHEMES, Corpus, parallel_streams, read_text
+from chargen.corpus_file import cache_dir_for, load_corpus
+from chargen.data import VAL_SCHEMES, Corpus, parallel_streams
 from chargen.errors import CheckpointError, ConfigError
 from chargen.evaluate import nll_of_rows
 from chargen.model import CharRNN, ModelConfig
@@ -316,9 +317,15 @@ def prepare(
             max_steps=DEFAULT_MAX_STEPS if no_budget else config.max_steps,
             device=config.device or DEFAULT_DEVICE,
         )
-    text = read_text(config.corpus)
-    corpus = Corpus.from_text(
-        text, config.val_fraction, min_chars=config.seq_len + 1, scheme=config.val_scheme, gap=config.val_gap
+    # The corpus is encoded once into memory-mapped ids (cached beside the run), never held as one string.
+    corpus = load_corpus(
+        config.corpus,
+        cache_dir_for(out),
+        config.val_fraction,
+        min_chars=config.seq_len + 1,
+        scheme=config.val_scheme,
+        gap=config.val_gap,
+        max_val_chars=config.eval_chars,
     )
     if meta is not None and corpus.vocab.to_list() != meta["vocab"]:
         raise ConfigError(
@@ -382,7 +389,6 @@ def train(
     val_rows = corpus.val[:, : max(2, config.eval_chars // max(1, len(corpus.val)))]  # (blocks, L)
     if config.val_scheme == "tail" and len(val_rows):  # one long block: score it as parallel streams
         val_rows = parallel_streams(val_rows.flatten(), config.eval_streams)
-    corpus.ids = corpus.ids.to(device)
     budget = config.max_minutes * 60 if config.max_minutes is not None else math.inf
 
     def progress_at(step: int, elapsed: float) -> float:
@@ -439,7 +445,7 @@ def train(
             lr = learning_rate(config, step, progress_at(step, elapsed))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = corpus.random_windows(config.batch_size, config.seq_len + 1, generator)  # (B, T+1)
+            batch = corpus.random_windows(config.batch_size, config.seq_len + 1, generator).to(device)  # (B, T+1)
             logits, _ = model(batch[:, :-1])  # (B, T, V)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
             optimizer.zero_grad(set_to_none=True)

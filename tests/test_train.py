@@ -37,7 +37,14 @@ def test_loss_drops_and_outputs_are_written(corpus_file: Path, tmp_path: Path) -
     assert rows[0]["val_loss"] == pytest.approx(math.log(len(load_model(out).vocab)), abs=0.3)
     assert rows[-1]["val_loss"] < rows[0]["val_loss"] - 0.6
     assert result.best_val_loss == min(r["val_loss"] for r in rows)
-    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", STATE_NAME, "log.jsonl", "loss.png"}
+    assert {p.name for p in out.iterdir()} == {
+        "config.json",
+        "model.safetensors",
+        STATE_NAME,
+        "log.jsonl",
+        "loss.png",
+        "corpus_cache",  # the corpus's encoded ids, reused on resume (chargen.corpus_file)
+    }
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
