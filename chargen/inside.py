@@ -550,16 +550,18 @@ def beam_search(model: CharRNN, prompt: str, length: int, width: int = 4, precis
         scores[0] = 0.0  # every row starts from the same primed state: expand one of them
         parents = torch.empty(length, width, dtype=torch.long, device=device)
         chars = torch.empty(length, width, dtype=torch.long, device=device)
+        keep = torch.arange(width, device=device)
         for t in range(length):
             logprobs = torch.log_softmax(stepper.logits.double(), dim=1)  # (width, V)
             totals = (scores[:, None] + logprobs).reshape(-1)  # (width * V,)
             # Each finite candidate is distinct; with fewer than ``width`` of them the rest are
             # -inf rows that can never win.
             scores, best = totals.topk(width)
-            parents[t] = torch.div(best, vocab_size, rounding_mode="floor")
-            chars[t] = best % vocab_size
+            torch.div(best, vocab_size, rounding_mode="floor", out=parents[t])
+            torch.remainder(best, vocab_size, out=chars[t])
             if t + 1 < length:
-                _select_rows(stepper, parents[t])
+                if not torch.equal(parents[t], keep):  # rows that stay in place need no copying
+                    _select_rows(stepper, parents[t])
                 stepper.step(chars[t])
         row = 0  # topk sorts: row 0 is the best
         ids = []

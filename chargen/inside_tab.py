@@ -183,11 +183,12 @@ def add_inside_views(
                                 interactive=False,
                                 visible=False,
                                 buttons=["copy"],
+                                min_width=300,  # one per line on a phone
                                 elem_id=f"sweep_text_{i}",
                             )
                         )
             with gr.Accordion("As JSON (what /sweep and /samples answer)", open=False):
-                sweep_json = gr.JSON(elem_id="sweep_json")
+                sweep_json = gr.JSON(label="Continuations", elem_id="sweep_json")
 
         with gr.Tab("What it expected", id="inside_expectations"):
             expect_text = gr.Textbox(
@@ -213,7 +214,7 @@ def add_inside_views(
                     expect_line = gr.Markdown(elem_id="expect_line")
                     expect_top = gr.Label(label="Its top 5 guesses there", num_top_classes=5, elem_id="expect_top")
             with gr.Accordion("As JSON (what /expectations answers)", open=False):
-                expect_json = gr.JSON(elem_id="expect_json")
+                expect_json = gr.JSON(label="What the model expected", elem_id="expect_json")
 
         with gr.Tab("Cells", id="inside_cells"):
             cells_text = gr.Textbox(
@@ -267,7 +268,7 @@ def add_inside_views(
                 elem_id="unit_view",
             )
             with gr.Accordion("As JSON (what /cells answers)", open=False):
-                cells_json = gr.JSON(elem_id="cells_json")
+                cells_json = gr.JSON(label="Units that follow the text", elem_id="cells_json")
 
         with gr.Tab("Beam search", id="inside_beam"):
             with gr.Row(equal_height=False):
@@ -309,7 +310,7 @@ def add_inside_views(
             )
             beam_line = gr.Markdown(elem_id="beam_line")
             with gr.Accordion("As JSON (what /beam answers)", open=False):
-                beam_json = gr.JSON(elem_id="beam_json")
+                beam_json = gr.JSON(label="Beam search result", elem_id="beam_json")
 
     # --- events: each endpoint answers JSON; a private step draws the page from it ---
 

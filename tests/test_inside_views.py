@@ -142,6 +142,8 @@ def test_the_endpoints_and_their_inputs(inside_client):
         got = api[name]["parameters"]
         assert [p["parameter_name"] for p in got] == params
         assert all(p["parameter_has_default"] for p in got[1:]), name
+        labels = [part["label"] for part in api[name]["parameters"] + api[name]["returns"]]
+        assert all(label and not label.startswith("value_") for label in labels), (name, labels)
     defaults = {p["parameter_name"]: p["parameter_default"] for p in api["/beam"]["parameters"]}
     assert defaults["width"] == 4
 
