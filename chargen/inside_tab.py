@@ -59,6 +59,8 @@ def page_tab(parts: Any) -> None:
     """The tab as ``app.TABS`` takes it: built inside its ``gr.Tab`` from the page's parts (their
     handlers' models, and the page's model picker, so one choice of model serves every tab)."""
     models = {name: offered.model for name, offered in parts.handlers.models.items()}
+    if getattr(parts.handlers, "session_models", None) is not None:  # a visitor's Train-tab models too
+        models = parts.handlers.session_models.current(models)
     add_inside_views(models, model=parts.model, intro=INTRO + MODEL_NOTE)
 
 

@@ -183,9 +183,14 @@ def test_push_to_the_stand_in_hub_with_the_servers_token(served, tmp_path: Path,
     assert "alice/mine" in client.predict("alice/mine", api_name="/push")
     pulled = chargen.load_model("alice/mine", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
     assert all(t.equal(pulled.state_dict()[k]) for k, t in kept.model.state_dict().items())
-    # The pushed repo is public; the session model itself stays usable by its own session only.
+    # The pushed repo is public; the session model itself stays usable by its own session only,
+    # in every view: Look inside's too.
+    assert len(client.predict("the cat", uploaded["model"], api_name="/expectations")) == len("the cat") - 1
+    other = client_for(url)
     with pytest.raises(Exception, match="model must be one of"):
-        client_for(url).predict("The ", 0.8, 20, 0, 1.0, "1", uploaded["model"], api_name="/generate")
+        other.predict("The ", 0.8, 20, 0, 1.0, "1", uploaded["model"], api_name="/generate")
+    with pytest.raises(Exception, match="model must be one of"):
+        other.predict("the cat", uploaded["model"], api_name="/expectations")
     store.close()
 
 
