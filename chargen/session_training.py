@@ -657,6 +657,19 @@ class SessionStore:
         self.ttl_s = ttl_s
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
+        self._closed = threading.Event()
+
+    def start_sweeper(self, interval_s: float = 60.0) -> threading.Thread:
+        """Sweep idle sessions every ``interval_s`` seconds on a daemon thread until :meth:`close`
+        (without it, sessions are swept only when some session is used)."""
+
+        def sweep_until_closed() -> None:
+            while not self._closed.wait(interval_s):
+                self.sweep()
+
+        thread = threading.Thread(target=sweep_until_closed, name="chargen-session-sweeper", daemon=True)
+        thread.start()
+        return thread
 
     def _session(self, session: str) -> _Session:
         if not isinstance(session, str) or not session:
@@ -784,6 +797,7 @@ class SessionStore:
 
     def close(self) -> None:
         """End every session and remove the store's folder."""
+        self._closed.set()
         with self._lock:
             sessions = list(self._sessions)
         for session in sessions:

@@ -71,7 +71,10 @@ class SessionModels:
     """The session models of a running app, looked up through the caller's gradio session."""
 
     def __init__(self, store: st.SessionStore | None = None, training_queue: st.TrainingQueue | None = None) -> None:
-        self.store = store or st.SessionStore()
+        if store is None:  # the app's own: idle sessions are removed even when nobody else comes by
+            store = st.SessionStore()
+            store.start_sweeper()
+        self.store = store
         self.queue = training_queue or st.TrainingQueue()
 
     def names_for(self, request: gr.Request | None, base_names: Sequence[str]) -> list[str]:

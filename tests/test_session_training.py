@@ -251,6 +251,20 @@ def test_a_session_keeps_a_bounded_number_of_models_and_ends(tmp_path: Path) -> 
     store.close()
 
 
+def test_the_sweeper_removes_idle_sessions_by_itself(tmp_path: Path) -> None:
+    store = SessionStore(root=tmp_path, ttl_s=0.2)
+    store.add("idle", tiny_model(), "m")
+    sweeper = store.start_sweeper(interval_s=0.05)
+    for _ in range(200):
+        if not store.names("idle") and not list(store.root.iterdir()):
+            break
+        threading.Event().wait(0.05)
+    assert store.names("idle") == [] and not list(store.root.iterdir())
+    store.close()
+    sweeper.join(5)
+    assert not sweeper.is_alive()
+
+
 def test_push_to_the_stand_in_hub_with_an_injected_token(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
     store = SessionStore(root=tmp_path)
