@@ -52,6 +52,8 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
                 "document.querySelector('#train_status')?.innerText.includes('session:')", timeout=TIMEOUT_MS
             )
             samples = page.locator("#train_samples textarea").input_value()
+            # A trained model is lost on reload: the page now asks before leaving.
+            page.wait_for_function("window.chargenWarnsOnUnload === true", timeout=TIMEOUT_MS)
             assert samples.startswith(first_samples) and samples.count("step ") >= 2
             page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
 
