@@ -185,6 +185,7 @@ window.chargen = (() => {
       mark.className = "cg-ws";
       mark.textContent = MARKERS[ch];
       span.appendChild(mark);
+      if (ch === " ") span.appendChild(document.createElement("wbr"));  // lines break between words, not in them
       if (ch === "\n") span.appendChild(document.createTextNode("\n"));
       if (ch === "\t") span.appendChild(document.createTextNode("\t"));
     } else {
