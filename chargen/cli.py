@@ -89,6 +89,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from chargen.distributed import ranks_from_env
     from chargen.train import TrainConfig, train
 
     given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "resume", "quiet")}
@@ -104,7 +105,8 @@ def _run_train(args: argparse.Namespace) -> int:
     }
     if result.stopped_early:
         summary["stopped"] = "interrupted; continue with --resume"
-    print(json.dumps(summary))
+    if ranks_from_env().main:  # under torchrun, one summary for the run
+        print(json.dumps(summary))
     return 0
 
 

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import save_file
 from torch.nn import functional as F
 
+from chargen import distributed
 from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_atomic
 from chargen.checkpoint import read_weights_and_metadata, save_checkpoint
 from chargen.corpus_file import cache_dir_for, load_corpus
@@ -361,12 +362,35 @@ def train(
     A callback receives a :class:`Progress` after every step (with ``val_loss`` set after an
     evaluation) and may return True to stop; the run then saves its state like a SIGTERM does.
     ``resume=True`` continues the run saved in ``config.out`` exactly where it stopped.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every process runs this with the same arguments: the
+    model is wrapped in DistributedDataParallel (NCCL on GPUs, gloo on CPUs), each rank draws its
+    own windows (``--batch-size`` per rank), and rank 0 alone evaluates, logs, saves, calls the
+    callbacks and decides when the run ends (budget, signals), which the other ranks follow. A
+    run saved with one number of processes resumes with another (same step, optimizer state and
+    rank 0's random state; other ranks draw afresh). On a GPU the steps run under bf16 autocast.
     """
-    config, corpus, meta, tensors = prepare(config, resume)
+    ranks = distributed.ranks_from_env()
+    distributed.start(ranks)
+    try:
+        return _train(config, resume, callbacks, progress_bar, ranks)
+    finally:
+        distributed.stop(ranks)
+
+
+def _train(
+    config: TrainConfig,
+    resume: bool,
+    callbacks: list[Callback] | None,
+    progress_bar: bool,
+    ranks: distributed.Ranks,
+) -> TrainResult:
+    config, corpus, meta, tensors = distributed.rank_zero_first(ranks, lambda: prepare(config, resume))
+    main = ranks.main
     out = Path(config.out)
-    device = torch.device(config.device)
+    device = distributed.device_for(config.device, ranks)
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed + ranks.rank)  # each rank draws its own windows
     model = CharRNN(config.model_config(corpus.vocab.to_list())).to(device)
     optimizer = _optimizer(model, config)
     step, elapsed, best_val, last_val = 0, 0.0, math.inf, math.inf
@@ -379,12 +403,19 @@ def train(
         )
         step, elapsed = meta["step"], meta["elapsed"]
         best_val, last_val = meta["best_val_loss"], meta["last_val_loss"]
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(out)  # left by a run that was killed while writing
+    if not main:  # the saved random state is rank 0's: the others draw (and drop out) afresh
+        torch.manual_seed(config.seed + 7919 * step + ranks.rank)
+        generator.manual_seed(config.seed + 7919 * step + ranks.rank)
+    net = _parallel(model, ranks)  # what the training steps call: DDP over the ranks, or the model
+    autocast = device.type == "cuda" and torch.cuda.is_bf16_supported()
     log_path = out / LOG_NAME
-    # A fresh run starts a fresh log; a resumed one keeps the rows up to its saved step.
-    log_rows = _read_log(log_path, step) if meta is not None else []
-    write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in log_rows))
+    log_rows: list[dict[str, Any]] = []
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(out)  # left by a run that was killed while writing
+        # A fresh run starts a fresh log; a resumed one keeps the rows up to its saved step.
+        log_rows = _read_log(log_path, step) if meta is not None else []
+        write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in log_rows))
     # Each validation block is scored as one row, cut so that all rows hold --eval-chars at most.
     val_rows = corpus.val[:, : max(2, config.eval_chars // max(1, len(corpus.val)))]  # (blocks, L)
     if config.val_scheme == "tail" and len(val_rows):  # one long block: score it as parallel streams
@@ -403,6 +434,7 @@ def train(
             "elapsed": elapsed,
             "best_val_loss": best_val,
             "last_val_loss": last_val,
+            "world_size": ranks.world_size,
         }
 
     def evaluate_and_save() -> None:
@@ -426,14 +458,14 @@ def train(
         _append_log(log_path, row)
         _save_state(out / STATE_NAME, model, optimizer, meta_now(), generator)
 
-    bar = _ProgressBar(config, step, elapsed) if progress_bar else None
+    bar = _ProgressBar(config, step, elapsed) if progress_bar and main else None
     if bar is not None and meta is not None and step > 0:
         bar.val_loss = last_val  # the run being resumed has evaluated its training already
-    callbacks = callbacks or []
+    callbacks = (callbacks or []) if main else []
     window_losses: list[float] = []
     stopped_early = False
-    chars_per_step = config.batch_size * config.seq_len
-    if step == 0 and not log_rows:  # a run resumed from its step-0 state has this row already
+    chars_per_step = config.batch_size * config.seq_len * ranks.world_size
+    if main and step == 0 and not log_rows:  # a run resumed from its step-0 state has this row already
         evaluate_and_save()
         log_and_save_state(
             {"step": 0, "train_loss": None, "val_loss": _finite_or_none(last_val), "lr": 0.0, "elapsed": 0.0}
@@ -446,21 +478,22 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = corpus.random_windows(config.batch_size, config.seq_len + 1, generator).to(device)  # (B, T+1)
-            logits, _ = model(batch[:, :-1])  # (B, T, V)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                logits, _ = net(batch[:, :-1])  # (B, T, V)
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch[:, 1:].reshape(-1))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # under DDP: gradients averaged over the ranks
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             step += 1
-            loss_value = loss.item()
+            loss_value = distributed.mean(ranks, loss.detach()).item()  # over every rank's windows
             window_losses.append(loss_value)
             step_time = time.perf_counter() - started
             elapsed += step_time
             report = Progress(step, loss_value, lr, elapsed, chars_per_step / max(step_time, 1e-9))
             finishing = progress_at(step, elapsed) >= 1.0
-            if step % config.eval_every == 0 or finishing:
+            if main and (step % config.eval_every == 0 or finishing):
                 evaluate_and_save()
                 report.val_loss, report.best_val_loss = last_val, best_val
                 log_and_save_state(
@@ -480,15 +513,30 @@ def train(
                     bar.val_loss = last_val
                 bar.update(step, elapsed, loss_value, report.chars_per_second)
             wants_stop = any(cb(report) for cb in callbacks)
-            if (wants_stop or signals.received is not None) and not finishing:
+            stop = (wants_stop or signals.received is not None) and not finishing
+            # Rank 0 decides: its clock (evaluation included) and its stop are every rank's.
+            elapsed, stop_flag = distributed.agree(ranks, [elapsed, float(stop)])
+            if stop_flag:
                 stopped_early = True
-                _save_state(out / STATE_NAME, model, optimizer, meta_now(), generator)
+                if main:
+                    _save_state(out / STATE_NAME, model, optimizer, meta_now(), generator)
                 break
     if bar is not None:
         bar.close()
     if log_rows:
         plot_losses(log_rows, out / PLOT_NAME)
+    best_val, last_val = distributed.broadcast_object(ranks, (best_val, last_val))
     return TrainResult(step, best_val, last_val, elapsed, stopped_early, out)
+
+
+def _parallel(model: CharRNN, ranks: distributed.Ranks) -> torch.nn.Module:
+    """``model`` wrapped in DistributedDataParallel when several processes train it, else ``model`` itself."""
+    if not ranks.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [model.device.index] if model.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
 
 
 class _ProgressBar:
