@@ -120,7 +120,7 @@ def add_inside_views(
     gr.HTML(intro + TEXT_VIEW_CSS, elem_id="inside_intro")
     if model is None:
         model = gr.Dropdown(choices=names, value=first, label="Model", visible=len(names) > 1, elem_id="inside_model")
-    with gr.Tabs():
+    with gr.Tabs() as views_tabs:
         with gr.Tab("Every temperature", id="inside_sweep"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
@@ -189,6 +189,9 @@ def add_inside_views(
                                 elem_id=f"sweep_text_{i}",
                             )
                         )
+            to_expectations = gr.Button(
+                "What did the model expect in the first text?", size="sm", visible=False, elem_id="sweep_to_expect"
+            )
             with gr.Accordion("As JSON (what /sweep and /samples answer)", open=False):
                 sweep_json = gr.JSON(label="Continuations", elem_id="sweep_json")
 
@@ -327,16 +330,28 @@ def add_inside_views(
                 )
             else:
                 updates.append(gr.update(visible=False, value=""))
-        return updates
+        return [*updates, gr.update(visible=bool(answer))]
+
+    def open_in_expectations(prompt: str, answer: list[dict[str, Any]] | None, model_name: str) -> tuple[Any, Any]:
+        """The prompt and the first continuation, as the text of "What it expected", and that view opened."""
+        text = _checked(iv.continuation_text)(models, prompt, answer or [], model_name)
+        return text, gr.Tabs(selected="inside_expectations")
 
     sweep_inputs = [sweep_prompt, sweep_length, sweep_temperatures, sweep_seed, model]
+    sweep_outputs = [*sweep_boxes, to_expectations]
     sweep_button.click(_checked(sweep), inputs=sweep_inputs, outputs=sweep_json, api_name="sweep", **shared).success(
-        draw_sweep, inputs=sweep_json, outputs=sweep_boxes, **private
+        draw_sweep, inputs=sweep_json, outputs=sweep_outputs, **private
     )
     samples_inputs = [sweep_prompt, sweep_length, samples_temperature, samples_count, sweep_seed, model]
     samples_button.click(
         _checked(samples), inputs=samples_inputs, outputs=sweep_json, api_name="samples", **shared
-    ).success(draw_sweep, inputs=sweep_json, outputs=sweep_boxes, **private)
+    ).success(draw_sweep, inputs=sweep_json, outputs=sweep_outputs, **private)
+    to_expectations.click(
+        open_in_expectations,
+        inputs=[sweep_prompt, sweep_json, model],
+        outputs=[expect_text, views_tabs],
+        **private,
+    )
 
     def draw_expectations(text: str, answer: list[dict[str, Any]] | None) -> tuple[Any, ...]:
         answer = answer or []
@@ -401,7 +416,7 @@ def add_inside_views(
         concurrency_id=concurrency_id,
     )
 
-    def draw_beam(length: Any, answer: dict[str, Any] | None) -> tuple[str, str]:
+    def draw_beam(answer: dict[str, Any] | None) -> tuple[str, str]:
         if not answer:
             return "", ""
         return str(answer["text"]), iv.beam_summary(answer, len(str(answer["text"])))
@@ -412,7 +427,7 @@ def add_inside_views(
         outputs=beam_json,
         api_name="beam",
         **shared,
-    ).success(draw_beam, inputs=[beam_length, beam_json], outputs=[beam_text, beam_line], **private)
+    ).success(draw_beam, inputs=beam_json, outputs=[beam_text, beam_line], **private)
 
     def model_changed(model_name: str, expect_value: str, cells_value: str) -> tuple[Any, ...]:
         """A new model: its own starting text where the old default was untouched, its unit range."""

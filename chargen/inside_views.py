@@ -18,6 +18,7 @@ from typing import Any
 
 from chargen import inside, views
 from chargen.errors import ConfigError
+from chargen.generate import prepare_prompt
 from chargen.model import CharRNN
 
 MAX_SWEEP_TEMPERATURES = 8
@@ -181,6 +182,19 @@ def _activations(model: CharRNN, text: str) -> inside.Activations:
     """The activations of ``text``, remembered for the last two texts: colouring another unit of the
     text the finder just read needs no second pass (2,000 characters of a 2x512 LSTM take 16 MB)."""
     return inside.activations(model, text)
+
+
+def continuation_text(
+    models: Mapping[str, CharRNN], prompt: Any, answer: Sequence[Mapping[str, Any]], model_name: Any
+) -> str:
+    """The prompt as generation read it (unknown characters left out; the default start when
+    nothing was left) and the first entry's continuation, cut to :data:`MAX_TEXT`: a text for
+    "What it expected"."""
+    model = _model(models, model_name)
+    if not answer:
+        raise ConfigError("there is no continuation yet: continue the prompt first")
+    read = prepare_prompt(model, views.check_prompt(prompt)).text
+    return (read + str(answer[0]["text"]))[:MAX_TEXT]
 
 
 # --- what the components show -------------------------------------------------------------------

@@ -92,9 +92,17 @@ def test_the_four_views_in_a_real_browser(app, url: str, browser, tmp_path: Path
     assert samples[3] == compare(model, "ROMEO:\n", LENGTH, temperature=0.8, seed=8).sampled
     assert not page.locator("#sweep_text_4").is_visible()
 
-    # 2. What the model expected: every character shaded; a click shows its top guesses.
-    page.get_by_role("tab", name="What it expected").click()
+    # 2. What the model expected: the first sample opened there, then every character of the
+    # default text shaded; a click shows its top guesses.
+    page.locator("#sweep_to_expect").click()
+    page.wait_for_function(
+        "(text) => document.querySelector('#expect_text textarea')?.value === text",
+        arg="ROMEO:\n" + samples[0],
+        timeout=TIMEOUT_MS,
+    )
+    assert page.locator("#expect").is_visible()
     text = inside_views.default_text("shakespeare")
+    page.locator("#expect_text textarea").fill(text)
     page.locator("#expect").click()
     page.wait_for_function(
         "(n) => document.querySelectorAll('#expect_view .token').length === n", arg=len(text), timeout=TIMEOUT_MS

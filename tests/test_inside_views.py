@@ -119,6 +119,17 @@ def test_unit_highlights_scale_cell_states(models):
         inside_views.unit_highlights(models, text, "../etc", 0, "cell", 1)
 
 
+def test_a_continuation_opens_as_the_prompt_generation_read_and_its_text(models):
+    answer = [{"temperature": 0.0, "seed": 1, "text": "abc", "loop": None}]
+    assert inside_views.continuation_text(models, "ROMEO:\n", answer, "shakespeare") == "ROMEO:\nabc"
+    assert inside_views.continuation_text(models, "Zoë{", answer, "shakespeare") == "Zoabc"  # as generation read it
+    assert inside_views.continuation_text(models, "", answer, "shakespeare") == "\nabc"
+    long = [{**answer[0], "text": "a" * 2000}]
+    assert len(inside_views.continuation_text(models, "ROMEO:", long, "shakespeare")) == inside_views.MAX_TEXT
+    with pytest.raises(ConfigError, match="no continuation yet"):
+        inside_views.continuation_text(models, "ROMEO:", [], "shakespeare")
+
+
 def test_each_bundled_model_has_a_text_it_knows(models):
     for name, model in models.items():
         assert model.vocab.unknown(inside_views.default_text(name)) == []
