@@ -36,6 +36,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,6 +257,11 @@ def run_users(
     # ssl_verify=False: the URL is plain http on 127.0.0.1, so nothing is verified either way, but
     # with it on, gradio_client builds two SSL contexts per request (~80 ms of CPU), which on a
     # 2-core machine is taken from the server being measured.
+    # One request first, not counted: the server's first event pays one-time costs (gradio imports
+    # matplotlib on it, ~1 s) that a burst on a running server does not.
+    Client(url, verbose=False, ssl_verify=False, httpx_kwargs={"timeout": request_timeout}).predict(
+        PROMPTS[0], 0.8, 10, 0, 1.0, "0", api_name="/generate"
+    )
     with ThreadPoolExecutor(max_workers=min(users, 16)) as pool:
         # httpx_kwargs: gradio_client's own HTTP calls (joining the queue) time out after httpx's
         # default 5 s, which under a burst on a busy machine fails requests a browser would still
@@ -287,16 +293,22 @@ def run_users(
         try:
             job = client.submit(prompt, temperature, chars, 0, 1.0, str(index), api_name="/generate")
             deadline = time.monotonic() + request_timeout
-            # Polled, not iterated: a Job's iterator spins every millisecond, and twenty of those
-            # would take CPU from the server they are measuring.
-            while not job.done():
-                if outcome.first_update is None and job.outputs():
+            # Polled, not iterated, until the first update: a Job's iterator spins every millisecond,
+            # and a hundred of those would take CPU from the server they are measuring. After it,
+            # the user just waits on the job's result (a future: no CPU while it waits).
+            while not job.done() and outcome.first_update is None:
+                if job.outputs():
                     outcome.first_update = time.monotonic() - started_at[0]
+                    break
                 if time.monotonic() > deadline:
                     job.cancel()
                     raise TimeoutError(f"no complete result within {request_timeout:.0f} s")
                 time.sleep(poll_s)
-            greedy, sampled = job.result()[:2]
+            try:
+                greedy, sampled = job.result(timeout=max(0.0, deadline - time.monotonic()))[:2]
+            except FutureTimeout:
+                job.cancel()
+                raise TimeoutError(f"no complete result within {request_timeout:.0f} s") from None
             outcome.done = time.monotonic() - started_at[0]
             if outcome.first_update is None:  # finished between two polls
                 outcome.first_update = outcome.done
