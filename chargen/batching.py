@@ -72,7 +72,8 @@ class ServingSettings:
 
     Args:
         max_active: generations one model's engine holds at once; more are refused at once
-            ("Queue is full"). 256 x 300 characters is ~5 s of one core's stepping.
+            ("Queue is full"). 256 requests x 300 characters x 2 rows is ~3.4 s of one core's
+            stepping at the int8 engine's ~45k row-characters/s from 32 rows (shared/FACTS.md).
         max_per_visitor: of those, how many one visitor (one address) may hold, so that no single
             client fills the server alone.
         updates_per_second: streamed updates all visitors together get per second (see
