@@ -46,6 +46,8 @@ class TrainTabSettings:
 
     max_seconds: float = st.DEFAULT_MAX_SECONDS
     min_seconds: float = st.MIN_SECONDS
+    niceness: int = st.TRAINING_NICENESS
+    """How far the training thread's OS priority is lowered below the server's request handlers."""
     default_seconds: float = st.DEFAULT_SECONDS
     zero_gpu: bool = False
     hub_endpoint: str | None = None
@@ -331,6 +333,7 @@ def add_train_tab(
             max_seconds=settings.max_seconds,
             min_seconds=settings.min_seconds,
             stop=stop,
+            nice=settings.niceness,
         )
 
     def trained(runs: list[tuple[str, st.TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:

@@ -35,6 +35,14 @@ from chargen.session_training import (
 TEXT = make_text(words=3000)  # ~11.7k characters
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _torch_threads_restored():
+    """train_stream sets the process's torch threads to 1 (as the app runs); the other modules run as alone."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_the_fixture_text_is_long_enough() -> None:
     assert len(TEXT) >= MIN_CHARS
 

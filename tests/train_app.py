@@ -20,7 +20,9 @@ def serve_with_train_tab(
 ) -> Iterator[tuple[str, object]]:
     """Serve ``app.build_demo`` (bundled models) with the Train tab on a free port; yields (url, session models).
 
-    The shortest budget is lowered from the app's 15 s to ``min_seconds`` so tests train for seconds."""
+    The shortest budget is lowered from the app's 15 s to ``min_seconds`` so tests train for seconds, and
+    training keeps the server's priority: here the CPU is shared with other processes, which a niced
+    trainer would yield to (the app's niceness is for its own request handlers)."""
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp / "gradio"))
     import torch
 
@@ -37,6 +39,7 @@ def serve_with_train_tab(
         default_seconds=30,
         hub_endpoint=hub_endpoint,
         zero_gpu=zero_gpu,
+        niceness=0,
     )
     demo = app.build_demo(models, notices, session_models=session_models, train_settings=settings)
     demo.launch(
