@@ -83,12 +83,24 @@ class IdsFile:
             index = np.asarray(key, dtype=np.int64)
             if index.size and (index.min() < 0 or index.max() >= self.length):
                 raise IndexError(f"ids index out of range 0..{self.length - 1}")
+            if index.ndim == 2 and index.shape[1] and (np.diff(index, axis=1) == 1).all():
+                return self._read_rows(fd, index[:, 0].tolist(), index.shape[1])  # training windows
             wanted = np.unique(index)  # sorted; consecutive runs are read in one call each
             runs = np.split(wanted, np.flatnonzero(np.diff(wanted) != 1) + 1) if wanted.size else []
             values = np.concatenate([self._read(fd, int(r[0]), int(r[-1]) + 1) for r in runs]) if runs else wanted
             return values[np.searchsorted(wanted, index)].astype(self.dtype, copy=False)
         finally:
             os.close(fd)
+
+    def _read_rows(self, fd: int, starts: list[int], width: int) -> np.ndarray:
+        """Rows of ``width`` consecutive ids from each of ``starts``, read straight into one array."""
+        rows = np.empty((len(starts), width), dtype=self.dtype)
+        size = width * self.dtype.itemsize
+        view = memoryview(rows).cast("B")
+        for i, start in enumerate(starts):
+            if os.preadv(fd, [view[i * size : (i + 1) * size]], start * self.dtype.itemsize) != size:
+                raise CorpusError(f"{self.path}: shorter than its {self.length:,} ids (changed on disk?)")
+        return rows
 
     def _read(self, fd: int, start: int, stop: int) -> np.ndarray:
         size = self.dtype.itemsize

@@ -61,7 +61,7 @@ def corpus(tmp_path: Path) -> Path:
     return path
 
 
-def test_two_processes_train_one_run_that_one_process_resumes(corpus: Path, tmp_path: Path) -> None:
+def test_two_processes_train_one_run_that_one_then_two_processes_resume(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = torchrun(2, str(corpus), "--out", str(out), "--max-steps", "12", "--eval-every", "4", *TINY)
     (summary,) = summaries(done.stdout)  # rank 0 alone reports
@@ -83,6 +83,13 @@ def test_two_processes_train_one_run_that_one_process_resumes(corpus: Path, tmp_
     assert meta["world_size"] == 1 and any(k.startswith("optim.") for k in tensors)
     load_model(out)
 
+    # And saved by one, resumed by two.
+    done = torchrun(2, str(corpus), "--out", str(out), "--resume", "--max-steps", "20")
+    (summary,) = summaries(done.stdout)
+    assert summary["step"] == 20 and log_steps(out) == [0, 4, 8, 12, 16, 20]
+    assert _load_state(out / STATE_NAME)[0]["world_size"] == 2
+    load_model(out)
+
 
 def test_a_time_budget_ends_every_rank_at_the_same_step(corpus: Path, tmp_path: Path) -> None:
     # Each rank's own clock differs; if they disagreed, one would wait forever in a collective
@@ -95,15 +102,6 @@ def test_a_time_budget_ends_every_rank_at_the_same_step(corpus: Path, tmp_path: 
     assert steps[-1] == meta["step"] == summary["step"] > 0  # the last step was evaluated and saved
     assert len(steps) == len(set(steps))
     load_model(out)
-
-
-def test_a_one_process_run_resumes_on_two(corpus: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    torchrun(1, str(corpus), "--out", str(out), "--max-steps", "6", "--eval-every", "3", *TINY)
-    done = torchrun(2, str(corpus), "--out", str(out), "--resume", "--max-steps", "9")
-    (summary,) = summaries(done.stdout)
-    assert summary["step"] == 9 and log_steps(out) == [0, 3, 6, 9]
-    assert _load_state(out / STATE_NAME)[0]["world_size"] == 2
 
 
 def test_ranks_come_from_torchruns_environment() -> None:
