@@ -318,7 +318,7 @@ def prepare(
             max_steps=DEFAULT_MAX_STEPS if no_budget else config.max_steps,
             device=config.device or DEFAULT_DEVICE,
         )
-    # The corpus is encoded once into memory-mapped ids (cached beside the run), never held as one string.
+    # The corpus is encoded once into a file of ids (cached beside the run), never held as one string.
     corpus = load_corpus(
         config.corpus,
         cache_dir_for(out),
