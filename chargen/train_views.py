@@ -428,13 +428,15 @@ def add_train_tab(
     def stop(request: gr.Request) -> None:
         store.request_stop(_session(request))
 
-    def read_text_file(path: str | None) -> Any:
+    def read_text_file(path: str | None) -> tuple[Any, Any]:
+        # The file box is emptied either way, so the next file can be dropped straight in.
         if not path:
-            return gr.skip()
+            return gr.skip(), gr.skip()
         try:
-            return st.read_upload(path)
+            return st.read_upload(path), None
         except ChargenError as exc:
-            raise _error(exc) from None
+            gr.Warning(str(exc))
+            return gr.skip(), None
 
     def upload_model(path: str | None, request: gr.Request) -> tuple[Any, ...]:
         if not path:
@@ -482,7 +484,7 @@ def add_train_tab(
     for event in (training, comparing):
         event.success(None, js=WARN_BEFORE_UNLOAD_JS)
     stop_button.click(stop, api_name="stop_training", queue=False)
-    upload.upload(read_text_file, inputs=upload, outputs=text, api_visibility="private")
+    upload.upload(read_text_file, inputs=upload, outputs=[text, upload], api_visibility="private")
     model_zip.upload(
         upload_model, inputs=model_zip, outputs=[status, model_picker, last_model], api_name="upload_model"
     ).success(None, js=WARN_BEFORE_UNLOAD_JS)

@@ -35,7 +35,18 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(url, timeout=TIMEOUT_MS)
             page.get_by_role("tab", name="Train").click()
-            page.locator("#train_text textarea").fill(TEXT)
+            # An upload that is not UTF-8 text gets a one-line error; a .txt fills the text box.
+            binary = tmp_path / "photo.txt"
+            binary.write_bytes(bytes(range(256)) * 50)
+            page.locator("#train_file input[type=file]").set_input_files(str(binary))
+            page.get_by_text("looks like a binary file").first.wait_for(timeout=TIMEOUT_MS)
+            upload = tmp_path / "mine.txt"
+            upload.write_text(make_text(seed=6, words=3000), encoding="utf-8")
+            page.locator("#train_file input[type=file]").set_input_files(str(upload))
+            page.wait_for_function(
+                "(document.querySelector('#train_text textarea')?.value ?? '').length > 10000", timeout=TIMEOUT_MS
+            )
+            page.locator("#train_text textarea").fill(TEXT)  # pasting replaces it
             seconds = page.locator("#train_seconds input[type=number]")
             seconds.fill("15")
             seconds.press("Enter")
