@@ -46,9 +46,11 @@ MAX_USERS = 200
 """A hard cap, so a typo can't start thousands of threads."""
 POLL_S = 0.01
 """How often each user looks for its result: the resolution of the latency figures."""
-POLLS_PER_S = 2000
-"""All users together look this many times a second at most (100 users: every 0.05 s each), so
-the load generator's polling doesn't grow into CPU taken from the server it measures."""
+POLLS_PER_S = 400
+"""All users together look for their first update this many times a second at most (100 users:
+every 0.25 s each, the resolution of the first-update figure at that size), so the load
+generator's polling doesn't grow into CPU taken from the server it measures (measured: 100 users
+polling every 0.05 s through a 190 s wait on a starved core took 27 s of the load generator's CPU)."""
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 # A mix of what visitors send: the examples, plain text, an empty prompt, characters the model
