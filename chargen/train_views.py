@@ -280,7 +280,7 @@ def add_train_tab(
                 y="loss",
                 color="curve",
                 label="Loss (nats per character)",
-                height=300,
+                height=380,
                 elem_id="train_curve",
             )
             samples = gr.Textbox(
