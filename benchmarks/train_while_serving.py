@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         watcher.start()
         if not started.wait(300):
             raise RuntimeError("the training never started")
-        step_before = progress[-1].get("step", 0)
+        step_before = max(p.get("step", 0) for p in progress)
         runs.append(("while training", burst(url, args.users, args.chars)))
-        step_after = progress[-1].get("step", 0)
+        step_after = max(p.get("step", 0) for p in progress)
         trainer.predict(api_name="/stop_training")
         final = job.result()[0]
         runs.append(("quiet again", burst(url, args.users, args.chars)))
