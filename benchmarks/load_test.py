@@ -99,7 +99,9 @@ class Report:
     """The slowest "Queue is full" answer: a full queue should turn users away at once."""
     client_cpu_s: float = 0.0
     """CPU seconds the users themselves (this process) used while the requests ran: on a shared
-    2-core machine that time is taken from the server being measured."""
+    2-core machine that time is taken from the server being measured. It grows with the requests in
+    flight times the wall time: each gradio_client job checks its messages every 0.05 s until done
+    (gradio_client 2.7's utils.get_pred_from_sse_v1plus), which a browser does not."""
     server_cpu_s: float | None = None
     """CPU seconds the server process used while the requests ran (None when its pid is unknown)."""
     server_cpu_by_thread: dict[str, float] = field(default_factory=dict)
