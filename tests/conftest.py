@@ -120,14 +120,25 @@ class BuiltApp:
 
     def launch(self) -> str:
         """Serve the page in-process on a free 127.0.0.1 port; return its URL."""
-        self.demo.launch(
-            prevent_thread_lock=True,
-            quiet=True,
-            server_name="127.0.0.1",
-            server_port=free_port(),
-            **self.module.launch_options(),
-        )
-        return self.demo.local_url
+        return launch_in_process(self.demo, **self.module.launch_options())
+
+
+def launch_in_process(demo: Any, **options: Any) -> str:
+    """``demo.launch`` on a free 127.0.0.1 port without blocking; return its URL.
+
+    ``_frontend=False`` skips gradio's self-check (one HEAD request to its own URL with a 3 s
+    timeout, whose first timeout raises "localhost is not accessible"): on a loaded machine that
+    check failed whole test modules at setup. The tests reach the page themselves anyway.
+    """
+    demo.launch(
+        prevent_thread_lock=True,
+        quiet=True,
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        _frontend=False,
+        **options,
+    )
+    return demo.local_url
 
 
 def build_app(models: Any = None, notices: list[str] | None = None) -> BuiltApp:

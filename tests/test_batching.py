@@ -261,13 +261,13 @@ def batched_app(tmp_path_factory: pytest.TempPathFactory):
 
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     os.environ.pop("CHARGEN_MODELS", None)
-    from conftest import free_port
+    from conftest import launch_in_process
 
     import app as module
 
     offered, notices = module.load_app_models(None)
     demo = module.build_demo(offered, notices, batching=ServingSettings(max_active=16, max_per_visitor=8))
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
+    launch_in_process(demo)
     try:
         yield module, demo, {m.name: m.model for m in offered}
     finally:

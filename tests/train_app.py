@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import free_port
+from conftest import launch_in_process
 
 
 @contextlib.contextmanager
@@ -42,11 +42,9 @@ def serve_with_train_tab(
         niceness=0,
     )
     demo = app.build_demo(models, notices, session_models=session_models, train_settings=settings)
-    demo.launch(
-        prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(), **app.launch_options()
-    )
+    url = launch_in_process(demo, **app.launch_options())
     try:
-        yield demo.local_url, session_models
+        yield url, session_models
     finally:
         demo.close()
         session_models.store.close()
