@@ -142,10 +142,16 @@ def test_expectations_on_the_bundled_model_rank_greedy_first():
     from chargen.hub import load_model
 
     model = load_model("checkpoints/shakespeare")
-    greedy = compare(model, "JULIET:\n", 200, seed=0).greedy
-    entries = inside.expectations(model, "JULIET:\n" + greedy)[7:]
+    prompt = "JULIET:\n"
+    greedy = compare(model, prompt, 200, seed=0).greedy
+    # Read as generation read it (the prompt primed in one pass): every generated character is the top guess.
+    primed = inside.expectations(model, prompt + greedy, primed=len(prompt))[len(prompt) - 1 :]
+    assert len(primed) == len(greedy) and all(e.rank == 1 for e in primed)
+    # With the prompt stepped on the int8 network instead, the state differs by quantisation
+    # only: a generated character can lose first place only in a near-tie, and rarely.
+    entries = inside.expectations(model, prompt + greedy)[len(prompt) - 1 :]
     near_ties = [e for e in entries if e.rank != 1]
-    assert all(e.top[0][1] - e.p < 1e-3 for e in near_ties)
+    assert all(e.top[0][1] - e.p < 1e-2 for e in near_ties)
     assert len(near_ties) <= 2
 
 
