@@ -29,8 +29,8 @@ from chargen.model import CELLS, CharRNN
 UPDATE_INTERVAL_S = 0.5
 """Seconds between streamed updates of the tab: each costs gradio server CPU."""
 KEPT_LINE = (
-    "Your text, uploads and trained models are kept only for this browser session: removed when you close "
-    "the page or after 2 hours idle, and never shown to anyone else."
+    "Your text, uploads and trained models are kept only for this browser session: removed after 2 hours "
+    "idle, and never shown to anyone else."
 )
 CURVE_COLORS = {
     "train": "#4c78a8",
@@ -230,7 +230,7 @@ def add_train_tab(
     """Add the Train tab to ``demo`` (call inside its ``with`` block) and wire its events.
 
     Args:
-        demo: the app's Blocks, for the session-end hook and the reload warning.
+        demo: the app's Blocks, for the reload warning.
         model_picker: the app's model dropdown; a trained or uploaded model joins it for this session.
         base_choices: the app's own models as the picker's (label, name) pairs, always listed first.
         session_models: where session models live; the app's /generate looks names up there too.
@@ -319,7 +319,10 @@ def add_train_tab(
                 repo = gr.Textbox(label="Hub repo to push to", placeholder="your-name/my-char-model", elem_id="repo")
                 push_button = gr.Button("Push to the Hub", size="md", elem_id="train_push")
                 push_result = gr.Markdown(elem_id="train_push_result")
-        last_model = gr.State(None)
+        # A hidden box, not gr.State: any State (or an unload event) makes gradio hold a heartbeat stream
+        # open for the page's whole life, so the page never goes network-idle and tools that wait for
+        # that (../shared/tools/look.py) never see it load. The name is useless to other sessions anyway.
+        last_model = gr.Textbox(label="Model trained or uploaded last", visible=False, elem_id="train_last_model")
 
     def picker(request: gr.Request | None, value: str | None) -> Any:
         return gr.update(choices=session_models.choices(request, base_choices), value=value, visible=True)
@@ -461,7 +464,9 @@ def add_train_tab(
             kept.name,
         )
 
-    def push(name: str | None, repo_id: str, request: gr.Request, oauth_token: gr.OAuthToken | None = None) -> str:
+    def push(repo_id: str, request: gr.Request, oauth_token: gr.OAuthToken | None = None) -> str:
+        names = store.names(_session(request))
+        name = names[-1] if names else None  # the session's newest model: trained or uploaded last
         if not name:
             raise gr.Error("train or upload a model first", print_exception=False)
         token = oauth_token.token if oauth_token is not None else None
@@ -498,14 +503,12 @@ def add_train_tab(
     model_zip.upload(
         upload_model, inputs=model_zip, outputs=[status, model_picker, last_model], api_name="upload_model"
     ).success(None, js=WARN_BEFORE_UNLOAD_JS)
-    push_button.click(push, inputs=[last_model, repo], outputs=push_result, api_name="push")
+    push_button.click(push, inputs=[repo], outputs=push_result, api_name="push")
     if settings.zero_gpu:
         seconds.change(lambda s: cost_text(s, settings), inputs=seconds, outputs=cost, queue=False)
 
-    def end_session(request: gr.Request) -> None:
-        store.end(_session(request))
-
-    demo.unload(end_session)
+    # No demo.unload(...) to end the session when the page closes: it opens the same heartbeat stream
+    # (see last_model above). The store's sweeper removes a session's folder after its idle limit.
 
 
 def train_tab(session_models: SessionModels, settings: TrainTabSettings | None = None) -> Callable[[Any], None]:
