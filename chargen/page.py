@@ -411,13 +411,23 @@ window.chargen = (() => {
     const box = boxOf(e.target);
     if (!box || box.range || typed[box.id] === undefined) return;
     const value = typed[box.id];
-    setTimeout(() => { if (e.target.value !== value) e.target.value = value; }, 0);  // no silent clamping
+    // No silent clamping: gradio clamps the box when it loses focus, in an update whose timing varies
+    // with the machine's load, so put the typed value back after it at a few moments.
+    for (const delay of [0, 50, 250]) {
+      setTimeout(() => { if (typed[box.id] === value && e.target.value !== value) e.target.value = value; }, delay);
+    }
   }, true);
   function shownValue(id, fallback) {
+    // What the visitor typed wins over what the box shows: the handler applies the one rule to it.
+    // (Only while the box shows it or its clamp to a bound: a reset or a programmatic change wins.)
     const input = q(`#${id} input[type=number]`);
-    if (!input || input.value.trim() === "") return fallback;
-    const n = Number(input.value);
-    return isNaN(n) ? input.value : n;
+    const atBound = (el) => (el.min !== "" && Number(el.value) === Number(el.min))
+      || (el.max !== "" && Number(el.value) === Number(el.max));
+    const useTyped = typed[id] !== undefined && (!input || input.value === typed[id] || atBound(input));
+    const raw = useTyped ? String(typed[id]) : input ? input.value : "";
+    if (raw.trim() === "") return fallback;
+    const n = Number(raw);
+    return isNaN(n) ? raw : n;
   }
   function controls(args) {
     return [args[0], shownValue("temperature", args[1]), shownValue("length", args[2]),
