@@ -23,7 +23,12 @@ TINY = [
     "--batch-size", "8", "--eval-chars", "2000", "--warmup-steps", "2", "--device", "cpu", "--quiet",
 ]  # fmt: skip
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not built in")
+pytestmark = [
+    pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not built in"),
+    # Seen once in a clean-clone run: a torchrun child ended by SIGABRT (gloo) and the rerun passed. Until
+    # that is understood, a failure is retried once in a fresh tmp_path (pytest-rerunfailures).
+    pytest.mark.flaky(reruns=1),
+]
 
 
 def env() -> dict[str, str]:
