@@ -192,3 +192,16 @@ def client(url: str):
     from gradio_client import Client
 
     return Client(url, verbose=False)
+
+
+def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
+    """The lesson's greedy loop: the model's own forward at batch 1, one call per character."""
+    ids = model.vocab.encode(prompt)
+    with torch.inference_mode():
+        logits, state = model(torch.tensor([ids]), None)
+        out = []
+        for _ in range(length):
+            next_id = int(logits[0, -1].argmax())
+            out.append(next_id)
+            logits, state = model(torch.tensor([[next_id]]), state)
+    return model.vocab.decode(out)

@@ -6,12 +6,12 @@ import sys
 
 import pytest
 import torch
+from conftest import argmax_loop, tiny_model
 
 from chargen.engine import PRECISIONS, _cached, reference_model, resolve_precision, start_stepper
 from chargen.errors import ConfigError
 from chargen.generate import compare
 from chargen.model import CharRNN
-from tests.conftest import tiny_model
 
 VOCAB = "\n abcdefgh."
 FAST = ("fp32", "fp16", "int8")
@@ -20,19 +20,6 @@ FAST = ("fp32", "fp16", "int8")
 def tiny(cell: str = "lstm", layers: int = 2, hidden: int = 24, seed: int = 0, vocab: str = VOCAB) -> CharRNN:
     """A small random model; weights scaled up so its logits are far from uniform (no near-ties)."""
     return tiny_model(cell, vocab, hidden, layers, seed=seed, scale=3.0)
-
-
-def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
-    """The lesson's greedy loop: the model's own forward at batch 1, one call per character."""
-    ids = model.vocab.encode(prompt)
-    with torch.inference_mode():
-        logits, state = model(torch.tensor([ids]), None)
-        out = []
-        for _ in range(length):
-            next_id = int(logits[0, -1].argmax())
-            out.append(next_id)
-            logits, state = model(torch.tensor([[next_id]]), state)
-    return model.vocab.decode(out)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import argmax_loop, tiny_model
 
 import chargen
 from chargen.checkpoint import save_checkpoint
@@ -27,7 +28,6 @@ from chargen.generate import (
     stream_compare,
 )
 from chargen.model import CharRNN
-from tests.conftest import tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = "\n abcdefgh."
@@ -37,19 +37,6 @@ FAST = ("fp32", "fp16", "int8")
 def tiny(cell: str = "lstm", layers: int = 2, hidden: int = 24, seed: int = 0, vocab: str = VOCAB) -> CharRNN:
     """A small random model; weights scaled up so its logits are far from uniform (no near-ties)."""
     return tiny_model(cell, vocab, hidden, layers, seed=seed, scale=3.0)
-
-
-def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
-    """The lesson's greedy loop: the model's own forward at batch 1, one call per character."""
-    ids = model.vocab.encode(prompt)
-    with torch.inference_mode():
-        logits, state = model(torch.tensor([ids]), None)
-        out = []
-        for _ in range(length):
-            next_id = int(logits[0, -1].argmax())
-            out.append(next_id)
-            logits, state = model(torch.tensor([[next_id]]), state)
-    return model.vocab.decode(out)
 
 
 @pytest.fixture(scope="module")
