@@ -46,8 +46,7 @@ import torch
 from chargen.decoding import Temperature, apply_processors, greedy_choice, gumbel_noise
 from chargen.engine import _GATES, _cached, _FastStepper, _PackedNetwork, resolve_precision, start_stepper
 from chargen.errors import ChargenError, ConfigError
-from chargen.generate import _UNSET, Comparison, _prepare, _sampling, _Settings
-from chargen.loops import find_loop
+from chargen.generate import _UNSET, Comparison, TextLength, _prepare, _sampling, _Settings, comparison_of
 from chargen.model import CharRNN
 from chargen.settings import SamplingSettings
 
@@ -151,7 +150,7 @@ class BatchedGeneration:
     """
 
     def __init__(self, model: CharRNN, settings: _Settings, visitor: object):
-        self._vocab = model.vocab
+        self._model = model
         self.settings = settings
         self.visitor = visitor
         self.seed = settings.seed
@@ -160,7 +159,9 @@ class BatchedGeneration:
         self.sampled_ids: list[int] = []
         self.sampled_probs: list[float] = []
         self.made = 0
-        """Characters made so far in each text (set after the ids are appended)."""
+        """Steps made so far (characters, or a word model's tokens; set after the ids are appended)."""
+        self.complete = False
+        """True once the steps made complete the request (set before ``made``)."""
         self.done = False
         self.cancelled = False
         self.error: BaseException | None = None
@@ -182,27 +183,22 @@ class BatchedGeneration:
             raise self.error
         if self._final is not None:
             return self._final
+        complete = self.done and self.complete
         made = self.made
-        decode = self._vocab.decode
-        prompt = self.settings.prompt
-        greedy, sampled = decode(self.greedy_ids[:made]), decode(self.sampled_ids[:made])
-        complete = self.done and made == self.length
-        result = Comparison(
-            greedy=greedy,
-            sampled=sampled,
-            seed=self.seed,
-            loop=find_loop(greedy) if complete else None,
-            dropped=list(prompt.dropped),
-            prompt_used=prompt.text,
-            done=complete,
-            sampled_probs=self.sampled_probs[:made],
+        result = comparison_of(
+            self._model,
+            self.settings,
+            self.greedy_ids[:made],
+            self.sampled_ids[:made],
+            self.sampled_probs[:made],
+            complete,
         )
         if complete:
             self._final = result
         return result
 
     def wait(self, timeout: float | None = None, made: int | None = None) -> bool:
-        """Block until done (or, with ``made``, until that many characters exist); False on timeout."""
+        """Block until done (or, with ``made``, until that many steps exist); False on timeout."""
         event = threading.Event()
         waiter = (made, event.set)
         self._add_waiter(waiter)
@@ -266,6 +262,7 @@ class _Row:
         self.handle = handle
         self.t = 0
         self.length = length = settings.length
+        self.counter = TextLength(handle._model, length)  # when this request needs no more steps
         self.processors = settings.processors
         self.fused = all(isinstance(p, Temperature) for p in settings.processors)
         self.sampling = settings.temperature > 0.0
@@ -576,11 +573,11 @@ class BatchingEngine:
         chosen = self._choose()
         chose = clock()
         stats.choose_s += chose - regrouped
-        finished = [row for row in self._rows if row.t == row.length]
+        finished = [row for row in self._rows if row.counter.done]
         if finished:
             for row in finished:
                 self._release(row.handle)
-            kept = [row for row in self._rows if row.t < row.length]
+            kept = [row for row in self._rows if not row.counter.done]
             chosen = chosen[self._pair_indices(kept)]
             self._regroup(kept, [])
         regrouped = clock()
@@ -643,6 +640,7 @@ class BatchingEngine:
             handle.sampled_ids.append(chosen_list[2 * i + 1])
             handle.sampled_probs.append(probs_list[2 * i + 1] if row.sampling else 1.0)
             row.t += 1
+            handle.complete = row.counter.add(chosen_list[2 * i], chosen_list[2 * i + 1])
             handle.made = row.t
             handle._progress()
         return chosen

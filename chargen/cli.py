@@ -33,15 +33,28 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train a model on a text file",
         description=(
-            "Train a character model on CORPUS; checkpoints go to --out. The validation loss it reports is "
-            "measured on text held out from CORPUS itself (--val-scheme, --val-fraction): text the model never "
-            "trained on, but from the same source, so expect really new text to score higher (README: Train)."
+            "Train a character (or, with --unit word, word) model on CORPUS; checkpoints go to --out. "
+            "The validation loss it reports is measured on text held out from CORPUS itself "
+            "(--val-scheme, --val-fraction): text the model never trained on, but from the same source, "
+            "so expect really new text to score higher (README: Train)."
         ),
     )
     p.add_argument("corpus", help="UTF-8 text file to train on")
     p.add_argument("--out", required=True, help="folder for checkpoints, training state, log and plot")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     m = p.add_argument_group("model")
+    m.add_argument(
+        "--unit",
+        help=(
+            "char: one character per step (default); word: one word, whitespace run or other character per "
+            "step, words outside the vocabulary spelled out in characters"
+        ),
+    )
+    m.add_argument(
+        "--vocab-size",
+        type=int,
+        help="--unit word: tokens in the vocabulary, every character of the corpus included (default 4000)",
+    )
     m.add_argument("--cell", choices=None, help="rnn, lstm or gru (default gru)")
     m.add_argument("--layers", type=int, dest="num_layers", help="recurrent layers (default 2)")
     m.add_argument("--hidden", type=int, dest="hidden_size", help="hidden size (default 512)")
@@ -103,6 +116,11 @@ def _run_train(args: argparse.Namespace) -> int:
         "minutes": round(result.elapsed / 60, 2),
         "out": str(result.out),
     }
+    if result.unit == "word":  # losses are per token; per character they compare with character models
+        for name in ("best", "last"):
+            loss = getattr(result, f"{name}_val_loss")
+            if math.isfinite(loss):
+                summary[f"{name}_val_nats_per_char"] = round(loss / result.chars_per_token, 4)
     if result.stopped_early:
         summary["stopped"] = "interrupted; continue with --resume"
     if ranks_from_env().main:  # under torchrun, one summary for the run
@@ -127,11 +145,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    import torch
-
     from chargen.data import read_text
     from chargen.errors import CorpusError
-    from chargen.evaluate import nll_per_char, report
+    from chargen.evaluate import score_text
     from chargen.hub import load_model
 
     if args.streams < 1:
@@ -141,9 +157,13 @@ def _run_eval(args: argparse.Namespace) -> int:
     text = read_text(args.textfile)
     if len(text) < 2:
         raise CorpusError(f"{args.textfile}: needs at least 2 characters to score, has {len(text)}")
-    ids = torch.tensor(model.vocab.encode(text), dtype=torch.long)
-    nats, chars = nll_per_char(model, ids, streams=args.streams)
-    print(json.dumps(report(nats, chars)))
+    try:
+        figures = score_text(model, text, streams=args.streams)
+    except ValueError as exc:
+        if isinstance(exc, ChargenError):
+            raise
+        raise CorpusError(f"{args.textfile}: {exc}") from None
+    print(json.dumps(figures))
     return 0
 
 

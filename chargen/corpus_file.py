@@ -19,16 +19,18 @@ import hashlib
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from chargen.atomic import write_atomic, write_text_atomic
 from chargen.data import Corpus
-from chargen.errors import CorpusError
-from chargen.vocab import Vocab
+from chargen.errors import CorpusError, UnknownCharactersError
+from chargen.vocab import DEFAULT_WORD_VOCAB_SIZE, Vocab, check_unit, split_tokens, word_vocab_tokens
 
 CHUNK_BYTES = 1 << 20
 """Bytes of the corpus decoded at a time: what bounds the memory the encoding needs."""
@@ -43,7 +45,7 @@ _CODE_POINTS = 0x110000
 
 @dataclass(frozen=True)
 class EncodedCorpus:
-    """A corpus's ids on disk: ``chars`` ids of type ``dtype`` in the file ``path``."""
+    """A corpus's ids on disk: ``chars`` ids (characters, or a word vocabulary's tokens) of ``dtype`` in ``path``."""
 
     path: Path
     vocab: Vocab
@@ -122,8 +124,8 @@ def id_dtype(vocab_size: int) -> str:
     )
 
 
-def code_point_chunks(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:
-    """The code points of a UTF-8 file, a chunk at a time (uint32 arrays), never the whole text at once.
+def text_chunks(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+    """The text of a UTF-8 file, a chunk at a time, never the whole text at once.
 
     A character split across two chunks of bytes is decoded whole, in the chunk where it ends. A
     :class:`CorpusError` says when the file can't be read or is not UTF-8 (with the byte offset).
@@ -152,20 +154,47 @@ def code_point_chunks(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Itera
                 at = offset - pending + exc.start
                 raise CorpusError(f"{path}: not UTF-8 text (invalid byte at offset {at})") from None
             if text:
-                yield np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+                yield text
             if not raw:
                 return
             offset += len(raw)
 
 
-def scan_vocab(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> tuple[Vocab, int]:
-    """One streaming pass: the corpus's vocabulary (distinct characters, code point order) and its length.
+def code_point_chunks(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:
+    """The code points of a UTF-8 file, a chunk at a time (uint32 arrays): :func:`text_chunks` as numbers."""
+    for text in text_chunks(path, chunk_bytes):
+        yield np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
+
+def token_chunks(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[list[str]]:
+    """The tokens (:func:`chargen.vocab.split_tokens`) of a UTF-8 file, a chunk at a time.
+
+    The last token of a chunk may go on in the next one (a word cut by the chunk's end), so it is
+    held back and read again with the next chunk: the tokens are those of the whole text.
+    """
+    carry = ""
+    for text in text_chunks(path, chunk_bytes):
+        tokens = split_tokens(carry + text)
+        carry = tokens.pop() if tokens else ""
+        yield tokens
+    if carry:
+        yield [carry]
+
+
+def scan_vocab(
+    path: str | Path, chunk_bytes: int = CHUNK_BYTES, unit: str = "char", vocab_size: int | None = None
+) -> tuple[Vocab, int]:
+    """One streaming pass: the corpus's vocabulary and its length in characters.
+
+    The vocabulary is :meth:`Vocab.from_text`'s for the same text, ``unit`` and ``vocab_size``.
     Checks what :func:`chargen.data.read_text` checks (readable, UTF-8, no NUL bytes, not empty) and
     that the ids fit in uint16.
     """
+    if check_unit(unit) == "char" and vocab_size is not None:
+        Vocab.from_text("", unit, vocab_size)  # the same error as for a text in memory
     seen = np.zeros(_CODE_POINTS, dtype=bool)
     chars = 0
+    counts: Counter[str] = Counter()
     for points in code_point_chunks(path, chunk_bytes):
         seen[points] = True
         chars += len(points)
@@ -173,33 +202,57 @@ def scan_vocab(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> tuple[Vocab,
         raise CorpusError(f"{path}: corpus is empty")
     if seen[0]:
         raise CorpusError(f"{path}: looks like a binary file (it contains NUL bytes), not text")
-    points = np.flatnonzero(seen)
-    id_dtype(len(points))
-    return Vocab(tuple(chr(int(p)) for p in points)), chars
+    singles = [chr(int(p)) for p in np.flatnonzero(seen)]
+    if unit == "char":
+        id_dtype(len(singles))
+        return Vocab(tuple(singles)), chars
+    for tokens in token_chunks(path, chunk_bytes):
+        counts.update(tokens)
+    size = DEFAULT_WORD_VOCAB_SIZE if vocab_size is None else vocab_size
+    try:
+        tokens = word_vocab_tokens(singles, counts, size)
+    except CorpusError as exc:
+        raise CorpusError(f"{path}: {exc}") from None
+    id_dtype(len(tokens))
+    return Vocab(tokens, "word"), chars
 
 
 def encode_file(path: str | Path, vocab: Vocab, target: str | Path, chunk_bytes: int = CHUNK_BYTES) -> EncodedCorpus:
-    """Write the ids of every character of ``path`` to ``target`` (atomically), a chunk at a time.
+    """Write the ids of ``path`` (:meth:`Vocab.encode`'s, one per character or token) to ``target``
+    (atomically), a chunk at a time.
 
     A character that is not in ``vocab`` is a :class:`CorpusError` (the file changed since it was scanned).
     """
     dtype = id_dtype(len(vocab))
-    table = np.full(_CODE_POINTS, -1, dtype=np.int32)
-    table[[ord(ch) for ch in vocab.chars]] = np.arange(len(vocab), dtype=np.int32)
-    chars = 0
+    count = 0
+
+    def write_chars(out: BinaryIO) -> None:
+        nonlocal count
+        table = np.full(_CODE_POINTS, -1, dtype=np.int32)
+        table[[ord(ch) for ch in vocab.chars]] = np.arange(len(vocab), dtype=np.int32)
+        for points in code_point_chunks(path, chunk_bytes):
+            ids = table[points]
+            if (ids < 0).any():
+                raise CorpusError(f"{path}: changed while it was being encoded; start again")
+            out.write(ids.astype(dtype).tobytes())
+            count += len(ids)
+
+    def write_tokens(out: BinaryIO) -> None:
+        nonlocal count
+        for tokens in token_chunks(path, chunk_bytes):
+            try:
+                ids = vocab.encode("".join(tokens))
+            except UnknownCharactersError:
+                raise CorpusError(f"{path}: changed while it was being encoded; start again") from None
+            out.write(np.asarray(ids, dtype=dtype).tobytes())
+            count += len(ids)
 
     def write(tmp: str) -> None:
-        nonlocal chars
         with open(tmp, "wb") as out:
-            for points in code_point_chunks(path, chunk_bytes):
-                ids = table[points]
-                if (ids < 0).any():
-                    raise CorpusError(f"{path}: changed while it was being encoded; start again")
-                out.write(ids.astype(dtype).tobytes())
-                chars += len(ids)
+            (write_chars if vocab.unit == "char" else write_tokens)(out)
 
     write_atomic(target, write)
-    return EncodedCorpus(Path(target), vocab, chars, dtype)
+    return EncodedCorpus(Path(target), vocab, count, dtype)
 
 
 def cache_dir_for(out: str | Path) -> Path:
@@ -216,26 +269,36 @@ def _identity(path: Path) -> dict[str, object]:
     return {"corpus": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def cached_encoding(corpus: str | Path, cache_dir: str | Path, chunk_bytes: int = CHUNK_BYTES) -> EncodedCorpus:
+def cached_encoding(
+    corpus: str | Path,
+    cache_dir: str | Path,
+    chunk_bytes: int = CHUNK_BYTES,
+    unit: str = "char",
+    vocab_size: int | None = None,
+) -> EncodedCorpus:
     """The encoded ids of ``corpus``, from ``cache_dir`` when the file is unchanged, else encoded now and cached.
 
-    The cache entry is keyed by the corpus's resolved path, size and modification time (nanoseconds);
-    entries left by earlier versions of the same file are removed when a new one is written.
-    Nothing is written when the corpus is unreadable or not text (the scan comes first).
+    The cache entry is keyed by the corpus's resolved path, size and modification time (nanoseconds),
+    and for word units by the unit and vocabulary size; entries left by earlier versions of the same
+    file with the same unit are removed when a new one is written. Nothing is written when the
+    corpus is unreadable or not text (the scan comes first).
     """
     corpus, cache_dir = Path(corpus), Path(cache_dir)
-    identity = _identity(corpus)
+    file_identity = _identity(corpus)
+    # A character encoding's key is the file's alone, as before word units: existing caches stay valid.
+    tokens = {} if check_unit(unit) == "char" else {"unit": unit, "vocab_size": vocab_size or DEFAULT_WORD_VOCAB_SIZE}
+    identity = {**file_identity, **tokens}
     key = "none"
-    if identity:
+    if file_identity:
         key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         found = _read_entry(cache_dir, key, identity)
         if found is not None:
             return found
-    vocab, _ = scan_vocab(corpus, chunk_bytes)
+    vocab, _ = scan_vocab(corpus, chunk_bytes, unit, vocab_size)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    _remove_entries(cache_dir, identity.get("corpus"))
+    _remove_entries(cache_dir, file_identity.get("corpus"), tokens)
     encoded = encode_file(corpus, vocab, cache_dir / f"ids-{key}.bin", chunk_bytes)
-    if _identity(corpus) != identity:
+    if _identity(corpus) != file_identity:
         (cache_dir / f"ids-{key}.bin").unlink(missing_ok=True)
         raise CorpusError(f"{corpus}: changed while it was being encoded; start again")
     meta = {**identity, "format": FORMAT, "chars": encoded.chars, "dtype": encoded.dtype, "vocab": vocab.to_list()}
@@ -249,7 +312,8 @@ def _read_entry(cache_dir: Path, key: str, identity: dict[str, object]) -> Encod
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT or any(meta.get(k) != v for k, v in identity.items()):
             return None
-        encoded = EncodedCorpus(ids_path, Vocab.from_list(meta["vocab"]), int(meta["chars"]), str(meta["dtype"]))
+        vocab = Vocab.from_list(meta["vocab"], str(meta.get("unit", "char")))
+        encoded = EncodedCorpus(ids_path, vocab, int(meta["chars"]), str(meta["dtype"]))
         if ids_path.stat().st_size != encoded.chars * np.dtype(encoded.dtype).itemsize:
             return None
         return encoded
@@ -257,11 +321,13 @@ def _read_entry(cache_dir: Path, key: str, identity: dict[str, object]) -> Encod
         return None
 
 
-def _remove_entries(cache_dir: Path, corpus: object) -> None:
-    """Remove the cache entries made from ``corpus`` (the same file, earlier versions)."""
+def _remove_entries(cache_dir: Path, corpus: object, tokens: dict[str, object]) -> None:
+    """Remove the cache entries made from ``corpus`` (the same file, earlier versions) in the same unit."""
+    unit = tokens.get("unit", "char")
     for meta_path in cache_dir.glob("ids-*.json"):
         try:
-            same = json.loads(meta_path.read_text(encoding="utf-8")).get("corpus") == corpus
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            same = meta.get("corpus") == corpus and meta.get("unit", "char") == unit
         except (OSError, ValueError, AttributeError):
             same = False
         if same:
@@ -278,6 +344,8 @@ def load_corpus(
     gap: int | None = None,
     max_val_chars: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    unit: str = "char",
+    vocab_size: int | None = None,
 ) -> Corpus:
     """A :class:`chargen.data.Corpus` over the memory-mapped ids of ``corpus`` (encoded and cached as needed).
 
@@ -288,7 +356,7 @@ def load_corpus(
     cache_dir = Path(cache_dir)
     created = _first_missing(cache_dir)
     try:
-        encoded = cached_encoding(corpus, cache_dir, chunk_bytes)
+        encoded = cached_encoding(corpus, cache_dir, chunk_bytes, unit, vocab_size)
         return Corpus.from_ids(
             encoded.vocab,
             encoded.open(),

@@ -70,8 +70,14 @@ class Corpus:
         vocab: Vocab | None = None,
         scheme: str = "blocks",
         gap: int | None = None,
+        unit: str = "char",
+        vocab_size: int | None = None,
     ) -> Corpus:
         """Encode ``text`` and hold out ``val_fraction`` of it for validation.
+
+        Without ``vocab``, the text's own vocabulary of ``unit`` (and ``vocab_size``, word units
+        only: :meth:`Vocab.from_text`) is used. Positions, spans and blocks count ids: characters,
+        or for a word vocabulary tokens.
 
         ``scheme="blocks"`` holds out up to 16 equal blocks (of at least 256 characters where the
         fraction allows), each in the middle of one of as many equal segments of the text, with
@@ -89,7 +95,7 @@ class Corpus:
             raise CorpusError(f"validation fraction must be at least 0 and below 1, got {val_fraction}")
         if not text:
             raise CorpusError("corpus is empty")
-        vocab = vocab or Vocab.from_text(text)
+        vocab = vocab or Vocab.from_text(text, unit, vocab_size)
         ids = torch.tensor(vocab.encode(text), dtype=torch.long)
         return cls.from_ids(vocab, ids, val_fraction, min_chars, scheme=scheme, gap=gap)
 

@@ -49,3 +49,26 @@ def nll_of_rows(model: CharRNN, rows: torch.Tensor, chunk: int = 1024) -> tuple[
 def report(nats: float, chars: int) -> dict[str, float | int]:
     """The figures that ``chargen eval`` prints: nats and bits per character, characters scored."""
     return {"nats_per_char": round(nats, 6), "bits_per_char": round(nats / math.log(2), 6), "chars": chars}
+
+
+def score_text(model: CharRNN, text: str, streams: int = 1) -> dict[str, float | int | str]:
+    """``chargen eval``'s figures for ``text``: nats and bits per character and the characters scored,
+    and for a word model also nats per token and the tokens scored.
+
+    Every id after the first of each stream is scored. Per character is the total negative
+    log-likelihood divided by the characters those ids write, so a word model and a character
+    model are compared on the same footing. Raises :class:`chargen.errors.UnknownCharactersError`
+    naming characters the model has never seen.
+    """
+    ids = torch.tensor(model.vocab.encode(text), dtype=torch.long)
+    if len(ids) < 2:
+        raise ValueError(f"need at least 2 {'tokens' if model.unit == 'word' else 'characters'} to score")
+    rows = parallel_streams(ids, streams)  # (S, L)
+    nats, count = nll_of_rows(model, rows)
+    if model.unit == "char":
+        return report(nats, count)
+    lengths = torch.tensor(model.vocab.token_lengths(), dtype=torch.long)
+    chars = int(lengths[rows[:, 1:]].sum())
+    figures: dict[str, float | int | str] = dict(report(nats * count / chars, chars))
+    figures.update(unit="word", nats_per_token=round(nats, 6), tokens=count)
+    return figures

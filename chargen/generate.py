@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -117,9 +117,12 @@ class Comparison:
     """A greedy and a sampled continuation of the same prompt (neither includes the prompt).
 
     ``sampled_probs[i]`` is the probability that the distribution actually sampled from (after
-    temperature, top-k, top-p and repetition penalty) gave ``sampled[i]``; 1.0 at temperature 0.
-    ``loop`` describes a repeating tail of ``greedy``; while streaming it is filled in only on
-    the last (``done``) result.
+    temperature, top-k, top-p and repetition penalty) gave the sampled text's step ``i``; 1.0 at
+    temperature 0. A step writes one character, or for a word model one token: then
+    ``greedy_steps`` / ``sampled_steps`` hold how many characters each step wrote (they sum to the
+    texts' lengths; the last step may be cut, as both texts stop at the length asked for, in
+    characters). They are empty for a character model. ``loop`` describes a repeating tail of
+    ``greedy``; while streaming it is filled in only on the last (``done``) result.
     """
 
     greedy: str
@@ -130,6 +133,8 @@ class Comparison:
     prompt_used: str
     done: bool
     sampled_probs: list[float] = field(default_factory=list)
+    greedy_steps: list[int] = field(default_factory=list)
+    sampled_steps: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-able summary: both texts, the seed, the prompt used, what was dropped, the loop (or None)."""
@@ -141,6 +146,7 @@ class Comparison:
             "greedy": self.greedy,
             "sampled": self.sampled,
             "done": self.done,
+            **({"greedy_steps": self.greedy_steps, "sampled_steps": self.sampled_steps} if self.sampled_steps else {}),
             "loop": None
             if loop is None
             else {"start": loop.start, "period": loop.period, "unit": loop.unit, "description": loop.describe()},
@@ -149,13 +155,15 @@ class Comparison:
 
 @dataclass
 class Generation:
-    """One continuation (without the prompt) and how it was made; ``probs`` as in :class:`Comparison`."""
+    """One continuation (without the prompt) and how it was made; ``probs`` and ``steps`` as
+    ``sampled_probs`` and ``sampled_steps`` in :class:`Comparison`."""
 
     text: str
     seed: int
     dropped: list[str]
     prompt_used: str
     probs: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -175,7 +183,7 @@ def prepare_prompt(model: CharRNN, prompt: str) -> PreparedPrompt:
     vocab = model.vocab
     ids, dropped = vocab.encode_lenient(prompt)
     if not ids:
-        default = DEFAULT_PROMPT if DEFAULT_PROMPT in vocab else vocab.chars[0]
+        default = DEFAULT_PROMPT if DEFAULT_PROMPT in vocab else vocab.tokens[0]
         ids = vocab.encode(default)
     ids = ids[-MAX_PROMPT_CHARS:]
     return PreparedPrompt(ids=ids, text=vocab.decode(ids), dropped=dropped)
@@ -225,11 +233,88 @@ def _settings(
     return _prepare(model, prompt, length, sampling)
 
 
-def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tuple[list[int], list[int], list[float]]]:
-    """Yield ``(greedy ids, sampled ids, sampled probabilities)`` for each new chunk of characters.
+class TextLength:
+    """Whether a generation of ``length`` characters is complete, step by step.
+
+    A character model's is complete after ``length`` steps. A word model's step writes a token of
+    one or more characters, so it is complete once both rows (greedy, sampled) have written at
+    least ``length`` characters: never more than ``length`` steps. Both texts are then cut to
+    ``length`` characters (:func:`comparison_of`).
+    """
+
+    def __init__(self, model: CharRNN, length: int):
+        self.length = length
+        self.steps = 0
+        self.written = [0, 0]
+        self._token_lengths = model.vocab.token_lengths() if model.unit == "word" else None
+
+    @property
+    def done(self) -> bool:
+        """True once the generation needs no more steps."""
+        if self._token_lengths is None:
+            return self.steps >= self.length
+        return min(self.written) >= self.length
+
+    def add(self, greedy_id: int, sampled_id: int) -> bool:
+        """Count one step that chose these ids; True when the generation is then complete."""
+        self.steps += 1
+        if self._token_lengths is not None:
+            self.written[0] += self._token_lengths[greedy_id]
+            self.written[1] += self._token_lengths[sampled_id]
+        return self.done
+
+
+def _cut(model: CharRNN, ids: Sequence[int], length: int) -> tuple[str, list[int]]:
+    """The text of ``ids`` cut to ``length`` characters, and (word models) the characters of each step kept."""
+    vocab = model.vocab
+    if model.unit == "char":
+        return vocab.decode(ids[:length]), []
+    tokens = vocab.tokens
+    steps: list[int] = []
+    written = 0
+    for i in ids:
+        if written >= length:
+            break
+        steps.append(min(len(tokens[i]), length - written))
+        written += steps[-1]
+    return vocab.decode(ids[: len(steps)])[:length], steps
+
+
+def comparison_of(
+    model: CharRNN,
+    settings: _Settings,
+    greedy_ids: Sequence[int],
+    sampled_ids: Sequence[int],
+    sampled_probs: Sequence[float],
+    done: bool,
+) -> Comparison:
+    """The :class:`Comparison` that the ids chosen so far make: texts cut at the length asked for,
+    the steps of a word model, the loop once ``done`` (:mod:`chargen.batching` builds its results here too)."""
+    greedy, greedy_steps = _cut(model, greedy_ids, settings.length)
+    sampled, sampled_steps = _cut(model, sampled_ids, settings.length)
+    kept = len(sampled_steps) if sampled_steps else len(sampled)
+    return Comparison(
+        greedy=greedy,
+        sampled=sampled,
+        seed=settings.seed,
+        loop=find_loop(greedy) if done else None,
+        dropped=list(settings.prompt.dropped),
+        prompt_used=settings.prompt.text,
+        done=done,
+        sampled_probs=list(sampled_probs[:kept]),
+        greedy_steps=greedy_steps,
+        sampled_steps=sampled_steps,
+    )
+
+
+def _decode(
+    model: CharRNN, settings: _Settings, chunk_size: int
+) -> Iterator[tuple[list[int], list[int], list[float], bool]]:
+    """Yield ``(greedy ids, sampled ids, sampled probabilities, complete)`` for each new chunk of steps.
 
     Row 0 of a batch of 2 is greedy (argmax of the raw logits), row 1 is sampled. Work happens
     only while the consumer asks for more, so dropping the iterator stops it, priming included.
+    A step writes a character (a token for a word model: :class:`TextLength` says when to stop).
     """
     length, temperature, processors = settings.length, settings.temperature, settings.processors
     prompt_ids = settings.prompt.ids
@@ -238,9 +323,11 @@ def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tu
     # argmax(noise + logits * scale), where row 0 has scale 1 and no noise, so it stays the
     # exact argmax of the logits. Other processors run on the sampled row only.
     fused = all(isinstance(p, Temperature) for p in processors)
+    # A character model stops after `length` steps; a word model's steps are counted as they go.
+    counter = TextLength(model, length) if model.unit == "word" else None
     stepper: Stepper | None = None
-    made = 0
-    while made < length:
+    made, complete = 0, False
+    while not complete:
         end = min(made + chunk_size, length)
         # Entered per chunk, not around the loop, so grad mode is not changed for the consumer.
         with torch.inference_mode():
@@ -271,8 +358,12 @@ def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tu
                     drawn_from[t].copy_(scores[0])
                     torch.cat([greedy_choice(logits[:1]), greedy_choice(scores + noise[t])], out=chosen[t])
                     history[0, position] = chosen[t, 1]
+                if counter is not None and counter.add(*chosen[t].tolist()):
+                    end = t + 1
+                    break
                 if t + 1 < length:
                     logits = stepper.step(chosen[t])
+            complete = end == length or (counter is not None and counter.done)
             greedy_ids, sampled_ids = chosen[made:end].T.tolist()
             if sampling:
                 scores = drawn_from[made:end] * scale[1] if fused else drawn_from[made:end]
@@ -280,7 +371,7 @@ def _decode(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[tu
             else:
                 probs = [1.0] * (end - made)
         made = end
-        yield greedy_ids, sampled_ids, probs
+        yield greedy_ids, sampled_ids, probs, complete
 
 
 def stream_compare(
@@ -320,39 +411,14 @@ def stream_compare(
 
 
 def _stream_compare(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[Comparison]:
-    vocab = model.vocab
-    greedy_parts: list[str] = []
-    sampled_parts: list[str] = []
+    greedy_ids: list[int] = []
+    sampled_ids: list[int] = []
     probs: list[float] = []
-    result = Comparison(
-        greedy="",
-        sampled="",
-        seed=settings.seed,
-        loop=None,
-        dropped=list(settings.prompt.dropped),
-        prompt_used=settings.prompt.text,
-        done=False,
-    )
-    made = 0
-    for greedy_ids, sampled_ids, sampled_probs in _decode(model, settings, chunk_size):
-        greedy_parts.append(vocab.decode(greedy_ids))
-        sampled_parts.append(vocab.decode(sampled_ids))
+    for greedy_chunk, sampled_chunk, sampled_probs, complete in _decode(model, settings, chunk_size):
+        greedy_ids.extend(greedy_chunk)
+        sampled_ids.extend(sampled_chunk)
         probs.extend(sampled_probs)
-        made += len(sampled_ids)
-        greedy = "".join(greedy_parts)
-        greedy_parts = [greedy]
-        sampled = "".join(sampled_parts)
-        sampled_parts = [sampled]
-        done = made == settings.length
-        result = replace(
-            result,
-            greedy=greedy,
-            sampled=sampled,
-            sampled_probs=list(probs),
-            done=done,
-            loop=find_loop(greedy) if done else None,
-        )
-        yield result
+        yield comparison_of(model, settings, greedy_ids, sampled_ids, probs, complete)
 
 
 def compare(
@@ -436,22 +502,25 @@ def generate(
     prepared = _prepare(model, prompt, length, sampling)
     ids: list[int] = []
     probs: list[float] = []
-    for _, sampled_ids, sampled_probs in _decode(model, prepared, prepared.length):
+    for _, sampled_ids, sampled_probs, _ in _decode(model, prepared, prepared.length):
         ids.extend(sampled_ids)
         probs.extend(sampled_probs)
+    text, steps = _cut(model, ids, prepared.length)
     return Generation(
-        text=model.vocab.decode(ids),
+        text=text,
         seed=prepared.seed,
         dropped=list(prepared.prompt.dropped),
         prompt_used=prepared.prompt.text,
-        probs=probs,
+        probs=probs[: len(steps) if steps else len(text)],
+        steps=steps,
     )
 
 
 def next_char_distribution(
     model: CharRNN, prompt: str, temperature: float, precision: str = "auto"
 ) -> list[tuple[str, float]]:
-    """The probability of every character of the vocabulary coming next after ``prompt``, at ``temperature``.
+    """The probability of every character of the vocabulary (a word model's: every token) coming next
+    after ``prompt``, at ``temperature``.
 
     Likeliest first (ties in vocabulary order); temperature 0 gives the one-hot argmax (what
     greedy picks). The prompt is prepared as in :func:`compare`.
@@ -472,7 +541,7 @@ def next_char_distributions(
     temperatures = [check_temperature(t) for t in temperatures]
     resolve_precision(model, precision)
     prepared = prepare_prompt(model, prompt)
-    chars = model.vocab.chars
+    tokens = model.vocab.tokens  # characters, or a word model's tokens
     with torch.inference_mode():
         logits = start_stepper(model, prepared.ids, 1, precision).logits[0]  # (V,)
         tables = []
@@ -481,5 +550,5 @@ def next_char_distributions(
             # A stable sort: ties keep vocabulary order.
             order = torch.sort(probs, descending=True, stable=True).indices.tolist()
             values = probs.tolist()
-            tables.append([(chars[i], values[i]) for i in order])
+            tables.append([(tokens[i], values[i]) for i in order])
     return tables

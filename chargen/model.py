@@ -10,12 +10,15 @@ import torch
 from torch import nn
 
 from chargen.errors import ConfigError
-from chargen.vocab import Vocab
+from chargen.vocab import UNITS, Vocab
 
 CELLS = ("rnn", "lstm", "gru")
-FORMAT_VERSION = 2
-"""The config.json layout this chargen writes. 1: no ``format_version`` key (chargen before issue 12).
-Every key added after version 1 has a default, so every older config.json keeps loading."""
+FORMAT_VERSION = 3
+"""The newest config.json layout this chargen reads. 1: no ``format_version`` key (chargen before
+issue 12); 2: ``format_version``; 3: ``unit`` (word models). Every key added after version 1 has a
+default, so every older config.json keeps loading. A config is written with the oldest version
+that holds it (a character model's stays 2, so older chargens keep reading it)."""
+WORD_UNIT_VERSION = 3
 VERSION_1_KEYS = ("vocab", "cell", "embedding_size", "hidden_size", "num_layers", "dropout", "format")
 """The keys every config.json has held since the first release: required. Later keys are optional."""
 
@@ -25,7 +28,7 @@ State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # noqa: UP007 (r
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a model: the vocabulary and every hyperparameter."""
+    """Everything needed to rebuild a model: the vocabulary, its unit and every hyperparameter."""
 
     vocab: list[str]
     cell: str = "gru"
@@ -35,6 +38,7 @@ class ModelConfig:
     dropout: float = 0.1
     format: str = field(default="chargen", repr=False)
     format_version: int = field(default=FORMAT_VERSION, repr=False, compare=False)
+    unit: str = "char"
 
     def __post_init__(self) -> None:
         if self.format != "chargen":
@@ -47,10 +51,12 @@ class ModelConfig:
                 f"written by a newer chargen (format_version {version}); this one reads up to {FORMAT_VERSION}: "
                 "upgrade chargen"
             )
+        if self.unit not in UNITS:
+            raise ConfigError(f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
         if not isinstance(self.vocab, list) or not self.vocab:
-            raise ConfigError("vocab must be a non-empty list of characters")
+            raise ConfigError("vocab must be a non-empty list of tokens")
         try:
-            Vocab.from_list(self.vocab)
+            Vocab.from_list(self.vocab, self.unit)
         except ValueError as exc:
             raise ConfigError(f"vocab is invalid: {exc}") from None
         if self.cell not in CELLS:
@@ -65,8 +71,16 @@ class ModelConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-able form written to ``config.json`` (in this chargen's format, :data:`FORMAT_VERSION`)."""
-        return {**asdict(self), "format_version": FORMAT_VERSION}
+        """The JSON-able form written to ``config.json``, in the oldest format version that holds it.
+
+        A character model's has no ``unit`` key and ``format_version`` 2, byte for byte what chargen
+        wrote before word models (its digest, and older chargens reading it, are unchanged).
+        """
+        data = asdict(self)
+        if self.unit == "char":
+            del data["unit"]
+            return {**data, "format_version": 2}
+        return {**data, "format_version": WORD_UNIT_VERSION}
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelConfig:
@@ -97,7 +111,7 @@ class ModelConfig:
 
 
 class CharRNN(nn.Module):
-    """A character language model over one vocabulary.
+    """A language model over one vocabulary of characters (or words and characters: ``config.unit``).
 
     ``forward(ids[B, T], state) -> (logits[B, T, V], state)``: feeding a text in pieces with the
     state carried gives the same logits as one pass. Dropout (training only) is applied to the
@@ -107,7 +121,7 @@ class CharRNN(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.vocab = Vocab.from_list(config.vocab)
+        self.vocab = Vocab.from_list(config.vocab, config.unit)
         rnn_class = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.cell]
         self.embedding = nn.Embedding(len(self.vocab), config.embedding_size)
         self.rnn = rnn_class(
@@ -119,6 +133,11 @@ class CharRNN(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, len(self.vocab))
+
+    @property
+    def unit(self) -> str:
+        """``"char"`` (one character per step) or ``"word"`` (a word, whitespace run or character per step)."""
+        return self.config.unit
 
     @property
     def cell(self) -> str:

@@ -29,6 +29,7 @@ from chargen.data import VAL_SCHEMES, Corpus, parallel_streams
 from chargen.errors import CheckpointError, ConfigError
 from chargen.evaluate import nll_of_rows
 from chargen.model import CharRNN, ModelConfig
+from chargen.vocab import check_unit
 
 STATE_NAME = "train_state.safetensors"
 LOG_NAME = "log.jsonl"
@@ -50,6 +51,8 @@ class TrainConfig:
 
     corpus: str
     out: str
+    unit: str = "char"
+    vocab_size: int | None = None  # word units only; None: DEFAULT_WORD_VOCAB_SIZE
     cell: str = "gru"
     embedding_size: int = 64
     hidden_size: int = 512
@@ -104,13 +107,20 @@ class TrainConfig:
             raise ConfigError(f"device must be cpu or cuda, got {device!r}")
         if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"device {device} was asked for but no CUDA GPU is available")
+        check_unit(self.unit)
+        size = self.vocab_size
+        if size is not None and self.unit == "char":
+            raise ConfigError("vocab-size applies to --unit word only (a character model's tokens are its characters)")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ConfigError(f"vocab-size must be a positive integer, got {size!r}")
         # Validates cell, sizes and dropout with the model's own messages.
-        self.model_config(["a"])
+        self.model_config(["a"], "char")
 
-    def model_config(self, vocab: list[str]) -> ModelConfig:
-        """The model this run trains, over ``vocab``."""
+    def model_config(self, vocab: list[str], unit: str | None = None) -> ModelConfig:
+        """The model this run trains, over ``vocab`` (tokens of ``unit``, default the run's)."""
         return ModelConfig(
             vocab=vocab,
+            unit=self.unit if unit is None else unit,
             cell=self.cell,
             embedding_size=self.embedding_size,
             hidden_size=self.hidden_size,
@@ -172,6 +182,10 @@ class TrainResult:
     elapsed: float
     stopped_early: bool
     out: Path
+    unit: str = "char"
+    chars_per_token: float = 1.0
+    """Characters per scored validation id (1 for a character model): a loss divided by it is nats
+    per character; a word model's losses are per token."""
 
 
 class _StopSignals:
@@ -327,6 +341,8 @@ def prepare(
         scheme=config.val_scheme,
         gap=config.val_gap,
         max_val_chars=config.eval_chars,
+        unit=config.unit,
+        vocab_size=config.vocab_size,
     )
     if meta is not None and corpus.vocab.to_list() != meta["vocab"]:
         raise ConfigError(
@@ -391,7 +407,7 @@ def _train(
     device = distributed.device_for(config.device, ranks)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed + ranks.rank)  # each rank draws its own windows
-    model = CharRNN(config.model_config(corpus.vocab.to_list())).to(device)
+    model = CharRNN(config.model_config(corpus.vocab.to_list(), corpus.vocab.unit)).to(device)
     optimizer = _optimizer(model, config)
     step, elapsed, best_val, last_val = 0, 0.0, math.inf, math.inf
     if meta is not None and tensors is not None:
@@ -416,11 +432,22 @@ def _train(
         # A fresh run starts a fresh log; a resumed one keeps the rows up to its saved step.
         log_rows = _read_log(log_path, step) if meta is not None else []
         write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in log_rows))
-    # Each validation block is scored as one row, cut so that all rows hold --eval-chars at most.
-    val_rows = corpus.val[:, : max(2, config.eval_chars // max(1, len(corpus.val)))]  # (blocks, L)
+    # Each validation block is scored as one row, cut so that all rows hold --eval-chars at most
+    # (characters: a word model's rows are cut where their tokens reach that many characters).
+    per_row = max(2, config.eval_chars // max(1, len(corpus.val)))
+    if corpus.vocab.unit == "word" and len(corpus.val):
+        written = torch.tensor(corpus.vocab.token_lengths())[corpus.val].cumsum(1)  # (blocks, L)
+        per_row = max(2, int((written <= per_row).sum(1).min()))
+    val_rows = corpus.val[:, :per_row]  # (blocks, L)
     if config.val_scheme == "tail" and len(val_rows):  # one long block: score it as parallel streams
         val_rows = parallel_streams(val_rows.flatten(), config.eval_streams)
     budget = config.max_minutes * 60 if config.max_minutes is not None else math.inf
+    # A word model's losses are per token; divided by this they are per character, the figure that
+    # compares with a character model's (and with `chargen eval`).
+    chars_per_token = 1.0
+    if corpus.vocab.unit == "word" and len(val_rows):
+        lengths = torch.tensor(corpus.vocab.token_lengths(), dtype=torch.float64)
+        chars_per_token = lengths[val_rows[:, 1:].cpu()].mean().item()
 
     def progress_at(step: int, elapsed: float) -> float:
         by_steps = step / config.max_steps if config.max_steps else 0.0
@@ -451,6 +478,11 @@ def _train(
             best_val = last_val
             save_checkpoint(model, out)
 
+    def per_char(loss: float) -> dict[str, Any]:
+        if corpus.vocab.unit == "char":
+            return {}
+        return {"val_nats_per_char": _finite_or_none(loss / chars_per_token)}
+
     def log_and_save_state(row: dict[str, Any]) -> None:
         # The log row goes first: a kill between the two then only repeats this evaluation on
         # resume (rows past the saved step are dropped), where the other order would lose the row.
@@ -468,7 +500,14 @@ def _train(
     if main and step == 0 and not log_rows:  # a run resumed from its step-0 state has this row already
         evaluate_and_save()
         log_and_save_state(
-            {"step": 0, "train_loss": None, "val_loss": _finite_or_none(last_val), "lr": 0.0, "elapsed": 0.0}
+            {
+                "step": 0,
+                "train_loss": None,
+                "val_loss": _finite_or_none(last_val),
+                **per_char(last_val),
+                "lr": 0.0,
+                "elapsed": 0.0,
+            }
         )
     model.train()
     with _StopSignals() as signals:
@@ -501,6 +540,7 @@ def _train(
                         "step": step,
                         "train_loss": sum(window_losses) / len(window_losses),
                         "val_loss": _finite_or_none(last_val),
+                        **per_char(last_val),
                         "lr": lr,
                         "elapsed": round(elapsed, 2),
                         "chars_per_s": round(report.chars_per_second),
@@ -526,7 +566,7 @@ def _train(
     if log_rows:
         plot_losses(log_rows, out / PLOT_NAME)
     best_val, last_val = distributed.broadcast_object(ranks, (best_val, last_val))
-    return TrainResult(step, best_val, last_val, elapsed, stopped_early, out)
+    return TrainResult(step, best_val, last_val, elapsed, stopped_early, out, corpus.vocab.unit, chars_per_token)
 
 
 def _parallel(model: CharRNN, ranks: distributed.Ranks) -> torch.nn.Module:

@@ -275,8 +275,8 @@ def test_saving_a_version_1_checkpoint_again_writes_the_current_format(tmp_path:
 
 def test_a_config_from_a_newer_chargen_is_refused_saying_so(saved: Path) -> None:
     config = json.loads((saved / "config.json").read_text(encoding="utf-8"))
-    config["format_version"] = 3
+    config["format_version"] = 4
     config["attention_heads"] = 4  # what a later version might add
     (saved / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    with pytest.raises(CheckpointError, match=r"config.json: written by a newer chargen \(format_version 3\)"):
+    with pytest.raises(CheckpointError, match=r"config.json: written by a newer chargen \(format_version 4\)"):
         load_model(saved)
