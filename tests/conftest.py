@@ -75,6 +75,39 @@ def tiny_model(
     return model
 
 
+def tiny_word_model(
+    cell: str = "lstm",
+    text: str | None = None,
+    vocab_size: int = 40,
+    hidden: int = 16,
+    layers: int = 2,
+    seed: int = 0,
+    embedding: int = 8,
+    scale: float = 1.0,
+) -> CharRNN:
+    """A small randomly initialised word model (``unit="word"``) over ``text``'s word vocabulary
+    (default :func:`make_text`: its characters plus its most frequent words, ``vocab_size`` tokens in all)."""
+    from chargen.vocab import Vocab
+
+    vocab = Vocab.from_text(make_text() if text is None else text, "word", vocab_size)
+    torch.manual_seed(seed)
+    config = ModelConfig(
+        vocab=vocab.to_list(),
+        unit="word",
+        cell=cell,
+        embedding_size=embedding,
+        hidden_size=hidden,
+        num_layers=layers,
+        dropout=0.0,
+    )
+    model = CharRNN(config).eval()
+    if scale != 1.0:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(scale)
+    return model
+
+
 @pytest.fixture
 def corpus_file(tmp_path: Path) -> Path:
     """A ~10 kB text file in tmp_path."""
