@@ -12,6 +12,12 @@ default on the CPU), so what they show is what generation does:
 - :func:`activations` records every unit's state after each character; :func:`find_cells`
   ranks units by how well they follow simple properties of the text (:func:`text_properties`).
 - :func:`beam_search`: the likeliest continuation the beam can find, with its log-probability.
+
+A word model (``model.unit == "word"``) is looked inside at the level of its tokens: a step reads
+or writes one token, so expectations and activations have one entry per token of the text as
+:meth:`chargen.vocab.Vocab.encode` cuts it (labelled with the token's text), and candidates are
+tokens. Lengths are still in characters, as in :mod:`chargen.generate`: a continuation runs until
+it has written ``length`` characters and is cut there.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from chargen.checks import MAX_SEED, check_length, check_seed, check_temperature
 from chargen.decoding import gumbel_noise
 from chargen.engine import Stepper, reference_model, resolve_precision, start_stepper
 from chargen.errors import ConfigError
-from chargen.generate import prepare_prompt
+from chargen.generate import _cut, prepare_prompt
 from chargen.loops import Loop, find_loop
 from chargen.model import CharRNN
 
@@ -36,7 +42,7 @@ DEFAULT_TEMPERATURES = (0.0, 0.3, 0.6, 1.0, 1.5)
 MAX_SWEEP_ROWS = 16
 """The most continuations one sweep (or one call of :func:`samples`) makes."""
 TOP_GUESSES = 5
-"""How many of the model's guesses :func:`expectations` lists per character."""
+"""How many of the model's guesses :func:`expectations` lists per character (per token of a word model)."""
 MAX_BEAM_WIDTH = 16
 CELL_KINDS = ("hidden", "cell")
 
@@ -152,6 +158,11 @@ def _decode_rows(
         else:
             noises.append(torch.zeros(length, vocab_size))
             scales.append(1.0)
+    # A word model's step writes a whole token: the batch runs until every row has written `length`
+    # characters (at most `length` steps, the noise drawn above), and each row is cut there, as
+    # chargen.generate.TextLength and comparison_of do for compare's pair of rows.
+    token_lengths = torch.tensor(model.vocab.token_lengths()) if model.unit == "word" else None
+    written = torch.zeros(len(rows), dtype=torch.long)
     with torch.inference_mode():
         stepper = start_stepper(model, prepared.ids, len(rows), precision)
         device = stepper.logits.device
@@ -159,14 +170,20 @@ def _decode_rows(
         scale = torch.tensor(scales, device=device)[:, None]  # (rows, 1)
         chosen = torch.empty(length, len(rows), dtype=torch.long, device=device)
         logits = stepper.logits
+        steps = length
         for t in range(length):
             torch.argmax(torch.addcmul(noise[t], logits, scale), dim=1, out=chosen[t])
+            if token_lengths is not None:
+                written += token_lengths[chosen[t].cpu()]
+                if int(written.min()) >= length:
+                    steps = t + 1
+                    break
             if t + 1 < length:
                 logits = stepper.step(chosen[t])
-        per_row = chosen.T.tolist()
+        per_row = chosen[:steps].T.tolist()
     entries = []
     for (temperature, seed), ids in zip(rows, per_row, strict=True):
-        text = model.vocab.decode(ids)
+        text, _ = _cut(model, ids, length)
         entries.append(SweepEntry(temperature=temperature, seed=seed, text=text, loop=find_loop(text)))
     return entries
 
@@ -176,7 +193,8 @@ def _decode_rows(
 
 @dataclass(frozen=True)
 class Expectation:
-    """One character of a text: the probability the model gave it at T = 1, and its top guesses."""
+    """One step of a text: the character (a word model's token) read there, the probability the model
+    gave it at T = 1, and its top guesses (characters, or tokens)."""
 
     char: str
     p: float
@@ -191,8 +209,16 @@ class Expectation:
         return None
 
     def to_dict(self) -> dict[str, object]:
-        """``{"char", "p", "top": [[char, p], ...]}``."""
+        """``{"char", "p", "top": [[char, p], ...]}`` (for a word model ``char`` and the guesses are tokens)."""
         return {"char": self.char, "p": self.p, "top": [[ch, p] for ch, p in self.top]}
+
+
+def text_ids(model: CharRNN, text: str) -> tuple[list[int], list[str]]:
+    """The ids the model reads ``text`` as (:meth:`~chargen.vocab.Vocab.encode`: characters, or a word
+    model's tokens), and the text of each: they join back to ``text``."""
+    ids = model.vocab.encode(text)
+    tokens = model.vocab.tokens
+    return ids, [tokens[i] for i in ids]
 
 
 def expectations(
@@ -207,13 +233,18 @@ def expectations(
     with the default ``primed=1`` the prompt's characters are stepped too, and a generated
     character may lose first place only in a float-level near-tie. Probabilities are at T = 1.
 
+    A word model reads the text as the tokens :func:`text_ids` gives: one entry per token after
+    the first, ``primed`` counts tokens, and the guesses are tokens. (Generation may write a text
+    in other tokens than these, e.g. a known word spelled out in characters; the entries are the
+    probabilities of this reading.)
+
     Characters the model does not know are refused (:class:`~chargen.errors.UnknownCharactersError`
     names them).
     """
     precision = _check_model(model, precision)
     if not isinstance(text, str):
         raise ConfigError(f"text must be a string, got {type(text).__name__}")
-    ids = model.vocab.encode(text)
+    ids, pieces = text_ids(model, text)
     if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top:
         raise ConfigError(f"top must be a whole number of at least 1, got {top!r}")
     if isinstance(primed, bool) or not isinstance(primed, int) or primed < 1:
@@ -239,10 +270,12 @@ def expectations(
         given = probs.gather(1, targets[:, None])[:, 0].tolist()
         top_p, top_ids = probs.topk(top, dim=1)
         top_p, top_ids = top_p.tolist(), top_ids.tolist()
-    chars = model.vocab.chars
+    labels = model.vocab.tokens  # an id's text: a character, or a word model's token
     return [
         Expectation(
-            char=text[i + 1], p=given[i], top=tuple((chars[j], p) for j, p in zip(top_ids[i], top_p[i], strict=True))
+            char=pieces[i + 1],
+            p=given[i],
+            top=tuple((labels[j], p) for j, p in zip(top_ids[i], top_p[i], strict=True)),
         )
         for i in range(len(ids) - 1)
     ]
@@ -288,15 +321,22 @@ def _select_rows(stepper: Stepper, rows: torch.Tensor) -> None:
 
 @dataclass(frozen=True)
 class Activations:
-    """Every unit's value after each character of a text.
+    """Every unit's value after each step of a text (each character; each token of a word model).
 
     ``values[i, k, l, u]`` is unit ``u`` of layer ``l``'s state of kind ``kinds[k]`` (hidden, and
-    for an LSTM cell) after reading ``text[i]``.
+    for an LSTM cell) after reading step ``i``: ``text[i]``, or ``tokens[i]`` for a word model.
     """
 
     text: str
     kinds: tuple[str, ...]
     values: torch.Tensor  # (T, kinds, layers, H)
+    tokens: tuple[str, ...] = ()
+    """The text read at each step when a step is a token (they join to ``text``); empty: one step per character."""
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The text read at each step: its characters, or a word model's tokens."""
+        return self.tokens or tuple(self.text)
 
     @property
     def hidden(self) -> torch.Tensor:
@@ -309,7 +349,7 @@ class Activations:
         return self.values[:, 1] if "cell" in self.kinds else None
 
     def unit(self, layer: int, kind: str, unit: int) -> list[float]:
-        """One unit's value after each character."""
+        """One unit's value after each step (character, or token)."""
         if kind not in self.kinds:
             raise ConfigError(f"kind must be one of {', '.join(self.kinds)} for this model, got {kind!r}")
         layers, size = self.values.shape[2], self.values.shape[3]
@@ -323,12 +363,13 @@ def activations(model: CharRNN, text: str, precision: str = "auto") -> Activatio
     """Record every unit (hidden state, and cell state for an LSTM) after each character of ``text``.
 
     The text is read as generation reads it: its first character primes the network
-    ``precision`` names, the rest are stepped. Unknown characters are refused by name.
+    ``precision`` names, the rest are stepped. A word model reads the tokens :func:`text_ids`
+    gives, one step each (recorded in ``tokens``). Unknown characters are refused by name.
     """
     precision = _check_model(model, precision)
     if not isinstance(text, str):
         raise ConfigError(f"text must be a string, got {type(text).__name__}")
-    ids = model.vocab.encode(text)
+    ids, pieces = text_ids(model, text)
     if not ids:
         raise ConfigError("text is empty; cells need at least one character")
     kinds = CELL_KINDS if model.cell == "lstm" else CELL_KINDS[:1]
@@ -345,7 +386,7 @@ def activations(model: CharRNN, text: str, precision: str = "auto") -> Activatio
                 values[i, 0, layer] = h[0]
             for layer, c in enumerate(cells):
                 values[i, 1, layer] = c[0]
-    return Activations(text=text, kinds=kinds, values=values)
+    return Activations(text=text, kinds=kinds, values=values, tokens=tuple(pieces) if model.unit == "word" else ())
 
 
 # Properties a unit might track. Each maps a text to one number per character: the property
@@ -421,6 +462,22 @@ PROPERTIES = tuple(text_properties(""))
 """The names of the properties :func:`find_cells` tries."""
 
 
+def step_properties(text: str, tokens: Sequence[str] = ()) -> dict[str, list[float]]:
+    """:func:`text_properties` with one value per step: per character, or when ``tokens`` (joining to
+    ``text``) are given, per token: the value after the token's last character (the state a unit
+    holds after a step has read all of it)."""
+    values = text_properties(text)
+    if not tokens:
+        return values
+    if "".join(tokens) != text:
+        raise ValueError("the tokens must join to the text")
+    ends, end = [], -1
+    for token in tokens:
+        end += len(token)
+        ends.append(end)
+    return {name: [series[i] for i in ends] for name, series in values.items()}
+
+
 @dataclass(frozen=True)
 class CellMatch:
     """A unit that follows a property of the text: its Pearson correlation ``r`` with it."""
@@ -468,7 +525,8 @@ def find_cells(
 
     Give a model and a text, or the :class:`Activations` of one. Each property contributes its
     ``per_property`` best units (any layer, hidden or cell state); properties that are constant
-    over the text (no quotes in it, say) are left out.
+    over the text (no quotes in it, say) are left out. A word model's units are compared step by
+    step too, with each property's value after each token (:func:`step_properties`).
     """
     if isinstance(model_or_activations, Activations):
         recorded = model_or_activations
@@ -485,7 +543,7 @@ def find_cells(
     kinds = recorded.kinds
     steps, _, layers, size = recorded.values.shape
     units = recorded.values.reshape(steps, -1)  # (T, K*L*H), in (kind, layer, unit) order
-    values = text_properties(recorded.text)
+    values = step_properties(recorded.text, recorded.tokens)
     varying = [name for name in names if len(set(values[name])) > 1]
     if not varying:
         return []
@@ -537,39 +595,61 @@ def beam_search(model: CharRNN, prompt: str, length: int, width: int = 4, precis
     Keeps the ``width`` likeliest partial continuations (summed log-probabilities at T = 1) and
     extends each by every character at each step, on one batch of ``width`` rows. Width 1 is
     greedy. All candidates have the same length, so no length normalisation is needed.
+
+    A word model's candidates are sequences of tokens, extended by every token: one is complete
+    once it has written ``length`` characters, and then stays in the beam unchanged (competing with
+    the extensions of the others, which can only lose probability) until every candidate left is
+    complete. The result is the best complete candidate's text cut to ``length`` characters, and
+    ``logprob`` is that token sequence's log-probability (its last token may run past the cut).
     """
     precision = _check_model(model, precision)
     length = check_length(length)
     width = check_width(width)
     prepared = prepare_prompt(model, prompt)
     vocab_size = len(model.vocab)
+    # Column `vocab_size` of a row's candidates is "stay as it is": open only to complete rows, and
+    # it writes nothing. A character model's rows all complete at the last step together.
+    written_by = torch.tensor([*model.vocab.token_lengths(), 0])  # (V + 1,)
+    columns = vocab_size + 1
     with torch.inference_mode():
         stepper = start_stepper(model, prepared.ids, width, precision)
         device = stepper.logits.device
         scores = torch.full((width,), -math.inf, dtype=torch.float64, device=device)
         scores[0] = 0.0  # every row starts from the same primed state: expand one of them
+        written = torch.zeros(width, dtype=torch.long)
         parents = torch.empty(length, width, dtype=torch.long, device=device)
-        chars = torch.empty(length, width, dtype=torch.long, device=device)
+        chosen = torch.empty(length, width, dtype=torch.long, device=device)  # a token id, or `vocab_size`: none
         keep = torch.arange(width, device=device)
+        candidates = torch.empty(width, columns, dtype=torch.float64, device=device)
+        steps = length
         for t in range(length):
+            complete = (written >= length).to(device)  # (width,)
             logprobs = torch.log_softmax(stepper.logits.double(), dim=1)  # (width, V)
-            totals = (scores[:, None] + logprobs).reshape(-1)  # (width * V,)
+            torch.add(scores[:, None], logprobs, out=candidates[:, :vocab_size])
+            candidates[:, :vocab_size].masked_fill_(complete[:, None], -math.inf)
+            candidates[:, vocab_size] = torch.where(complete, scores, -math.inf)
             # Each finite candidate is distinct; with fewer than ``width`` of them the rest are
             # -inf rows that can never win.
-            scores, best = totals.topk(width)
-            torch.div(best, vocab_size, rounding_mode="floor", out=parents[t])
-            torch.remainder(best, vocab_size, out=chars[t])
-            if t + 1 < length:
-                if not torch.equal(parents[t], keep):  # rows that stay in place need no copying
-                    _select_rows(stepper, parents[t])
-                stepper.step(chars[t])
+            scores, best = candidates.reshape(-1).topk(width)
+            torch.div(best, columns, rounding_mode="floor", out=parents[t])
+            torch.remainder(best, columns, out=chosen[t])
+            written = written[parents[t].cpu()] + written_by[chosen[t].cpu()]
+            if bool(((written >= length) | torch.isinf(scores).cpu()).all()):
+                steps = t + 1
+                break
+            if not torch.equal(parents[t], keep):  # rows that stay in place need no copying
+                _select_rows(stepper, parents[t])
+            # A row that stays is complete: what it is fed no longer matters.
+            stepper.step(torch.where(chosen[t] == vocab_size, 0, chosen[t]))
         row = 0  # topk sorts: row 0 is the best
         ids = []
-        for t in range(length - 1, -1, -1):
-            ids.append(int(chars[t, row]))
+        for t in range(steps - 1, -1, -1):
+            token = int(chosen[t, row])
+            if token != vocab_size:
+                ids.append(token)
             row = int(parents[t, row])
         logprob = float(scores[0])
-    text = model.vocab.decode(reversed(ids))
+    text, _ = _cut(model, ids[::-1], length)
     return BeamResult(text=text, logprob=logprob, width=width, loop=find_loop(text))
 
 
@@ -590,6 +670,8 @@ __all__ = [
     "expectations",
     "find_cells",
     "samples",
+    "step_properties",
     "sweep",
+    "text_ids",
     "text_properties",
 ]

@@ -10,6 +10,7 @@ the Generate request's are (:mod:`chargen.views`) and bad ones raise
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -64,12 +65,23 @@ def default_text(model_name: str) -> str:
     return DEFAULT_TEXTS.get(Path(model_name.rstrip("/")).name, DEFAULT_TEXTS["shakespeare"])
 
 
+WHITESPACE_NAMES = {"\n": "line break", " ": "space", "\t": "tab"}
+
+
 def display_char(ch: str) -> str:
-    """A character as a label: names for whitespace, escapes for the invisible."""
-    names = {"\n": "line break", " ": "space", "\t": "tab"}
-    if ch in names:
-        return names[ch]
+    """A character (or a word model's token) as a label: names for whitespace, e.g. ``2 line breaks,
+    4 spaces`` for a run of it, escapes for the invisible."""
+    if ch in WHITESPACE_NAMES:
+        return WHITESPACE_NAMES[ch]
+    if ch and all(c in WHITESPACE_NAMES for c in ch):
+        runs = [(c, len(list(group))) for c, group in itertools.groupby(ch)]
+        return ", ".join(WHITESPACE_NAMES[c] if n == 1 else f"{n} {WHITESPACE_NAMES[c]}s" for c, n in runs)
     return ch if ch.isprintable() else ascii(ch)
+
+
+def step_name(unit: str) -> str:
+    """What one step of a model of ``unit`` reads: ``"character"``, or ``"token"`` for a word model."""
+    return "token" if unit == "word" else "character"
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -220,19 +232,24 @@ def surprise(p: float) -> float:
 
 
 def expectation_highlights(text: str, answer: Sequence[Mapping[str, Any]]) -> list[tuple[str, float | None]]:
-    """``(character, surprise)`` pairs for a HighlightedText: the first character has no score."""
+    """``(piece, surprise)`` pairs for a HighlightedText, one per character (a word model: per token,
+    all its characters in one piece): the first piece has no score."""
     if not text:
         return []
-    return [(text[0], None)] + [(entry["char"], round(surprise(float(entry["p"])), 3)) for entry in answer]
+    # The entries are the steps after the first: whatever of the text they do not cover is the first step.
+    first = text[: len(text) - sum(len(entry["char"]) for entry in answer)]
+    return [(first, None)] + [(entry["char"], round(surprise(float(entry["p"])), 3)) for entry in answer]
 
 
-def guesses(answer: Sequence[Mapping[str, Any]], index: int) -> tuple[dict[str, float], str]:
-    """For the character at ``index`` of the text: its top guesses as a Label's ``{label: p}`` and one line.
+def guesses(answer: Sequence[Mapping[str, Any]], index: int, unit: str = "char") -> tuple[dict[str, float], str]:
+    """For the character (a word model's token: ``unit="word"``) at ``index`` of the text: its top
+    guesses as a Label's ``{label: p}`` and one line.
 
     Index 0 (the first character) had nothing before it to guess from.
     """
+    step = step_name(unit)
     if index <= 0 or index > len(answer):
-        return {}, "The first character has nothing before it: the model guesses from the second one on."
+        return {}, f"The first {step} has nothing before it: the model guesses from the second one on."
     entry = answer[index - 1]
     top = {f"{i + 1}. {display_char(ch)}": float(p) for i, (ch, p) in enumerate(entry["top"])}
     char = display_char(entry["char"])
@@ -240,20 +257,27 @@ def guesses(answer: Sequence[Mapping[str, Any]], index: int) -> tuple[dict[str, 
     place = f"its guess number {rank}" if rank else f"not in its top {len(entry['top'])}"
     return (
         top,
-        f"Character {index + 1}, **{views.markdown_text(char)}**: the model gave it p = {entry['p']:.3f}, {place}.",
+        f"{step.capitalize()} {index + 1}, **{views.markdown_text(char)}**: the model gave it p = {entry['p']:.3f}, "
+        f"{place}.",
     )
 
 
-def expectations_summary(answer: Sequence[Mapping[str, Any]]) -> str:
-    """One line: how often the model's first guess was right and its loss on the text."""
+def expectations_summary(answer: Sequence[Mapping[str, Any]], unit: str = "char") -> str:
+    """One line: how often the model's first guess was right and its loss on the text (per character,
+    and for a word model per token too)."""
+    step = step_name(unit)
     if not answer:
-        return "A text of one character: nothing to guess."
+        return f"A text of one {step}: nothing to guess."
     right = sum(1 for e in answer if e["top"] and e["top"][0][0] == e["char"])
-    loss = -sum(math.log(max(float(e["p"]), 1e-300)) for e in answer) / len(answer)
+    nats = -sum(math.log(max(float(e["p"]), 1e-300)) for e in answer)
+    chars = sum(len(e["char"]) for e in answer)
+    loss = f"it lost {nats / chars:.2f} nats per character"
+    if unit == "word":
+        loss += f" ({nats / len(answer):.2f} per token)"
     return (
-        f"The model's first guess was right for {right} of {len(answer)} characters "
-        f"({100 * right / len(answer):.0f}%); it lost {loss:.2f} nats per character. "
-        "Darker red = more surprising. Click a character to see what the model expected there."
+        f"The model's first guess was right for {right} of {len(answer)} {step}s "
+        f"({100 * right / len(answer):.0f}%); {loss}. "
+        f"Darker red = more surprising. Click a {step} to see what the model expected there."
     )
 
 
@@ -265,7 +289,8 @@ def cells_rows(answer: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
 def unit_highlights(
     models: Mapping[str, CharRNN], text: Any, model_name: Any, layer: Any, kind: Any, unit: Any
 ) -> tuple[list[tuple[str, float]], str]:
-    """``text`` coloured by one unit: ``(character, activation scaled to [-1, 1])`` pairs, and a line about it.
+    """``text`` coloured by one unit: ``(character, activation scaled to [-1, 1])`` pairs (a word
+    model's: one pair per token, all its characters coloured by the state after it), and a line about it.
 
     Hidden states are in (-1, 1) already; an LSTM cell state is divided by its largest magnitude in the text.
     """
@@ -277,11 +302,11 @@ def unit_highlights(
     recorded = _activations(model, text)
     values = recorded.unit(layer_value, str(kind), unit_value)
     scale = max(1.0, max(abs(v) for v in values)) if kind == "cell" else 1.0
-    pairs = [(ch, round(v / scale, 3)) for ch, v in zip(text, values, strict=True)]
+    pairs = [(piece, round(v / scale, 3)) for piece, v in zip(recorded.steps, values, strict=True)]
     scaled = f" (divided by {scale:.2f}, its largest magnitude here)" if scale != 1.0 else ""
     line = (
         f"Layer {layer_value}, {kind} state, unit {unit_value}{scaled}: red where it is positive, "
-        "blue where it is negative, after reading each character."
+        f"blue where it is negative, after reading each {step_name(model.unit)}."
     )
     return pairs, line
 
