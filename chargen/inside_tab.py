@@ -35,7 +35,7 @@ TEXT_VIEW_CSS = """<style>
 
 INTRO = (
     "<p>Four ways to watch the network work: continue one prompt at <b>every temperature at once</b>; see "
-    "<b>what the model expected</b> at each character of a text; find the <b>cells</b> that follow simple "
+    "<b>what the model expected</b> at each character (or word) of a text; find the <b>cells</b> that follow simple "
     "properties of a text (the position in the line, quotes, brackets, a speaker's name); and <b>beam "
     "search</b>, which looks for the likeliest whole continuation.</p>"
 )
@@ -103,7 +103,7 @@ def add_inside_views(
         return iv.samples_answer(models, prompt, length, temperature, count, seed, model_name)
 
     def expectations(text: str, model_name: str) -> list[dict[str, object]]:
-        """Per character after the first: the probability the model gave it (T = 1) and its top 5."""
+        """Per character (a word model: per token) after the first: the probability it was given (T = 1), top 5."""
         return iv.expectations_answer(models, text, model_name)
 
     def cells(text: str, model_name: str) -> list[dict[str, object]]:
@@ -208,7 +208,7 @@ def add_inside_views(
             expect_summary = gr.Markdown(elem_id="expect_summary")
             with gr.Row(equal_height=False):
                 expect_view = gr.HighlightedText(
-                    label="Each character shaded by how surprised the model was (click one)",
+                    label="Each character (a word model: each token) shaded by how surprised the model was (click one)",
                     show_legend=False,
                     show_inline_category=False,
                     interactive=False,
@@ -266,7 +266,7 @@ def add_inside_views(
                 unit_button = gr.Button("Colour the text by this unit", elem_id="unit_show")
             unit_line = gr.Markdown(elem_id="unit_line")
             unit_view = gr.HighlightedText(
-                label="The text, coloured by the unit's value after each character",
+                label="The text, coloured by the unit's value after each character (a word model: each token)",
                 show_legend=False,
                 show_inline_category=False,
                 interactive=False,
@@ -353,24 +353,30 @@ def add_inside_views(
         **private,
     )
 
-    def draw_expectations(text: str, answer: list[dict[str, Any]] | None) -> tuple[Any, ...]:
-        answer = answer or []
-        return iv.expectation_highlights(text, answer), iv.expectations_summary(answer), None, ""
+    def unit_of(model_name: str) -> str:
+        """The picked model's unit: what one step of the views is (a character, or a word model's token)."""
+        chosen = models.get(model_name)
+        return chosen.unit if chosen is not None else "char"
 
-    def pick_character(answer: list[dict[str, Any]] | None, event: gr.SelectData) -> tuple[Any, str]:
+    def draw_expectations(text: str, answer: list[dict[str, Any]] | None, model_name: str) -> tuple[Any, ...]:
+        answer = answer or []
+        summary = iv.expectations_summary(answer, unit_of(model_name))
+        return iv.expectation_highlights(text, answer), summary, None, ""
+
+    def pick_character(answer: list[dict[str, Any]] | None, model_name: str, event: gr.SelectData) -> tuple[Any, str]:
         index = event.index if isinstance(event.index, int) else event.index[0]
-        top, line = iv.guesses(answer or [], int(index))
+        top, line = iv.guesses(answer or [], int(index), unit_of(model_name))
         return top or None, line
 
     expect_button.click(
         _checked(expectations), inputs=[expect_text, model], outputs=expect_json, api_name="expectations", **shared
     ).success(
         draw_expectations,
-        inputs=[expect_text, expect_json],
+        inputs=[expect_text, expect_json, model],
         outputs=[expect_view, expect_summary, expect_top, expect_line],
         **private,
     )
-    expect_view.select(pick_character, inputs=expect_json, outputs=[expect_top, expect_line], **private)
+    expect_view.select(pick_character, inputs=[expect_json, model], outputs=[expect_top, expect_line], **private)
 
     def draw_cells(text: str, model_name: str, answer: list[dict[str, Any]] | None) -> tuple[Any, ...]:
         answer = answer or []

@@ -337,3 +337,50 @@ def test_word_completions_enumeration_is_complete():
     scored = every_completion(model, "a", 2)
     assert set(scored) == expected
     assert sum(np.exp(list(scored.values()))) == pytest.approx(1.0, abs=1e-6)
+
+
+# --- the tab's API, served ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def word_client(tmp_path_factory, word_lstm):
+    """gradio_client on the app (``app.build_demo``) serving the tiny word model beside a character model."""
+    import os
+
+    from gradio_client import Client
+
+    from tests.conftest import build_app, tiny_model
+
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+    built = build_app({"words": word_lstm, "chars": tiny_model()})
+    url = built.launch()
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        built.demo.close()
+
+
+def test_served_word_sweep_equals_generate(word_client, word_lstm):
+    answer = word_client.predict("the cat", 120, "1.0, 0, 0.5", "11", "words", api_name="/sweep")
+    assert [entry["temperature"] for entry in answer] == [1.0, 0.0, 0.5]
+    for entry in answer:
+        greedy, sampled = word_client.predict(
+            "the cat", entry["temperature"], 120, 0, 1.0, "11", "words", api_name="/generate"
+        )[:2]
+        assert entry["text"] == sampled and len(sampled) == 120
+        if entry["temperature"] == 0:
+            assert entry["text"] == greedy
+        assert entry["text"] == compare(word_lstm, "the cat", 120, temperature=entry["temperature"], seed=11).sampled
+
+
+def test_served_word_expectations_cells_and_beam(word_client, word_lstm):
+    text = "The cat sat on the mat.\nA dog ran"
+    answer = word_client.predict(text, "words", api_name="/expectations")
+    tokens = [word_lstm.vocab.tokens[i] for i in word_lstm.vocab.encode(text)]
+    assert [entry["char"] for entry in answer] == tokens[1:]
+    assert [entry["p"] for entry in answer] == pytest.approx([e.p for e in inside.expectations(word_lstm, text)])
+    cells = word_client.predict(make_text()[:300], "words", api_name="/cells")
+    assert cells and max(abs(m["r"]) for m in cells) > 0
+    beam = word_client.predict("the", 60, 4, "words", api_name="/beam")
+    expected = inside.beam_search(word_lstm, "the", 60, width=4)
+    assert beam["text"] == expected.text and beam["logprob"] == pytest.approx(expected.logprob)
