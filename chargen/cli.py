@@ -219,16 +219,27 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         help=f"sampling temperature 0..{MAX_TEMPERATURE:g}: 0 = greedy, below 1 sharper, 1 = the model's own "
         "distribution, above 1 flatter (default 0.8)",
     )
-    p.add_argument("--top-k", type=int, help="sample only among the K most likely characters; 0 = off (the default)")
+    p.add_argument(
+        "--top-k",
+        type=int,
+        help="sample only among the K most likely characters (word models: tokens); 0 = off (default)",
+    )
     p.add_argument("--top-p", type=float, help="sample only from the smallest set holding probability P (0 < P <= 1)")
-    p.add_argument("--repetition-penalty", type=float, help="penalise characters seen recently, >= 1 (1 = off)")
+    p.add_argument(
+        "--repetition-penalty",
+        type=float,
+        help="penalise characters (word models: tokens) seen recently, >= 1 (1 = off)",
+    )
     p.add_argument("--seed", type=int, help="seed for the sampled text (default: a fresh one, printed)")
     p.add_argument("--precision", default="auto", help="auto (the fastest that runs), exact, fp32, fp16 or int8")
     p.add_argument("--json", action="store_true", help="print one JSON object (with --stream: JSON lines)")
     p.add_argument(
         "--stream",
         action="store_true",
-        help="print the sampled text as it is generated, then the greedy text (with --json: one line per character)",
+        help=(
+            "print the sampled text as it is generated, then the greedy text (with --json: one line per step with "
+            "the characters it wrote: one, or a word model's token)"
+        ),
     )
 
 
@@ -257,15 +268,20 @@ def _run_generate(args: argparse.Namespace) -> int:
         "repetition_penalty": sampling.repetition_penalty,
     }
     result = None
+    # Characters of each text printed so far: a step writes one character, but a word model's
+    # step writes a whole token (and its row may be complete while the other still grows).
+    greedy_shown = sampled_shown = 0
     for result in results:
-        if args.stream and len(result.sampled) == 1:
+        if args.stream and greedy_shown == sampled_shown == 0:
             _print_dropped(result.dropped)
             if not args.json:
                 print(f"=== sampled (temperature {args.temperature:g}, seed {result.seed}) ===")
         if args.stream and args.json:
-            print(json.dumps({"greedy": result.greedy[-1], "sampled": result.sampled[-1]}), flush=True)
+            step = {"greedy": result.greedy[greedy_shown:], "sampled": result.sampled[sampled_shown:]}
+            print(json.dumps(step), flush=True)
         elif args.stream:
-            print(result.sampled[-1], end="", flush=True)
+            print(result.sampled[sampled_shown:], end="", flush=True)
+        greedy_shown, sampled_shown = len(result.greedy), len(result.sampled)
     assert result is not None and result.done
     if args.json:
         print(json.dumps({**result.to_dict(), **settings}))
