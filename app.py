@@ -221,11 +221,15 @@ class Handlers:
         position: int = -1,
         top_k: int | None = 0,
         top_p: float | None = 1.0,
+        steps: str | None = "",
         session: gr.Request = None,
     ) -> dict[str, Any]:
-        """The distribution of the step that predicts ``text[position]`` after ``prompt`` (-1: the
-        next character after prompt + text): every character, likeliest first, as
-        ``[char, p_at_T, p_at_1, drawn]``; ``p_at_T`` is after top-k / top-p, as sampling drew."""
+        """The distribution of the step that wrote ``text[position]`` after ``prompt`` (-1: the next
+        step after prompt + text): every character (a word model's: every token), likeliest first, as
+        ``[token, p_at_T, p_at_1, drawn]``; ``p_at_T`` is after top-k / top-p, as sampling drew. For a
+        word model, ``steps`` are the characters each step wrote (``/generate``'s ``greedy_steps`` /
+        ``sampled_steps``, e.g. ``"3,1,4"``; a final ``+`` when the text was cut at its length), so the
+        tokens generated are replayed; blank reads the text as the model tokenises it."""
         try:
             model = self.model(self._menu(session).resolve(model_name), session)
             prompt = views.check_prompt(prompt)
@@ -233,7 +237,8 @@ class Handlers:
             text = views.check_text(text, model)
             position = views.check_position(position, text)
             top_k, top_p = views.check_top_k(top_k), views.check_top_p(top_p)
-            return views.step_distribution(model, prompt, text, position, temperature, top_k, top_p)
+            written = views.check_steps(steps, text, model)
+            return views.step_distribution(model, prompt, text, position, temperature, top_k, top_p, written)
         except ChargenError as exc:
             raise _refuse(exc) from None
 
@@ -246,12 +251,14 @@ class Handlers:
         position: int = -1,
         top_k: int | None = 0,
         top_p: float | None = 1.0,
+        steps: str | None = "",
         session: gr.Request = None,
     ) -> dict[str, Any]:
-        """:meth:`distribution` for the page's own redraws: a problem is shown in the chart, never as
-        a pop-up from an event the visitor did not trigger."""
+        """:meth:`distribution` for the page's own redraws, with the rows its chart draws: a problem is
+        shown in the chart, never as a pop-up from an event the visitor did not trigger."""
         try:
-            return self.distribution(prompt, temperature, model_name, text, position, top_k, top_p, session)
+            data = self.distribution(prompt, temperature, model_name, text, position, top_k, top_p, steps, session)
+            return views.chart_rows(data, page.CHART_ROWS)
         except gr.Error as exc:
             return {"error": f"The chart can't be drawn: {exc.message}"}
 
@@ -406,6 +413,7 @@ def build_demo(
                     data_out = gr.JSON(label="Details: probabilities, loop, where the texts part", elem_id="details")
                     text_in = gr.Textbox("", label="Text", elem_id="dist_text")
                     position_in = gr.Number(-1, label="Position", precision=0, elem_id="dist_position")
+                    steps_in = gr.Textbox("", label="Steps (word models)", elem_id="dist_steps")
                     chart_out = gr.JSON(label="Distribution", elem_id="dist_data")
                     dist_go = gr.Button("chart", elem_id="dist_go")
                     dist_api = gr.Button("distribution", elem_id="dist_api")
@@ -454,7 +462,7 @@ def build_demo(
             preprocess=False,
         )
         data_out.change(None, inputs=data_out, js="(d) => { window.chargen.receive(d); }")
-        dist_inputs = [prompt, temperature, model, text_in, position_in, top_k, top_p]
+        dist_inputs = [prompt, temperature, model, text_in, position_in, top_k, top_p, steps_in]
         dist_go.click(
             handlers.page_distribution,
             inputs=dist_inputs,

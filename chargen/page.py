@@ -166,14 +166,62 @@ window.chargen = (() => {
   const S = {
     data: null, settings: null, shown: 0, from: 0, perFrame: 1, stopped: false, raf: null,
     finished: false, sel: null, urlParams: null, distTimer: null, pendingDist: null, rendered: {greedy: 0, sampled: 0},
+    steps: {greedy: null, sampled: null},
   };
   const q = (sel) => document.querySelector(sel);
   const textBox = (which) => q(`#${which} .cg-text`);
   const mode = () => { const c = q('#playback input:checked'); return c ? c.value : MODES[0]; };
 
+  // Playback counts steps: S.shown steps of both texts are on screen. A character model's step writes
+  // one character; a word model's writes a token (d.greedy_steps / d.sampled_steps: the characters of
+  // each), so the two texts stay in lockstep by step while their lengths in characters differ.
+  const words = () => !!(S.data && S.data.unit === "word");
+  const full = (which) => (S.data ? (which === "greedy" ? S.data.greedy : S.data.sampled) : "");
+  function stepsOf(d) {
+    if (!d) return {greedy: null, sampled: null};
+    const table = (counts, textLength) => {
+      const ends = [0];
+      const at = new Array(textLength);
+      counts.forEach((n, k) => { for (let i = ends[k]; i < ends[k] + n; i++) at[i] = k; ends.push(ends[k] + n); });
+      return {ends, at};
+    };
+    if (d.unit !== "word") return {greedy: null, sampled: null};
+    return {greedy: table(d.greedy_steps, d.greedy.length), sampled: table(d.sampled_steps, d.sampled.length)};
+  }
+  // All the steps of the data so far.
+  function total(d) {
+    if (!d) return 0;
+    if (d.unit === "word") return Math.max(d.greedy_steps.length, d.sampled_steps.length);
+    return d.greedy.length;
+  }
+  // Characters of `which` on screen after `steps` steps.
+  function charsAt(which, steps) {
+    const t = S.steps[which];
+    if (!t) return Math.min(steps, full(which).length);
+    return t.ends[Math.min(steps, t.ends.length - 1)];
+  }
+  const chars = (which) => charsAt(which, S.shown);
+  const shownChars = () => Math.max(chars("greedy"), chars("sampled"));
+  // The step that wrote character i of `which`, and where that step's characters begin and end.
+  function stepAt(which, i) {
+    const t = S.steps[which];
+    if (!t) return {k: i, start: i, end: i + 1};
+    const k = t.at[i];
+    return {k, start: t.ends[k], end: t.ends[k + 1]};
+  }
+  // A word model's steps for the distribution: the characters each wrote, "+" when the shown text ends
+  // where the run was cut at its length (that step's token may go on beyond it).
+  function stepsArg(which) {
+    const t = S.steps[which];
+    if (!t) return "";
+    const n = chars(which);
+    const counts = (which === "greedy" ? S.data.greedy_steps : S.data.sampled_steps).slice(0, S.shown);
+    return counts.join(",") + (S.data.done && n === full(which).length && n >= S.data.length ? "+" : "");
+  }
+
   function text(which) {
     if (!S.data) return "";
-    return (which === "greedy" ? S.data.greedy : S.data.sampled).slice(0, S.shown);
+    return full(which).slice(0, chars(which));
   }
 
   function charSpan(ch, i) {
@@ -198,22 +246,27 @@ window.chargen = (() => {
     for (const which of ["greedy", "sampled"]) {
       const box = textBox(which);
       if (!box) continue;
-      const full = which === "greedy" ? S.data.greedy : S.data.sampled;
-      const upto = Math.min(S.shown, full.length);
+      const all = full(which);
+      const upto = chars(which);
       if (S.rendered[which] > upto) {
         while (box.childNodes.length > upto) box.removeChild(box.lastChild);
         S.rendered[which] = upto;
       }
       if (S.rendered[which] < upto) {
         const frag = document.createDocumentFragment();
-        for (let i = S.rendered[which]; i < upto; i++) frag.appendChild(charSpan(full[i], i));
+        for (let i = S.rendered[which]; i < upto; i++) frag.appendChild(charSpan(all[i], i));
         box.appendChild(frag);
         S.rendered[which] = upto;
-        if (S.shown < full.length || !S.finished) box.scrollTop = box.scrollHeight;
+        if (upto < all.length || !S.finished) box.scrollTop = box.scrollHeight;
       }
     }
     const count = q("#step_count");
-    if (count) count.textContent = `${S.shown} of ${S.data ? S.data.length : 0} characters`;
+    if (count) {
+      const length = S.data ? S.data.length : 0;
+      count.textContent = words()
+        ? `${S.shown} tokens: ${chars("greedy")} and ${chars("sampled")} of ${length} characters`
+        : `${S.shown} of ${length} characters`;
+    }
   }
 
   function clearPanes() {
@@ -232,17 +285,19 @@ window.chargen = (() => {
       s.className = "c";
       s.removeAttribute("title");
       delete s.dataset.p;
+      delete s.dataset.step;
     });
   }
 
   function decorate() {
     const d = S.data;
-    const n = S.shown;
+    const nGreedy = chars("greedy");
+    const nSampled = chars("sampled");
     const greedySpans = textBox("greedy").children;
     const sampledSpans = textBox("sampled").children;
     const loop = d.loop;
     if (loop) {
-      for (let i = loop.start; i < Math.min(n, greedySpans.length); i++) {
+      for (let i = loop.start; i < Math.min(nGreedy, greedySpans.length); i++) {
         const copy = Math.floor((i - loop.start) / loop.period);
         const s = greedySpans[i];
         s.classList.add("loop", copy === 0 ? "first" : "rep", copy % 2 ? "odd" : "even");
@@ -250,18 +305,24 @@ window.chargen = (() => {
         s.title = `character ${i + 1}: copy ${copy + 1} of the loop`;
       }
     }
-    for (let i = 0; i < Math.min(n, sampledSpans.length); i++) {
-      const p = d.probs[i];
+    // The shading is per step: every character of a word model's token has its step's probability.
+    for (let i = 0; i < Math.min(nSampled, sampledSpans.length); i++) {
+      const step = stepAt("sampled", i);
+      const p = d.probs[step.k];
       if (p === undefined) continue;
       const s = sampledSpans[i];
       const level = Math.round(Math.pow(Math.min(Math.max(1 - p, 0), 1), 1.5) * 10);
       if (level > 0) s.classList.add(`s${level}`);
       if (p < 0.2) s.classList.add("rare");
       s.dataset.p = p.toFixed(4);
-      s.title = `character ${i + 1}: p = ${p.toFixed(4)}`;
+      s.dataset.step = step.k;
+      s.title = words()
+        ? `token ${step.k + 1} \u201c${label(d.sampled.slice(step.start, step.end))}\u201d: p = ${p.toFixed(4)}`
+        : `character ${i + 1}: p = ${p.toFixed(4)}`;
     }
     const part = d.parting;
     const partLine = q("#parting");
+    const n = Math.min(nGreedy, nSampled);
     if (part !== null && part !== undefined && part < n) {
       greedySpans[part].classList.add("part");
       sampledSpans[part].classList.add("part");
@@ -316,7 +377,7 @@ window.chargen = (() => {
   function tick() {
     S.raf = null;
     if (!S.data || S.stopped) return;
-    const target = S.data.greedy.length;
+    const target = total(S.data);
     if (S.shown < target) {
       S.shown = Math.min(target, S.shown + S.perFrame);
       render();
@@ -327,10 +388,14 @@ window.chargen = (() => {
 
   function advance(steps) {
     if (!S.data || S.finished) return;
-    const target = S.data.greedy.length;
+    const target = total(S.data);
     S.shown = Math.min(target, S.shown + steps);
     render();
-    if (S.shown >= 1) select("sampled", S.shown - 1, true);
+    // The chart follows the newest step of the sampled text (a word model's: its token's first character).
+    if (S.shown >= 1 && chars("sampled") >= 1) {
+      const last = chars("sampled") - 1;
+      select("sampled", words() ? stepAt("sampled", last).start : last, true);
+    }
     if (S.shown >= target && S.data.done) finish();
   }
 
@@ -340,11 +405,23 @@ window.chargen = (() => {
     if ((S.stopped || S.finished) && !isStop) return;  // a late update of a stopped or finished run
     const wasStopped = S.stopped;
     S.data = d;
+    S.steps = stepsOf(d);
     S.settings = d.settings;
     showSeed(d.seed, d.settings ? d.settings.temperature : null);
+    if (d.unit === "word") {
+      // Typing takes about TYPING_FRAMES frames: steps per frame from the steps this run will take
+      // (estimated from the characters so far until it is done).
+      const steps = total(d);
+      const made = Math.max(1, Math.max(d.greedy.length, d.sampled.length));
+      const expected = d.done ? steps : Math.ceil((steps * d.length) / made);
+      S.perFrame = Math.max(1, Math.ceil((expected - S.from) / TYPING_FRAMES));
+    }
+    const next = q("#next_char");
+    if (next) next.textContent = d.unit === "word" ? "Next token \u2192" : "Next character \u2192";
     if (isStop) {
+      // The server remade the stopped run at the characters shown: show all of it.
       S.stopped = false;
-      S.shown = d.stopped_at;
+      S.shown = total(d);
       S.finished = false;
       render();
       undecorate();
@@ -354,7 +431,7 @@ window.chargen = (() => {
     if (wasStopped) return;
     const m = mode();
     if (m === "instant") {
-      S.shown = d.greedy.length;
+      S.shown = total(d);
       render();
       if (d.done) finish();
     } else if (m === "typing") {
@@ -362,7 +439,7 @@ window.chargen = (() => {
     } else {
       q("#stepper").hidden = false;
       render();
-      if (d.done && S.shown >= d.greedy.length) finish();
+      if (d.done && S.shown >= total(d)) finish();
     }
   }
 
@@ -446,7 +523,7 @@ window.chargen = (() => {
     if (!S.settings || !S.data) return generateArgs(...args);
     const more = Number(shownValue("length", args[2])) || 0;
     const st = S.settings;
-    const length = Math.min(MAX_LENGTH, S.shown + more);
+    const length = Math.min(MAX_LENGTH, shownChars() + more);
     startRun(S.shown, length);
     return [st.prompt, st.temperature, length, st.top_k, st.top_p, S.data.seed, st.model];
   }
@@ -458,7 +535,8 @@ window.chargen = (() => {
     if (!S.settings || !S.data) return [args[0], args[1], 0, args[3], args[4], args[5], args[6]];
     S.stopped = true;
     const st = S.settings;
-    return [st.prompt, st.temperature, S.shown, st.top_k, st.top_p, S.data.seed, st.model];
+    // In characters: a word model's two texts are remade to the longer one shown, so nothing shown goes.
+    return [st.prompt, st.temperature, shownChars(), st.top_k, st.top_p, S.data.seed, st.model];
   }
 
   // --- the distribution at a step ---------------------------------------------------------------
@@ -466,7 +544,9 @@ window.chargen = (() => {
     document.querySelectorAll("#lesson .sel").forEach((s) => s.classList.remove("sel"));
     const spans = textBox(which) ? textBox(which).children : [];
     if (i < 0 || i >= spans.length) return;
-    spans[i].classList.add("sel");
+    // A word model's step is a token: all of its characters are selected.
+    const step = stepAt(which, i);
+    for (let j = step.start; j < Math.min(step.end, spans.length); j++) spans[j].classList.add("sel");
     S.sel = {which, i};
     requestDistribution({which, i}, immediate ? 0 : 120);
   }
@@ -479,14 +559,15 @@ window.chargen = (() => {
 
   // The chart's request: a clicked step of a text (that run's prompt and settings, the temperature as
   // it is now), or the next character after the prompt as typed.
-  function distArgs(prompt, temperature, model, textArg, position, topK, topP) {
+  function distArgs(prompt, temperature, model, textArg, position, topK, topP, steps) {
     const t = S.pendingDist;
     if (t && t.which && S.settings && S.data) {
       const st = S.settings;
-      return [st.prompt, shownValue("temperature", temperature), st.model, text(t.which), t.i, st.top_k, st.top_p];
+      return [st.prompt, shownValue("temperature", temperature), st.model, text(t.which), t.i, st.top_k, st.top_p,
+        stepsArg(t.which)];
     }
     return [prompt, shownValue("temperature", temperature), model, "", -1, shownValue("top_k", topK),
-      shownValue("top_p", topP)];
+      shownValue("top_p", topP), ""];
   }
 
   function onPromptChange() {
@@ -497,11 +578,12 @@ window.chargen = (() => {
 
   function onTemperatureChange() { requestDistribution(S.sel, 150); }
 
+  // A character or token as the chart and the notes show it: whitespace as its markers.
   function label(ch) {
     if (ch === " ") return "\u00b7 space";
     if (ch === "\n") return "\u21b5 newline";
     if (ch === "\t") return "\u2192 tab";
-    return ch;
+    return ch.replace(/[ \n\t]/g, (c) => MARKERS[c]);
   }
 
   function drawChart(d) {
@@ -519,15 +601,19 @@ window.chargen = (() => {
     }
     const shownT = d.temperature === 0 ? "T = 0 (greedy)" : `T = ${d.temperature}`;
     const ctx = d.context.replace(/[ \n\t]/g, (c) => MARKERS[c]);
+    const unit = d.unit === "word" ? "token" : "character";
     if (d.drawn === null) {
-      caption.textContent = `The next character after \u201c\u2026${ctx}\u201d, at ${shownT} and at T = 1.`;
+      caption.textContent = `The next ${unit} after \u201c\u2026${ctx}\u201d, at ${shownT} and at T = 1.`;
     } else {
       const which = S.sel ? S.sel.which : "sampled";
       const drawnRow = d.rows.find((r) => r[3]);
       const pt = drawnRow ? drawnRow[1] : 0;
-      caption.textContent = `Character ${d.step} of the ${which} text: after \u201c\u2026${ctx}\u201d the model ` +
-        `offered these; ${which === "greedy" ? "greedy took" : "sampling drew"} \u201c${label(d.drawn)}\u201d ` +
-        `(p = ${pt.toFixed(4)} at ${shownT}).`;
+      const took = which === "greedy" ? "greedy took" : "sampling drew";
+      const what = unit === "token" ? `Token ${d.step} (from character ${d.start + 1})` : `Character ${d.step}`;
+      caption.textContent = `${what} of the ${which} text: after \u201c\u2026${ctx}\u201d the model offered these; ` +
+        (d.cut
+          ? `the text ends inside the token ${took}, which begins \u201c${label(d.drawn)}\u201d.`
+          : `${took} \u201c${label(d.drawn)}\u201d (p = ${pt.toFixed(4)} at ${shownT}).`);
     }
     let rows = d.rows.slice(0, CHART_ROWS);
     const drawn = d.rows.find((r) => r[3]);
@@ -578,7 +664,7 @@ window.chargen = (() => {
     if (!S.settings || !S.data) return;
     const st = S.settings;
     const p = new URLSearchParams({
-      model: st.model, prompt: st.prompt, temperature: st.temperature, length: S.shown, seed: S.data.seed,
+      model: st.model, prompt: st.prompt, temperature: st.temperature, length: shownChars(), seed: S.data.seed,
     });
     if (st.top_k) p.set("top_k", st.top_k);
     if (st.top_p !== 1) p.set("top_p", st.top_p);
@@ -615,8 +701,10 @@ window.chargen = (() => {
       const n = box.children.length;
       if (!n) return;
       let i = S.sel && S.sel.which === which ? S.sel.i : -1;
-      if (e.key === "ArrowRight") i = Math.min(n - 1, i + 1);
-      else if (e.key === "ArrowLeft") i = Math.max(0, i - 1);
+      // By step: a word model's arrows move a token at a time.
+      const step = i >= 0 ? stepAt(which, i) : {start: -1, end: 0};
+      if (e.key === "ArrowRight") i = Math.min(n - 1, step.end);
+      else if (e.key === "ArrowLeft") i = step.start <= 0 ? 0 : stepAt(which, step.start - 1).start;
       else if (e.key === "Home") i = 0;
       else if (e.key === "End") i = n - 1;
       else return;

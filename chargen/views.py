@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import reprlib
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -195,10 +196,21 @@ def header_markdown(offered: OfferedModel) -> str:
     return (
         "# chargen: greedy vs. sampled\n"
         f"The **{offered.name}** model, {offered.description} with {parameter_count(offered.model) / 1e6:.1f} M "
-        "parameters, continues your text one character at a time. **Greedy** always takes the likeliest next "
-        "character, so it soon repeats itself; **sampled** draws each one at the temperature you choose: low is "
-        "safe and dull, high is lively and then nonsense."
+        f"parameters, continues your text {_unit_words(offered.model)}. **Greedy** always takes the likeliest next "
+        f"{_unit_name(offered.model)}, so it soon repeats itself; **sampled** draws each one at the temperature you "
+        "choose: low is safe and dull, high is lively and then nonsense."
     )
+
+
+def _unit_name(model: CharRNN) -> str:
+    return "token" if model.unit == "word" else "character"
+
+
+def _unit_words(model: CharRNN) -> str:
+    """How the model writes, for the header: a character at a time, or a word-level model's tokens."""
+    if model.unit == "word":
+        return "one token at a time (a word, a run of spaces or line breaks, or a single character)"
+    return "one character at a time"
 
 
 def facts_markdown(offered: OfferedModel) -> str:
@@ -206,13 +218,22 @@ def facts_markdown(offered: OfferedModel) -> str:
     config = offered.model.config
     parts = [
         f"**{offered.name}**: {config.cell.upper()}, {config.num_layers} layer{'s' if config.num_layers > 1 else ''} "
-        f"of {config.hidden_size}, {len(config.vocab)} characters, {parameter_count(offered.model):,} parameters",
+        f"of {config.hidden_size}, {_vocabulary_size(offered.model)}, {parameter_count(offered.model):,} parameters",
     ]
     if offered.facts:
         parts.append(markdown_text(offered.facts))
     else:
         parts.append("no model card with training data or a held-out figure")
     return "Model: " + "; ".join(parts) + "."
+
+
+def _vocabulary_size(model: CharRNN) -> str:
+    """``65 characters``, or for a word model ``4,000 tokens (65 characters and 3,935 words and spaces)``."""
+    vocab = model.vocab
+    if model.unit != "word":
+        return f"{len(vocab)} characters"
+    chars = len(vocab.chars)
+    return f"word-level: {len(vocab):,} tokens ({chars} characters and {len(vocab) - chars:,} words and spaces)"
 
 
 def short_name(source: str) -> str:
@@ -445,7 +466,8 @@ def page_data(
     request: Request, comparison: Comparison, notices: Sequence[str] = (), stopped_at: int | None = None
 ) -> dict[str, Any]:
     """What the page's script draws for one update of a generation: both texts, the probability
-    each sampled character had, the seed, and when done the loop, the loop line and where the two
+    of each sampled step (a character, or a word model's token), the characters each step wrote
+    (word models; empty for character models), the seed, and when done the loop, the loop line and where the two
     texts part. ``settings`` are what makes these texts again (the page puts them in its link)."""
     greedy, sampled = comparison.greedy, comparison.sampled
     loop = comparison.loop if comparison.done else None
@@ -454,6 +476,11 @@ def page_data(
         "greedy": greedy,
         "sampled": sampled,
         "probs": [round(p, 4) for p in comparison.sampled_probs],
+        # A word model's steps write tokens: the characters of each, so the page plays both texts
+        # back step by step in lockstep and shades a token's characters with its step's probability.
+        "unit": "word" if comparison.greedy_steps or comparison.sampled_steps else "char",
+        "greedy_steps": list(comparison.greedy_steps),
+        "sampled_steps": list(comparison.sampled_steps),
         "seed": str(comparison.seed),
         "done": comparison.done,
         "stopped_at": stopped_at,
@@ -526,6 +553,78 @@ def check_text(text: Any, model: CharRNN) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class WrittenSteps:
+    """What each step of a word model's text wrote (:func:`check_steps`)."""
+
+    pieces: tuple[str, ...]
+    """The tokens in order; ``"".join(pieces)`` is the text."""
+    open_end: bool = False
+    """The text was cut at the length asked for, so its last step's token may go on beyond it."""
+
+
+STEPS_ALLOWED = (
+    "the characters each step wrote, whole numbers of at least 1 separated by commas (e.g. 3,1,4), "
+    "the last followed by + when the text was cut inside that step's token"
+)
+
+
+def check_steps(steps: Any, text: str, model: CharRNN) -> WrittenSteps | None:
+    """The tokens a word model wrote as ``text``, from the characters each step wrote (the page's
+    ``greedy_steps`` / ``sampled_steps``, e.g. ``"3,1,4"`` or a list); ``None`` when blank (then
+    ``text`` is read as the model tokenises it) and always for a character model, whose steps are
+    its characters. A final ``+`` (``"3,1,4+"``) says the text was cut at the length asked for, so
+    the last step's token may be longer than what was written.
+
+    A generated text cannot be re-tokenised: the model may have written ``b``, ``ut`` where the
+    text reads as ``but``. Each vocabulary token is a distinct string, so the pieces give the ids
+    back. Every piece must be a token of the model's vocabulary, except that a cut last one may be
+    the start of one.
+    """
+    if model.unit != "word" or _blank(steps):
+        return None
+    open_end = False
+    if isinstance(steps, str):
+        raw = steps.strip()
+        open_end = raw.endswith("+")
+        parts = [part for part in re.split(r"[\s,]+", raw.removesuffix("+").strip().strip("[]")) if part]
+    elif isinstance(steps, (list, tuple)):
+        parts = list(steps)
+    else:
+        raise ConfigError(f"steps must be {STEPS_ALLOWED}, got {_shown(steps)}")
+    counts = [_whole(part, "steps", STEPS_ALLOWED) for part in parts]
+    if any(count < 1 for count in counts):
+        raise ConfigError(f"steps must be {STEPS_ALLOWED}, got {_shown(steps)}")
+    if sum(counts) != len(text):
+        raise ConfigError(f"steps must add up to the text's {len(text)} characters, got {sum(counts)}")
+    pieces, start = [], 0
+    for count in counts:
+        pieces.append(text[start : start + count])
+        start += count
+    vocab = model.vocab
+    for i, piece in enumerate(pieces):
+        if piece in vocab or (open_end and i == len(pieces) - 1 and _continues(model, piece)):
+            continue
+        raise ConfigError(f"step {i + 1} wrote {_shown(piece)}, which is not a token of the model's vocabulary")
+    return WrittenSteps(tuple(pieces), open_end)
+
+
+def _continues(model: CharRNN, piece: str) -> bool:
+    """Whether some longer token of the model's vocabulary starts with ``piece``."""
+    return any(len(token) > len(piece) and token.startswith(piece) for token in model.vocab.tokens)
+
+
+def step_pieces(model: CharRNN, text: str, written: WrittenSteps | None = None) -> list[str]:
+    """What each step of ``text`` wrote: its characters (a character model), the pieces checked by
+    :func:`check_steps`, or the tokens the model reads ``text`` as."""
+    if model.unit != "word":
+        return list(text)
+    if written is not None:
+        return list(written.pieces)
+    tokens = model.vocab.tokens
+    return [tokens[i] for i in model.vocab.encode(text)]
+
+
 def step_distribution(
     model: CharRNN,
     prompt: str,
@@ -534,28 +633,41 @@ def step_distribution(
     temperature: float,
     top_k: int | None = None,
     top_p: float | None = None,
+    written: WrittenSteps | None = None,
 ) -> dict[str, Any]:
-    """The distribution the model offered for ``text[position]`` after ``prompt`` (``position ==
-    len(text)``: the next character), at ``temperature`` after top-k / top-p and at T = 1.
+    """The distribution the model offered at the step that wrote ``text[position]`` after ``prompt``
+    (``position == len(text)``: the next step after the text), at ``temperature`` after top-k /
+    top-p and at T = 1. A word model's step wrote the token holding that character: ``written``
+    (:func:`check_steps`) says which tokens the text was written as; without it the text is read as
+    the model tokenises it.
 
     The step is replayed the way generation ran it (the same engine, a batch of 2, one step per
-    character), so ``p_at_T`` of the drawn character equals the probability the sampled text's
-    shading shows for it. Rows are the whole vocabulary, likeliest first:
-    ``[char, p_at_T, p_at_1, drawn]``.
+    token), so ``p_at_T`` of the drawn token equals the probability the sampled text's shading
+    shows for it. Rows are the whole vocabulary (characters, or a word model's tokens), likeliest
+    first: ``[token, p_at_T, p_at_1, drawn]``. ``start`` is where the step's token begins in
+    ``text``; ``cut`` says the text was cut inside it (its last step, ``written.open_end``, when a
+    longer token starts with what was written): which token was drawn is then unknown, no row is
+    marked and ``drawn`` is the part that was written.
     """
     import torch
 
     from chargen.engine import start_stepper
     from chargen.generate import prepare_prompt
 
+    vocab = model.vocab
+    pieces = step_pieces(model, text, written)
+    step, start = 0, 0
+    while step < len(pieces) and start + len(pieces[step]) <= position:
+        start += len(pieces[step])
+        step += 1
     prepared = prepare_prompt(model, prompt)
-    ids = model.vocab.encode(text[:position])
+    ids = vocab.encode("".join(pieces[:step])) if model.unit == "char" else _token_ids(model, pieces[:step])
     processors = decoding.build_processors(temperature, top_k, top_p)
     with torch.inference_mode():
         stepper = start_stepper(model, prepared.ids, 2)
         logits = stepper.logits
-        for char_id in ids:
-            logits = stepper.step(torch.tensor([char_id, char_id]))
+        for token_id in ids:
+            logits = stepper.step(torch.tensor([token_id, token_id]))
         raw = logits[1:].float()  # (1, V)
         history = torch.tensor([prepared.ids + ids], dtype=torch.long)
         at_one = torch.softmax(raw, dim=-1)[0]
@@ -563,15 +675,39 @@ def step_distribution(
             at_t = torch.nn.functional.one_hot(raw[0].argmax(), raw.shape[-1]).float()
         else:
             at_t = torch.softmax(decoding.apply_processors(processors, history, raw), dim=-1)[0]
-    drawn = text[position] if position < len(text) else None
-    chars = model.vocab.chars
-    order = sorted(range(len(chars)), key=lambda i: (-float(at_t[i]), -float(at_one[i])))
-    rows = [[chars[i], float(at_t[i]), float(at_one[i]), chars[i] == drawn] for i in order]
+    drawn = pieces[step] if step < len(pieces) else None
+    open_end = written is not None and written.open_end and step == len(pieces) - 1
+    cut = drawn is not None and (drawn not in vocab or (open_end and _continues(model, drawn)))
+    tokens = vocab.tokens
+    p_t, p_one = at_t.tolist(), at_one.tolist()
+    order = sorted(range(len(tokens)), key=lambda i: (-p_t[i], -p_one[i]))
+    rows = [[tokens[i], p_t[i], p_one[i], not cut and tokens[i] == drawn] for i in order]
     return {
         "position": position if drawn is not None else -1,
-        "step": position + 1,
+        "step": step + 1,
+        "start": start,
         "drawn": drawn,
+        "cut": cut,
+        "unit": model.unit,
         "temperature": temperature,
-        "context": (prepared.text + text[:position])[-24:],
+        "context": (prepared.text + text[:start])[-24:],
         "rows": rows,
     }
+
+
+def _token_ids(model: CharRNN, pieces: Sequence[str]) -> list[int]:
+    """The ids of a word model's written tokens; a cut last piece (not a token) spelled as the model reads it."""
+    index = {token: i for i, token in enumerate(model.vocab.tokens)}
+    ids: list[int] = []
+    for piece in pieces:
+        found = index.get(piece)
+        ids.extend([found] if found is not None else model.vocab.encode(piece))
+    return ids
+
+
+def chart_rows(data: dict[str, Any], limit: int) -> dict[str, Any]:
+    """``data`` of :func:`step_distribution` with only the ``limit`` likeliest rows and the drawn one:
+    what the page's chart draws (a word model's vocabulary is thousands of rows)."""
+    rows = data["rows"]
+    kept = rows[:limit] + [row for row in rows[limit:] if row[3]]
+    return {**data, "rows": kept}

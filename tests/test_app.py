@@ -455,7 +455,7 @@ def test_api_outputs_are_all_labelled(client) -> None:
     assert [p["parameter_name"] for p in generate["parameters"][:3]] == ["prompt", "temperature", "length"]
     assert [r["label"] for r in generate["returns"][:2]] == ["Greedy text", "Sampled text"]
     names = [p["parameter_name"] for p in api["named_endpoints"]["/distribution"]["parameters"]]
-    assert names == ["prompt", "temperature", "model_name", "text", "position", "top_k", "top_p"]
+    assert names == ["prompt", "temperature", "model_name", "text", "position", "top_k", "top_p", "steps"]
 
 
 def test_full_queue_answers_at_once_with_a_clear_message(app, client, monkeypatch) -> None:
