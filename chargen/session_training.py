@@ -32,6 +32,7 @@ import torch
 from chargen.checkpoint import CONFIG_NAME, WEIGHTS_NAME, build_model, load_checkpoint, save_checkpoint
 from chargen.errors import ChargenError, CheckpointError, ConfigError, CorpusError
 from chargen.model import CELLS, CharRNN, ModelConfig
+from chargen.vocab import DEFAULT_WORD_VOCAB_SIZE, WORD_PATTERN
 
 MIN_CHARS = 10_000
 """Fewer characters than this hold too little to learn from and to validate on."""
@@ -39,6 +40,15 @@ MAX_BYTES = 5 * 1024 * 1024
 """The largest text accepted, in UTF-8 bytes."""
 MAX_VOCAB = 1000
 """More distinct characters than this is not a text a character model can learn in minutes."""
+UNITS = {"characters": "char", "words": "word"}
+"""What a step of the model reads and writes, as the tab names it -> :data:`chargen.vocab.UNITS`."""
+DEFAULT_TAB_VOCAB_SIZE = 1000
+"""Tokens of a word model trained in the tab when no size is given. Smaller than the command line's
+:data:`chargen.vocab.DEFAULT_WORD_VOCAB_SIZE` (suited to a 1 MB corpus and hours of training): the
+tab's texts are 10 kB to 5 MB and its budget minutes, so most words of a bigger list would be seen a
+handful of times, and the output layer (hidden size x vocabulary) would cost most of each step."""
+MAX_TAB_VOCAB_SIZE = DEFAULT_WORD_VOCAB_SIZE
+"""The largest word vocabulary the tab trains (the command line's default)."""
 MIN_SECONDS = 15
 DEFAULT_SECONDS = 180
 DEFAULT_MAX_SECONDS = 300
@@ -107,6 +117,9 @@ class TrainRequest:
     cell: str
     size: str
     seconds: float
+    unit: str = "char"
+    vocab_size: int | None = None
+    """Tokens of a word model (single characters included); None for a character model."""
 
 
 def max_seconds_from_env(default: float = DEFAULT_MAX_SECONDS) -> float:
@@ -200,15 +213,68 @@ def check_seconds(seconds: Any, max_seconds: float, min_seconds: float = MIN_SEC
     return value
 
 
+def check_unit(unit: Any) -> str:
+    """``"char"`` or ``"word"``, from those or the tab's ``"characters"`` / ``"words"`` (any case; blank = char)."""
+    value = unit.strip().lower() if isinstance(unit, str) else unit
+    if value in (None, ""):
+        return "char"
+    if value in UNITS:
+        return UNITS[value]
+    if value in UNITS.values():
+        return value
+    raise ConfigError(f"unit must be one of {', '.join(UNITS)}, got {_short(unit)}")
+
+
+def check_vocab_size(vocab_size: Any, text: str, unit: str) -> int | None:
+    """A word model's vocabulary size for ``text``: a whole number from the text's count of distinct
+    characters (each needs its own token) to :data:`MAX_TAB_VOCAB_SIZE`; blank = :data:`DEFAULT_TAB_VOCAB_SIZE`
+    (raised to the character count). None for a character model, whose tokens are its characters.
+
+    Also refuses a text with no words for a word model (a :class:`CorpusError`), before any training starts.
+    """
+    if unit != "word":
+        return None
+    distinct = len(set(text))
+    if not WORD_PATTERN.search(text):
+        raise CorpusError(
+            "the text has no words (runs of letters, digits or apostrophes): train it with characters instead"
+        )
+    if vocab_size in (None, ""):
+        return max(DEFAULT_TAB_VOCAB_SIZE, distinct)
+    # check_text allows at most MAX_VOCAB distinct characters, fewer than MAX_TAB_VOCAB_SIZE: the range is never empty.
+    allowed = (
+        f"a whole number from {distinct:,} (the text's distinct characters: each has its own token) "
+        f"to {MAX_TAB_VOCAB_SIZE:,}"
+    )
+    try:
+        value = float(vocab_size) if not isinstance(vocab_size, bool) else math.nan
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value != int(value) or not distinct <= value <= MAX_TAB_VOCAB_SIZE:
+        raise ConfigError(f"vocabulary size must be {allowed}, got {_short(vocab_size)}")
+    return int(value)
+
+
 def parse_train_request(
-    text: Any, cell: Any, seconds: Any, size: Any, max_seconds: float, min_seconds: float = MIN_SECONDS
+    text: Any,
+    cell: Any,
+    seconds: Any,
+    size: Any,
+    max_seconds: float,
+    min_seconds: float = MIN_SECONDS,
+    unit: Any = "char",
+    vocab_size: Any = None,
 ) -> TrainRequest:
     """Check every input of a training request as it comes from the page or the API."""
+    checked_text = check_text(text)
+    checked_unit = check_unit(unit)
     return TrainRequest(
-        text=check_text(text),
+        text=checked_text,
         cell=check_cell(cell),
         size=check_size(size if size not in (None, "") else "small"),
         seconds=check_seconds(seconds, max_seconds, min_seconds),
+        unit=checked_unit,
+        vocab_size=check_vocab_size(vocab_size, checked_text, checked_unit),
     )
 
 
@@ -233,6 +299,8 @@ def train_config(request: TrainRequest, corpus: str | Path, out: str | Path, dev
         eval_chars=EVAL_CHARS,
         max_minutes=request.seconds / 60,
         device=device,
+        unit=request.unit,
+        vocab_size=request.vocab_size,
     )
 
 
@@ -272,8 +340,15 @@ def train_stream(
     sample_every: float = SAMPLE_EVERY_S,
     threads: int | None = 1,
     nice: int = TRAINING_NICENESS,
+    unit: str = "char",
+    vocab_size: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Train a model on ``text`` with :func:`chargen.train.train` and stream what happens.
+
+    ``unit="word"`` trains a word model of ``vocab_size`` tokens (default :data:`DEFAULT_TAB_VOCAB_SIZE`);
+    its losses are streamed in nats per character all the same (a word model's per-token losses
+    divided by the validation text's characters per token, as ``chargen train`` logs
+    ``val_nats_per_char``), so curves of both kinds compare.
 
     Yields dicts (plain data and CPU tensors only, so they cross a process boundary):
     ``{"kind": "training", "step", "elapsed", "seconds", "train": [[step, loss], ...] (new points),
@@ -288,7 +363,14 @@ def train_stream(
     from chargen.train import train
 
     request = parse_train_request(
-        text, cell, seconds, size, max_seconds or max(seconds, min_seconds), min_seconds=min_seconds
+        text,
+        cell,
+        seconds,
+        size,
+        max_seconds or max(seconds, min_seconds),
+        min_seconds=min_seconds,
+        unit=unit,
+        vocab_size=vocab_size,
     )
     stop = stop or threading.Event()
     closed = threading.Event()  # this stream was closed: end the run without touching the caller's flag
@@ -327,16 +409,18 @@ def train_stream(
                 raise RuntimeError(f"training failed: {type(error).__name__}: {error}") from error
             result = outcome["result"]
             best = load_checkpoint(out)
+            per_char = result.chars_per_token  # 1 for a character model
             yield {
                 "kind": "done",
                 "step": result.step,
-                "val_loss": _finite_or_none(result.best_val_loss),
-                "last_val_loss": _finite_or_none(result.last_val_loss),
+                "val_loss": _finite_or_none(result.best_val_loss / per_char),
+                "last_val_loss": _finite_or_none(result.last_val_loss / per_char),
                 "elapsed": round(result.elapsed, 2),
                 "seconds": request.seconds,
                 "stopped_early": result.stopped_early,
                 "cell": request.cell,
                 "size": request.size,
+                "unit": request.unit,
                 "chars": len(request.text),
                 "weights": cpu_weights(best),
                 "config": best.config.to_dict(),
@@ -372,6 +456,9 @@ def _stream_progress(
     last_yield = time.monotonic()
     step = 0
     elapsed = 0.0
+    # A word model's losses are per token: divided by this they are per character (found at the
+    # first report, when train() has logged its step-0 evaluation).
+    chars_per_token = 1.0 if request.unit == "char" else None
     while True:
         try:
             progress = events.get(timeout=0.5)
@@ -381,15 +468,18 @@ def _stream_progress(
             return
         weights = sample = config = None
         if progress != "tick":
+            if chars_per_token is None:
+                chars_per_token = _chars_per_token(out, request)
             step, elapsed = progress.step, progress.elapsed
-            window.append(progress.train_loss)
+            window.append(progress.train_loss / chars_per_token)
             if len(window) >= stride:
                 train_points.append([step, sum(window) / len(window)])
                 window = []
             if progress.val_loss is not None and math.isfinite(progress.val_loss):
-                val_points.append([step, progress.val_loss])
-                if progress.val_loss < best_val:
-                    best_val, best_step = progress.val_loss, step
+                val_loss = progress.val_loss / chars_per_token
+                val_points.append([step, val_loss])
+                if val_loss < best_val:
+                    best_val, best_step = val_loss, step
                     pending_sample = True
         now = time.monotonic()
         if pending_sample and now - last_sample_at >= sample_every:
@@ -410,6 +500,7 @@ def _stream_progress(
                 "elapsed": round(elapsed, 2),
                 "seconds": request.seconds,
                 "cell": request.cell,
+                "unit": request.unit,
                 "train": train_points,
                 "val": val_points,
                 "sample": sample,
@@ -424,12 +515,36 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _chars_per_token(out: Path, request: TrainRequest) -> float:
+    """Characters per token of a word run's validation text, from the step-0 row ``train()`` logs
+    (``val_loss`` per token, ``val_nats_per_char``); the whole text's ratio when nothing was held out.
+
+    Training losses are converted with it too: the windows are drawn from the same text, so their
+    characters per token differ from the validation blocks' by sampling only.
+    """
+    import json
+
+    from chargen.train import LOG_NAME
+
+    try:
+        with open(out / LOG_NAME, encoding="utf-8") as log:
+            first = json.loads(log.readline())
+        per_token, per_char = first.get("val_loss"), first.get("val_nats_per_char")
+        if per_token and per_char:
+            return per_token / per_char
+    except (OSError, ValueError):
+        pass
+    ids = load_checkpoint(out).vocab.encode(request.text)  # train() saved its step-0 weights
+    return len(request.text) / max(1, len(ids))
+
+
 @dataclass
 class RunHistory:
     """Everything a run streamed, gathered in the server process: curves, samples and the best weights."""
 
     cell: str = ""
     size: str = ""
+    unit: str = "char"
     train: list[list[float]] = field(default_factory=list)
     val: list[list[float]] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
@@ -445,6 +560,7 @@ class RunHistory:
         if update.get("kind") not in ("training", "done"):
             return
         self.cell = update.get("cell", self.cell)
+        self.unit = update.get("unit", self.unit)
         self.step = update.get("step", self.step)
         self.elapsed = update.get("elapsed", self.elapsed)
         self.seconds = update.get("seconds", self.seconds)
@@ -460,7 +576,7 @@ class RunHistory:
 
     @property
     def best_val(self) -> float | None:
-        """The lowest validation loss seen, or None before the first evaluation."""
+        """The lowest validation loss seen (nats per character, word models' too); None before the first evaluation."""
         values = [v for _, v in self.val]
         return min(values) if values else None
 
@@ -577,7 +693,14 @@ def zero_gpu_refusal(exc: BaseException) -> str | None:
 
 
 def gpu_train_stream(
-    text: str, cell: str, seconds: float, size: str, max_seconds: float, min_seconds: float = MIN_SECONDS
+    text: str,
+    cell: str,
+    seconds: float,
+    size: str,
+    max_seconds: float,
+    min_seconds: float = MIN_SECONDS,
+    unit: str = "char",
+    vocab_size: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """:func:`train_stream` on the GPU, for ``@spaces.GPU``: all state comes in as arguments and goes
     out as yielded plain data and CPU tensors (the call runs in a forked process). Without a GPU
@@ -592,6 +715,8 @@ def gpu_train_stream(
         device="cuda" if torch.cuda.is_available() else "cpu",
         stop=None,
         threads=None,
+        unit=unit,
+        vocab_size=vocab_size,
     )
 
 
@@ -608,7 +733,14 @@ def zero_gpu_train_stream() -> Callable[..., Iterator[dict[str, Any]]]:
 
 
 def gpu_call_duration(
-    text: str, cell: str, seconds: float, size: str, max_seconds: float, min_seconds: float = MIN_SECONDS
+    text: str,
+    cell: str,
+    seconds: float,
+    size: str,
+    max_seconds: float,
+    min_seconds: float = MIN_SECONDS,
+    unit: str = "char",
+    vocab_size: int | None = None,
 ) -> int:
     """The GPU seconds a :func:`gpu_train_stream` call asks for; ``spaces`` calls it with the call's arguments."""
     return zero_gpu_duration(float(seconds))
@@ -769,7 +901,8 @@ class SessionStore:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         shutil.rmtree(folder, ignore_errors=True)
-        label = f"uploaded {model.cell} {path.stem[:40]}"
+        kind = f"{model.cell} words" if model.unit == "word" else model.cell
+        label = f"uploaded {kind} {path.stem[:40]}"
         return self.add(session, model, label)
 
     def end(self, session: str | None) -> None:
@@ -848,6 +981,14 @@ def write_card(folder: Path, model: CharRNN, history: RunHistory, label: str) ->
     shape = f"{model.config.num_layers} x {model.config.hidden_size}, embedding {model.config.embedding_size}"
     best_text = f"{best:.3f}" if best is not None else "none"
     samples = "\n".join(f"- {_card_sample(s)}" for s in history.samples[-6:]) or "- (no sample was taken)"
+    words = model.unit == "word"
+    level = "word" if words else "character"
+    held_out = "5% of the text held out as blocks" + ("; nats per token / characters per token" if words else "")
+    vocabulary = (
+        f"{len(model.vocab):,} tokens: words and whitespace runs, and all {len(model.vocab.chars)} characters"
+        if words
+        else f"{len(model.vocab)} characters"
+    )
     text = f"""---
 library_name: chargen
 tags:
@@ -859,16 +1000,16 @@ pipeline_tag: text-generation
 
 # {label} (chargen)
 
-A character-level {model.cell.upper()} trained in the chargen app on a visitor's own text.
+A {level}-level {model.cell.upper()} trained in the chargen app on a visitor's own text.
 
 | | |
 |---|---|
 | cell | {model.cell} ({shape}) |
 | weights | {model.num_parameters():,} |
-| vocabulary | {len(model.vocab)} characters |
+| vocabulary | {vocabulary} |
 | training text | {done.get("chars", "?")} characters |
 | steps | {history.step} in {history.elapsed:.0f} s{" (stopped early)" if done.get("stopped_early") else ""} |
-| best validation loss | {best_text} nats/char (5% of the text held out as blocks) |
+| best validation loss | {best_text} nats/char ({held_out}) |
 
 ![loss curve](loss.png)
 

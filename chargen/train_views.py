@@ -1,7 +1,8 @@
 """The app's Train tab: a visitor trains a model on their own text, watches it learn and uses it.
 
 ``add_train_tab(demo, model_picker, base_names, session_models)`` adds the tab inside a
-``gr.Blocks`` and wires its events: ``/train`` (text, cell, seconds, size) streams progress whose
+``gr.Blocks`` and wires its events: ``/train`` (text, cell, seconds, size, unit = "characters" or
+"words", vocab_size for words) streams progress whose
 first output is a JSON object and whose last is ``{"model": "session:...", "steps": n, "val_loss": x}``;
 ``/compare_cells`` trains rnn, lstm and gru in turn; Stop keeps the best model so far. Trained and
 uploaded models live in :class:`chargen.session_training.SessionStore`, one folder per session:
@@ -169,6 +170,7 @@ def status_of(history: st.RunHistory, cell: str | None = None) -> dict[str, Any]
     return {
         "status": "training",
         **({"cell": cell} if cell else {}),
+        "unit": history.unit,
         "step": history.step,
         "elapsed": round(history.elapsed, 1),
         "seconds": history.seconds,
@@ -185,6 +187,7 @@ def final_status(kept: st.SessionModel, history: st.RunHistory) -> dict[str, Any
         "status": "done",
         "model": kept.name,
         "cell": kept.model.cell,
+        "unit": kept.model.unit,
         "steps": history.step,
         "val_loss": round(best, 4) if best is not None and math.isfinite(best) else None,
         "elapsed": round(history.elapsed, 1),
@@ -264,6 +267,24 @@ def add_train_tab(
             with gr.Column(scale=2):
                 cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
                 size = gr.Radio(list(st.SIZES), value="small", label="Size", elem_id="train_size")
+                with gr.Row(equal_height=True):
+                    unit = gr.Radio(
+                        list(st.UNITS),
+                        value="characters",
+                        label="Each step writes",
+                        info="a character, or a word (words and spaces; rare words spelled out)",
+                        elem_id="train_unit",
+                    )
+                    vocab_size = gr.Number(
+                        value=st.DEFAULT_TAB_VOCAB_SIZE,
+                        minimum=2,
+                        maximum=st.MAX_TAB_VOCAB_SIZE,
+                        precision=0,
+                        label="Vocabulary size (words)",
+                        info="the most frequent words and spaces, plus every character of the text",
+                        visible=False,
+                        elem_id="train_vocab_size",
+                    )
                 seconds = gr.Slider(
                     settings.min_seconds,
                     settings.max_seconds,
@@ -329,7 +350,7 @@ def add_train_tab(
 
     def run_stream(request: st.TrainRequest, stop: Any) -> Callable[[], Iterator[dict[str, Any]]]:
         if zero_stream is not None:  # forked GPU process: only plain arguments in, plain data out
-            args = (
+            args: tuple[Any, ...] = (
                 request.text,
                 request.cell,
                 request.seconds,
@@ -337,6 +358,8 @@ def add_train_tab(
                 settings.max_seconds,
                 settings.min_seconds,
             )
+            if request.unit == "word":  # a character run calls with the arguments it always had
+                args += (request.unit, request.vocab_size)
             return lambda: _stoppable(zero_stream(*args), stop)
         return lambda: st.train_stream(
             request.text,
@@ -347,6 +370,8 @@ def add_train_tab(
             min_seconds=settings.min_seconds,
             stop=stop,
             nice=settings.niceness,
+            unit=request.unit,
+            vocab_size=request.vocab_size,
         )
 
     def trained(runs: list[tuple[str, st.TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
@@ -369,7 +394,8 @@ def add_train_tab(
                 cell_name = model.cell.upper()
                 best = history.best_val
                 figure = f" (val {best:.2f})" if best is not None else ""
-                label = f"{cell_name} {runs[0][1].size}, trained here{figure}"
+                words = " words" if model.unit == "word" else ""
+                label = f"{cell_name} {runs[0][1].size}{words}, trained here{figure}"
                 kept.append(store.add(session, model, label, history))
 
         last_yield = 0.0
@@ -419,21 +445,32 @@ def add_train_tab(
             newest.name,
         )
 
-    def train(text: Any, cell: Any, seconds: Any, size: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
-        """Train a model on ``text`` for ``seconds``; stream progress; the last update names the session model."""
+    def train(
+        text: Any, cell: Any, seconds: Any, size: Any, unit: Any, vocab_size: Any, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
+        """Train a model on ``text`` for ``seconds``; stream progress; the last update names the session model.
+
+        ``unit`` is "characters" or "words"; ``vocab_size`` is a word model's count of tokens."""
         try:
-            parsed = st.parse_train_request(text, cell, seconds, size, settings.max_seconds, settings.min_seconds)
+            parsed = st.parse_train_request(
+                text, cell, seconds, size, settings.max_seconds, settings.min_seconds, unit, vocab_size
+            )
         except ChargenError as exc:
             raise _error(exc) from None
         yield from trained([(parsed.cell, parsed)], request)
 
-    def compare_cells(text: Any, seconds: Any, size: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def compare_cells(
+        text: Any, seconds: Any, size: Any, unit: Any, vocab_size: Any, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
         """Train rnn, lstm and gru on ``text`` for ``seconds`` each and overlay their validation curves."""
         limit = settings.max_seconds
         if settings.zero_gpu:  # three charged GPU calls
             limit = max(settings.min_seconds, min(limit, st.zero_gpu_max_seconds(runs=3)))
         try:
-            parsed = [st.parse_train_request(text, c, seconds, size, limit, settings.min_seconds) for c in CELLS]
+            parsed = [
+                st.parse_train_request(text, c, seconds, size, limit, settings.min_seconds, unit, vocab_size)
+                for c in CELLS
+            ]
         except ChargenError as exc:
             raise _error(exc) from None
         yield from trained([(p.cell, p) for p in parsed], request)
@@ -459,7 +496,7 @@ def add_train_tab(
         except ChargenError as exc:
             raise _error(exc) from None
         return (
-            {"status": "uploaded", "model": kept.name, "cell": kept.model.cell},
+            {"status": "uploaded", "model": kept.name, "cell": kept.model.cell, "unit": kept.model.unit},
             picker(request, kept.name),
             kept.name,
         )
@@ -479,7 +516,7 @@ def add_train_tab(
     outputs = [status, curve, samples, model_picker, download, last_model]
     training = train_button.click(
         train,
-        inputs=[text, cell, seconds, size],
+        inputs=[text, cell, seconds, size, unit, vocab_size],
         outputs=outputs,
         api_name="train",
         concurrency_id="train",
@@ -489,7 +526,7 @@ def add_train_tab(
     )
     comparing = compare_button.click(
         compare_cells,
-        inputs=[text, seconds, size],
+        inputs=[text, seconds, size, unit, vocab_size],
         outputs=outputs,
         api_name="compare_cells",
         concurrency_id="train",
@@ -499,6 +536,14 @@ def add_train_tab(
     for event in (training, comparing):
         event.success(None, js=WARN_BEFORE_UNLOAD_JS)
     stop_button.click(stop, api_name="stop_training", queue=False)
+    unit.change(
+        lambda chosen: gr.update(visible=chosen == "words"),
+        inputs=unit,
+        outputs=vocab_size,
+        queue=False,
+        api_visibility="private",
+        show_progress="hidden",
+    )
     upload.upload(read_text_file, inputs=upload, outputs=[text, upload], api_visibility="private")
     model_zip.upload(
         upload_model, inputs=model_zip, outputs=[status, model_picker, last_model], api_name="upload_model"
