@@ -177,7 +177,7 @@ class PreparedPrompt:
 
 def prepare_prompt(model: CharRNN, prompt: str) -> PreparedPrompt:
     """Drop unknown characters, fall back to :data:`DEFAULT_PROMPT` if nothing is left, keep the last
-    :data:`MAX_PROMPT_CHARS` characters."""
+    :data:`MAX_PROMPT_CHARS` characters (a word model: the last whole tokens that fit in them)."""
     if not isinstance(prompt, str):
         raise ConfigError(f"prompt must be a string, got {type(prompt).__name__}")
     vocab = model.vocab
@@ -185,7 +185,16 @@ def prepare_prompt(model: CharRNN, prompt: str) -> PreparedPrompt:
     if not ids:
         default = DEFAULT_PROMPT if DEFAULT_PROMPT in vocab else vocab.tokens[0]
         ids = vocab.encode(default)
-    ids = ids[-MAX_PROMPT_CHARS:]
+    if model.unit == "char":
+        ids = ids[-MAX_PROMPT_CHARS:]
+    else:
+        # A word model's ids are tokens: keep the last ones that write at most MAX_PROMPT_CHARS
+        # characters (at least one), a suffix of the whole prompt's tokens.
+        tokens, start, written = vocab.tokens, len(ids), 0
+        while start > 0 and written + len(tokens[ids[start - 1]]) <= MAX_PROMPT_CHARS:
+            start -= 1
+            written += len(tokens[ids[start]])
+        ids = ids[min(start, len(ids) - 1) :]
     return PreparedPrompt(ids=ids, text=vocab.decode(ids), dropped=dropped)
 
 

@@ -109,6 +109,21 @@ def test_split_tokens_is_the_issues_tokens_and_joins_back_for_any_text(text: str
     assert tokens == scan_tokens(text)
 
 
+def test_every_code_point_is_classed_as_the_issue_says() -> None:
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)  # surrogates aside
+    assert split_tokens(everything) == scan_tokens(everything)
+    assert scan_tokens("Don't\u2019s  x²Ⅷ_é\u0301\u00a0\u2028!") == [
+        "Don't\u2019s",
+        "  ",
+        "x²Ⅷ",
+        "_",
+        "é",
+        "\u0301",
+        "\u00a0\u2028",
+        "!",
+    ]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_encode_then_decode_gives_back_any_text_of_the_corpus_characters(data) -> None:
@@ -531,6 +546,17 @@ def test_unknown_prompt_characters_are_dropped_and_reported(word_model: CharRNN)
     assert result.dropped == ["Z", "é"] and result.prompt_used == "the cat"
     assert result.greedy == token_argmax_loop(word_model, "the cat", 30)[0]
     assert compare(word_model, "ZZZ", 10, seed=1).prompt_used == "\n"  # nothing known: a line break
+
+
+def test_a_long_prompt_feeds_its_last_whole_tokens_within_max_prompt_chars(word_model: CharRNN) -> None:
+    from chargen.generate import MAX_PROMPT_CHARS, prepare_prompt
+
+    prompt = "d" + "the cat sat on a mat " * 400  # 8,401 characters, ~3,200 tokens
+    prepared = prepare_prompt(word_model, prompt)
+    longest = max(len(t) for t in word_model.vocab.tokens)
+    assert MAX_PROMPT_CHARS - longest < len(prepared.text) <= MAX_PROMPT_CHARS
+    assert prompt.endswith(prepared.text)
+    assert prepared.ids == oracle_ids(word_model.vocab, prompt)[-len(prepared.ids) :]
 
 
 @pytest.mark.parametrize("precision", ["int8", "exact"])
