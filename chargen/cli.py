@@ -132,7 +132,10 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
         help="held-out loss of a model on a text file",
-        description="Print the mean negative log-likelihood per character of TEXTFILE.",
+        description=(
+            "Print the mean negative log-likelihood per character of TEXTFILE (its total divided by the characters "
+            "scored, so word and character models compare), and for a word model per token too."
+        ),
     )
     p.add_argument("model", help=MODEL_HELP)
     p.add_argument("textfile", help="UTF-8 text made of the model's characters")

@@ -296,7 +296,9 @@ def plot_losses(log_rows: list[dict[str, Any]], path: Path) -> None:
     if val:
         ax.plot(*zip(*val, strict=True), label="validation", marker="o", markersize=3)
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats / char)")
+    # A word run's losses are per token (its rows add val_nats_per_char); a character run's per character.
+    per_token = any("val_nats_per_char" in r for r in log_rows)
+    ax.set_ylabel(f"loss (nats / {'token' if per_token else 'char'})")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -346,7 +348,8 @@ def prepare(
     )
     if meta is not None and corpus.vocab.to_list() != meta["vocab"]:
         raise ConfigError(
-            f"{config.corpus}: its characters differ from the run being resumed; resume with the same corpus"
+            f"{config.corpus}: its {'words or characters' if config.unit == 'word' else 'characters'} differ from "
+            "the run being resumed; resume with the same corpus"
         )
     return config, corpus, meta, tensors
 

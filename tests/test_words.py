@@ -358,6 +358,20 @@ def test_word_resume_continues_exactly_and_never_switches_unit(corpus_file: Path
     assert all("val_nats_per_char" in r for r in rows)
 
 
+def test_resuming_a_word_run_on_a_corpus_with_other_common_words_is_refused(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    word = {**TINY, "unit": "word", "vocab_size": 40}
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=2, **word), progress_bar=False)
+    text = read_text(corpus_file)
+    changed = tmp_path / "changed.txt"
+    changed.write_text(
+        text + "with with with with with with with with with with with with with\n" * 40, encoding="utf-8"
+    )
+    assert set(read_text(changed)) == set(text)  # the same characters, other common words
+    with pytest.raises(ConfigError, match="its words or characters differ from the run being resumed"):
+        train(TrainConfig(corpus=str(changed), out=str(out), max_steps=4), resume=True, progress_bar=False)
+
+
 # -- eval ------------------------------------------------------------------------------------------
 
 
@@ -474,6 +488,31 @@ def test_word_greedy_equals_a_token_argmax_loop_and_lengths_are_characters(cell:
         assert all(n >= 1 for n in result.greedy_steps + result.sampled_steps)
         assert len(result.sampled_probs) == len(result.sampled_steps)
         assert result.done and result.to_dict()["sampled_steps"] == result.sampled_steps
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    prompt=st.text(alphabet=st.sampled_from("the cat sat\nZé."), max_size=30),
+    length=st.integers(1, 150),
+    temperature=st.sampled_from([0.0, 0.4, 1.0, 2.5]),
+    seed=st.integers(0, 2**40),
+    chunk_size=st.integers(1, 40),
+)
+def test_any_word_generation_is_length_characters_and_streams_to_compare(
+    word_model, prompt, length, temperature, seed, chunk_size
+) -> None:
+    result = compare(word_model, prompt, length, temperature=temperature, seed=seed, precision="exact")
+    assert len(result.greedy) == len(result.sampled) == length
+    assert sum(result.greedy_steps) == sum(result.sampled_steps) == length
+    assert result.greedy == token_argmax_loop(word_model, result.prompt_used, length)[0]
+    streamed = list(
+        stream_compare(
+            word_model, prompt, length, temperature=temperature, seed=seed, precision="exact", chunk_size=chunk_size
+        )
+    )
+    assert streamed[-1] == result and all(not r.done for r in streamed[:-1])
+    if temperature == 0.0:
+        assert result.sampled == result.greedy and result.sampled_probs == [1.0] * len(result.sampled_steps)
 
 
 def test_word_texts_are_made_of_whole_tokens_but_the_last() -> None:
