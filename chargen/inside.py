@@ -147,17 +147,16 @@ def _decode_rows(
     length = check_length(length)
     prepared = prepare_prompt(model, prompt)
     vocab_size = len(model.vocab)
-    noise_by_seed: dict[int, torch.Tensor] = {}
-    noises, scales = [], []
-    for temperature, seed in rows:
-        if temperature > 0.0:
-            if seed not in noise_by_seed:
-                noise_by_seed[seed] = gumbel_noise(length, vocab_size, torch.Generator().manual_seed(seed))
-            noises.append(noise_by_seed[seed])
-            scales.append(1.0 / temperature)
-        else:
-            noises.append(torch.zeros(length, vocab_size))
-            scales.append(1.0)
+    # One block of noise per distinct seed, each row reading its seed's block: a word model's
+    # vocabulary makes a block (length, V) tens of MB, so rows sharing a seed (every row of a
+    # sweep) share it instead of each holding a copy.
+    seeds = list(dict.fromkeys(seed for temperature, seed in rows if temperature > 0.0))
+    noise_blocks = torch.empty(max(1, len(seeds)), length if seeds else 1, vocab_size)
+    for k, seed in enumerate(seeds):
+        noise_blocks[k] = gumbel_noise(length, vocab_size, torch.Generator().manual_seed(seed))
+    block_of_row = [seeds.index(seed) if temperature > 0.0 else 0 for temperature, seed in rows]
+    noisy = [temperature > 0.0 for temperature, _ in rows]
+    scales = [1.0 / temperature if temperature > 0.0 else 1.0 for temperature, _ in rows]
     # A word model's step writes a whole token: the batch runs until every row has written `length`
     # characters (at most `length` steps, the noise drawn above), and each row is cut there, as
     # chargen.generate.TextLength and comparison_of do for compare's pair of rows.
@@ -166,13 +165,20 @@ def _decode_rows(
     with torch.inference_mode():
         stepper = start_stepper(model, prepared.ids, len(rows), precision)
         device = stepper.logits.device
-        noise = torch.stack(noises, dim=1).to(device)  # (length, rows, V)
+        noise_blocks = noise_blocks.to(device)
+        blocks = torch.tensor(block_of_row, device=device)  # (rows,)
+        # T = 0 rows add no noise (and scale 1): their argmax is the logits' own, as compare's greedy row.
+        keep_noise = torch.tensor(noisy, device=device)[:, None]  # (rows, 1)
         scale = torch.tensor(scales, device=device)[:, None]  # (rows, 1)
+        step_noise = torch.zeros(len(rows), vocab_size, device=device)
+        no_noise = torch.zeros((), device=device)
         chosen = torch.empty(length, len(rows), dtype=torch.long, device=device)
         logits = stepper.logits
         steps = length
         for t in range(length):
-            torch.argmax(torch.addcmul(noise[t], logits, scale), dim=1, out=chosen[t])
+            if seeds:
+                torch.where(keep_noise, noise_blocks[blocks, t], no_noise, out=step_noise)  # (rows, V)
+            torch.argmax(torch.addcmul(step_noise, logits, scale), dim=1, out=chosen[t])
             if token_lengths is not None:
                 written += token_lengths[chosen[t].cpu()]
                 if int(written.min()) >= length:

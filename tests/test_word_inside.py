@@ -76,6 +76,9 @@ def test_word_samples_equal_generate_with_consecutive_seeds(word_lstm):
     for entry in entries:
         assert entry.text == generate(word_lstm, "a dog", 70, temperature=1.2, seed=entry.seed).text
     assert len({e.text for e in entries}) > 1
+    # At T = 0 no row draws noise: every sample is the greedy text.
+    greedy = compare(word_lstm, "a dog", 70, seed=0).greedy
+    assert [e.text for e in inside.samples(word_lstm, "a dog", 70, 0.0, 3, seed=9)] == [greedy] * 3
 
 
 # --- expectations -------------------------------------------------------------------------------
