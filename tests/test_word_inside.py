@@ -10,6 +10,7 @@ of the beam on the model's forward, one candidate at a time.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -387,3 +388,29 @@ def test_served_word_expectations_cells_and_beam(word_client, word_lstm):
     beam = word_client.predict("the", 60, 4, "words", api_name="/beam")
     expected = inside.beam_search(word_lstm, "the", 60, width=4)
     assert beam["text"] == expected.text and beam["logprob"] == pytest.approx(expected.logprob)
+
+
+BUNDLED_WORDS = Path(__file__).resolve().parent.parent / "checkpoints" / "shakespeare-word"
+
+
+@pytest.mark.skipif(not (BUNDLED_WORDS / "config.json").exists(), reason="the bundled word model is not here yet")
+def test_the_bundled_word_model_sweeps_as_compare_and_ranks_greedy_tokens_first():
+    from chargen.hub import load_model
+
+    model = load_model(BUNDLED_WORDS)
+    assert model.unit == "word"
+    prompt = "ROMEO:\n"
+    entries = inside.sweep(model, prompt, 200, seed=3)
+    for entry in entries:
+        assert entry.text == compare(model, prompt, 200, temperature=entry.temperature, seed=3).sampled
+    result = compare(model, prompt, 200, seed=0)
+    vocab = model.vocab
+    written = [vocab.tokens.index(t) for t in step_texts(result.greedy, result.greedy_steps)[:-1]]
+    prompt_ids = vocab.encode(prompt)
+    canonical = vocab.encode(prompt + result.greedy)
+    same = next(
+        (i for i, (a, b) in enumerate(zip(canonical, prompt_ids + written, strict=False)) if a != b),
+        len(prompt_ids) + len(written),
+    )
+    primed = inside.expectations(model, prompt + result.greedy, primed=len(prompt_ids))
+    assert all(e.rank == 1 for e in primed[len(prompt_ids) - 1 : same - 1])
