@@ -328,6 +328,39 @@ def test_train_cli_word_run_writes_a_word_checkpoint_and_logs_nats_per_char(
     assert summary["last_val_nats_per_char"] == pytest.approx(rows[-1]["val_nats_per_char"], abs=1e-4)
 
 
+def test_word_validation_scores_at_most_eval_chars_characters_per_char_and_per_token(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    config = TrainConfig(
+        corpus=str(corpus_file), out=str(out), max_steps=5, unit="word", vocab_size=40, eval_chars=200, **TINY
+    )
+    result = train(config, progress_bar=False)
+    model = load_model(out)
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    best = min(rows, key=lambda r: r["val_loss"])
+    # Oracle: each held-out block's per-token losses by the model's own forward; the rows scored are
+    # the blocks' first L tokens for the one L whose mean loss is the logged one.
+    corpus = Corpus.from_text(read_text(corpus_file), 0.05, min_chars=TINY["seq_len"] + 1, unit="word", vocab_size=40)
+    losses, lengths = [], []
+    with torch.inference_mode():
+        for row in corpus.val.tolist():
+            logits, _ = model(torch.tensor([row[:-1]]))
+            losses.append((-torch.log_softmax(logits[0].double(), dim=1)[range(len(row) - 1), row[1:]]).tolist())
+            lengths.append([len(model.vocab.tokens[i]) for i in row])
+    matches = []
+    for width in range(2, corpus.val.shape[1] + 1):
+        total = sum(sum(row[: width - 1]) for row in losses)
+        count = len(losses) * (width - 1)
+        if total / count == pytest.approx(best["val_loss"], rel=1e-6):
+            matches.append((width, total, count, sum(sum(row[1:width]) for row in lengths)))
+    assert len(matches) == 1
+    width, total, count, chars = matches[0]
+    assert sum(sum(row[:width]) for row in lengths) <= config.eval_chars < sum(sum(row) for row in lengths)  # cut
+    assert best["val_nats_per_char"] == pytest.approx(total / chars, rel=1e-5)
+    assert result.chars_per_token == pytest.approx(chars / count)
+
+
 def test_word_resume_continues_exactly_and_never_switches_unit(corpus_file: Path, tmp_path: Path) -> None:
     word = {**TINY, "unit": "word", "vocab_size": 40}
     straight = tmp_path / "straight"
