@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from chargen import inside_tab, page, train_views, views
+from chargen import inside_tab, lazy_sessions, page, train_views, views
 from chargen.batching import ServingSettings, stream_updates
 from chargen.errors import ChargenError
 from chargen.generate import Comparison, compare, stream_compare
@@ -549,7 +549,11 @@ def main() -> None:
     models, notices = load_app_models(configured_models(PROJECT_DIR, os.environ))
     batching = None if os.environ.get("CHARGEN_BATCHING", "1") == "0" else BATCHING
     demo = build_demo(models, notices, batching=batching)
-    demo.launch(prevent_thread_lock=True, **launch_options())
+    # Gradio's queue runs at most max_threads events at once (default 40), whatever their concurrency
+    # limits: batched, generations are coroutines, so let in every one the engine holds, plus the 40.
+    max_threads = 40 if batching is None else batching.max_active + 40
+    demo.launch(prevent_thread_lock=True, max_threads=max_threads, **launch_options())
+    lazy_sessions.install(demo)  # a new visitor's session no longer builds every block's config
     warm_up(models)
     demo.block_thread()
 

@@ -1,0 +1,128 @@
+"""Gradio's per-visitor session state, with each block's config built when it is first read.
+
+Gradio 6.31 makes a ``SessionState`` for every new visitor (session hash) on their first event,
+and its ``__init__`` builds the config of *every* block of the app (``config_for_block``: each
+component's ``get_config`` and ``api_info``, through ``inspect.signature``). The app has ~160
+blocks: that took 20-35 ms of the server's event loop per new visitor, the largest single item
+in a profile of a 100-visitor burst (py-spy, ``benchmarks/load_test.py --users 100``), and every
+visitor's queue join waited behind the ones before it.
+
+Those configs are read only to make a deep link (``gr.DeepLinkButton``, which the app does not
+use) and to record the values events give a block. :class:`LazySessionState` keeps the same
+``config_values`` mapping (the same keys, the same configs, the same values applied), but builds a
+block's config when something reads it; a value an event gives a block that nobody has read yet
+is remembered and applied when its config is built. :func:`install` makes a launched demo use it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, MutableMapping
+from copy import copy
+from typing import Any
+
+import gradio as gr
+from gradio.state_holder import SessionState, StateHolder
+
+__all__ = ["LazySessionState", "LazyStateHolder", "install"]
+
+_NO_VALUE = object()
+
+
+class _BlockConfigs(MutableMapping):
+    """``SessionState.config_values``, built per block on first read.
+
+    Holds every block id of the app from the start (as gradio's dict does); ``set_value`` is
+    ``config["props"]["value"] = value`` for a config that exists, and is remembered otherwise.
+    """
+
+    def __init__(self, blocks_config: Any, block_ids: list[int]):
+        self._blocks_config = blocks_config
+        self._order: dict[int, None] = dict.fromkeys(block_ids)  # keys, in gradio's order
+        self._built: dict[int, dict] = {}
+        self._values: dict[int, Any] = {}  # block id -> the latest value an event gave it, not yet applied
+
+    def __getitem__(self, key: int) -> dict:
+        config = self._built.get(key)
+        if config is None:
+            if key not in self._order:
+                raise KeyError(key)
+            config = self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key])
+            value = self._values.pop(key, _NO_VALUE)
+            if value is not _NO_VALUE and "props" in config:
+                config["props"]["value"] = value
+            self._built[key] = config
+        return config
+
+    def __setitem__(self, key: int, config: dict) -> None:
+        self._order.setdefault(key)
+        self._values.pop(key, None)  # gradio replaces the whole config: earlier values go with it
+        self._built[key] = config
+
+    def __delitem__(self, key: int) -> None:
+        del self._order[key]
+        self._built.pop(key, None)
+        self._values.pop(key, None)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._order
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def set_value(self, key: int, value: Any) -> None:
+        """What gradio's ``_update_value_in_config`` does, without building a config nobody read."""
+        config = self._built.get(key)
+        if config is not None:
+            if "props" in config:
+                config["props"]["value"] = value
+            return
+        self._order.setdefault(key)
+        self._values[key] = value
+
+
+class LazySessionState(SessionState):
+    """A ``SessionState`` whose ``config_values`` are built block by block when read (see the module doc)."""
+
+    def __init__(self, blocks: gr.Blocks):
+        # SessionState.__init__ (gradio 6.31) but for config_values: the same attributes, the
+        # same values (tests/test_lazy_sessions.py compares the two).
+        self.blocks_config = copy(blocks.default_config)
+        ids = [k for k in self.blocks_config.blocks if k in blocks.blocks]
+        self.config_values = _BlockConfigs(self.blocks_config, ids)
+        self.state_data: dict[int, Any] = {}
+        self._state_ttl = {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+    def _update_value_in_config(self, key: int, value: Any) -> None:
+        self.config_values.set_value(key, value)
+
+
+class LazyStateHolder(StateHolder):
+    """gradio's ``StateHolder``, making :class:`LazySessionState` sessions."""
+
+    def __getitem__(self, session_id: str) -> SessionState:
+        if session_id not in self.session_data:
+            self.session_data[session_id] = LazySessionState(self.blocks)
+        return super().__getitem__(session_id)
+
+
+def install(demo: gr.Blocks) -> None:
+    """Make the launched ``demo`` keep its visitors' sessions in a :class:`LazyStateHolder`.
+
+    Call it right after ``demo.launch(...)``; sessions made before keep working (they move over).
+    """
+    app = getattr(demo, "server_app", None)
+    if app is None:
+        raise RuntimeError("install(demo) needs a launched demo: call demo.launch(...) first")
+    old = app.state_holder
+    holder = LazyStateHolder()
+    holder.set_blocks(demo)
+    with old.lock:
+        holder.session_data.update(old.session_data)
+        holder.time_last_used.update(old.time_last_used)
+        app.state_holder = holder

@@ -1,0 +1,92 @@
+"""chargen.lazy_sessions: a visitor's session state built block by block holds exactly what
+gradio's own SessionState holds (the oracle), and a launched demo serves through it."""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+import pytest
+from gradio.state_holder import SessionState
+
+from chargen.lazy_sessions import LazySessionState, LazyStateHolder, install
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _demo() -> tuple[gr.Blocks, list]:
+    with gr.Blocks() as demo:
+        with gr.Row():
+            text = gr.Textbox("start", label="Text")
+            number = gr.Number(3, label="Number")
+        data = gr.JSON(label="Data")
+        note = gr.Markdown("  indented note")
+        button = gr.Button("go")
+        button.click(
+            lambda t, n: ({"t": t, "n": n}, f"{t}!"), inputs=[text, number], outputs=[data, note], api_name="go"
+        )
+    return demo, [text, number, data, note, button]
+
+
+def _same(eager: SessionState, lazy: LazySessionState) -> None:
+    assert sorted(vars(eager)) == sorted(vars(lazy)), "a new SessionState attribute: update LazySessionState"
+    assert list(eager.config_values) == list(lazy.config_values)
+    assert dict(eager.config_values.items()) == dict(lazy.config_values.items())
+    assert list(eager.components) == list(lazy.components)
+
+
+def test_a_fresh_session_holds_what_gradios_holds() -> None:
+    demo, _ = _demo()
+    _same(SessionState(demo), LazySessionState(demo))
+
+
+@pytest.mark.parametrize("read_first", [False, True], ids=["values before any read", "values after a read"])
+def test_values_events_give_blocks_are_kept_as_gradio_keeps_them(read_first: bool) -> None:
+    demo, (text, number, data, note, _) = _demo()
+    eager, lazy = SessionState(demo), LazySessionState(demo)
+    if read_first:
+        assert lazy.config_values[text._id] == eager.config_values[text._id]
+    for state in (eager, lazy):
+        state._update_value_in_config(text._id, "typed")
+        state._update_value_in_config(number._id, 7)
+        state._update_value_in_config(number._id, 8)  # the latest value wins
+        state._update_value_in_config(data._id, {"a": [1, 2]})
+        state[note._id] = gr.Markdown("replaced", render=False)  # an update that replaces the block
+    _same(eager, lazy)
+    assert lazy.config_values[number._id]["props"]["value"] == 8
+
+
+def test_an_unknown_block_is_missing_as_in_gradio() -> None:
+    demo, _ = _demo()
+    eager, lazy = SessionState(demo), LazySessionState(demo)
+    assert (10_000 in eager.config_values) is (10_000 in lazy.config_values) is False
+    with pytest.raises(KeyError):
+        lazy.config_values[10_000]
+
+
+def test_install_needs_a_launched_demo() -> None:
+    demo, _ = _demo()
+    with pytest.raises(RuntimeError, match="launch"):
+        install(demo)
+
+
+def test_a_launched_demo_serves_its_visitors_through_lazy_sessions() -> None:
+    from gradio_client import Client
+
+    from tests.conftest import launch_in_process
+
+    demo, (text, *_rest) = _demo()
+    url = launch_in_process(demo)
+    try:
+        install(demo)
+        holder = demo.server_app.state_holder
+        assert isinstance(holder, LazyStateHolder) and demo.state_holder is holder
+        client = Client(url, verbose=False, ssl_verify=False)
+        data, note = client.predict("hi", 2, api_name="/go")
+        assert data == {"t": "hi", "n": 2} and note == "hi!"
+        sessions = list(holder.session_data.values())
+        assert len(sessions) == 1 and isinstance(sessions[0], LazySessionState)
+        assert sessions[0].config_values[text._id]["props"]["value"] == "hi"  # the event's input was recorded
+        client.close()
+    finally:
+        demo.close()
