@@ -500,6 +500,11 @@ def _train(
     window_losses: list[float] = []
     stopped_early = False
     chars_per_step = config.batch_size * config.seq_len * ranks.world_size
+    # A word model's ids write one or more characters each: its speed is counted in the characters
+    # of the windows it reads (each rank's taken as rank 0's), as a character model's is.
+    token_chars = None
+    if corpus.vocab.unit == "word":
+        token_chars = torch.tensor(corpus.vocab.token_lengths(), dtype=torch.long, device=device)
     if main and step == 0 and not log_rows:  # a run resumed from its step-0 state has this row already
         evaluate_and_save()
         log_and_save_state(
@@ -533,6 +538,8 @@ def _train(
             window_losses.append(loss_value)
             step_time = time.perf_counter() - started
             elapsed += step_time
+            if token_chars is not None:
+                chars_per_step = int(token_chars[batch[:, :-1]].sum()) * ranks.world_size
             report = Progress(step, loss_value, lr, elapsed, chars_per_step / max(step_time, 1e-9))
             finishing = progress_at(step, elapsed) >= 1.0
             if main and (step % config.eval_every == 0 or finishing):

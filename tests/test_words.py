@@ -361,6 +361,34 @@ def test_word_validation_scores_at_most_eval_chars_characters_per_char_and_per_t
     assert result.chars_per_token == pytest.approx(chars / count)
 
 
+def test_a_word_runs_speed_counts_the_characters_of_its_windows(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
+    import types
+
+    import chargen.train as train_module
+
+    # A clock that moves one second per reading: each step (read at its start and its end) takes 1 s,
+    # so its characters per second are the characters of the windows it trained on.
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    windows: list[torch.Tensor] = []
+    draw = Corpus.random_windows
+
+    def recorded(self, *args, **kwargs):
+        windows.append(draw(self, *args, **kwargs))
+        return windows[-1]
+
+    monkeypatch.setattr(Corpus, "random_windows", recorded)
+    reports = []
+    config = TrainConfig(
+        corpus=str(corpus_file), out=str(tmp_path / "run"), max_steps=4, unit="word", vocab_size=40, **TINY
+    )
+    train(config, progress_bar=False, callbacks=[reports.append])
+    vocab = Vocab.from_text(read_text(corpus_file), "word", 40)
+    want = [sum(len(vocab.tokens[i]) for i in batch[:, :-1].flatten().tolist()) for batch in windows]
+    assert [r.chars_per_second for r in reports] == want
+    assert min(want) > TINY["batch_size"] * TINY["seq_len"]  # more characters than ids: words were read
+
+
 def test_word_resume_continues_exactly_and_never_switches_unit(corpus_file: Path, tmp_path: Path) -> None:
     word = {**TINY, "unit": "word", "vocab_size": 40}
     straight = tmp_path / "straight"
