@@ -416,8 +416,11 @@ window.chargen = (() => {
       const expected = d.done ? steps : Math.ceil((steps * d.length) / made);
       S.perFrame = Math.max(1, Math.ceil((expected - S.from) / TYPING_FRAMES));
     }
+    const unit = d.unit === "word" ? "token" : "character";
     const next = q("#next_char");
-    if (next) next.textContent = d.unit === "word" ? "Next token \u2192" : "Next character \u2192";
+    if (next) next.textContent = `Next ${unit} \u2192`;
+    const sub = q("#greedy-title .cg-sub");
+    if (sub) sub.textContent = `always the likeliest next ${unit}`;
     if (isStop) {
       // The server remade the stopped run at the characters shown: show all of it.
       S.stopped = false;

@@ -121,6 +121,15 @@ def test_typing_plays_both_texts_token_by_token_in_lockstep(word_app, browser) -
     for i, (step, p) in enumerate(shading):
         k = next(k for k in range(len(sampled_ends) - 1) if sampled_ends[k] <= i < sampled_ends[k + 1])
         assert int(step) == k and p == f"{expected.sampled_probs[k]:.4f}", (i, step, p)
+    assert page.locator("#greedy-title").inner_text().endswith("always the likeliest next token")
+    # Continue: the same seed, 30 characters longer; the texts so far are its prefix (the cut last token
+    # now whole), and the link counts characters.
+    tab.set_inputs(length=30)
+    page.locator("#continue").click()
+    page.wait_for_function(f"window.chargen.state.finished && window.chargen.text('sampled').length === {LENGTH + 30}")
+    longer = compare(model, PROMPT, LENGTH + 30, temperature=0.8, seed=8)
+    assert (tab.text("greedy"), tab.text("sampled")) == (longer.greedy, longer.sampled)
+    assert parse_qs(urlparse(page.url).query)["length"] == [str(LENGTH + 30)]
     tab.close()
 
 
