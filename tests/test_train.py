@@ -61,9 +61,9 @@ def test_best_checkpoint_is_the_best_evaluated_model(corpus_file: Path, tmp_path
     assert nats == pytest.approx(result.best_val_loss, abs=1e-4)
 
 
-@pytest.mark.parametrize("cell", ["gru", "rnn"])
-def test_resume_continues_as_if_it_never_stopped(corpus_file: Path, tmp_path: Path, cell: str) -> None:
-    settings = {**TINY, "cell": cell, "eval_every": 7}
+@pytest.mark.parametrize(("cell", "word"), [("gru", {}), ("rnn", {}), ("lstm", {"unit": "word", "vocab_size": 40})])
+def test_resume_continues_as_if_it_never_stopped(corpus_file: Path, tmp_path: Path, cell: str, word: dict) -> None:
+    settings = {**TINY, "cell": cell, "eval_every": 7, **word}
     straight = tmp_path / "straight"
     train(TrainConfig(corpus=str(corpus_file), out=str(straight), max_steps=20, **settings), progress_bar=False)
     halves = tmp_path / "halves"

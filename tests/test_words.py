@@ -389,34 +389,19 @@ def test_a_word_runs_speed_counts_the_characters_of_its_windows(corpus_file: Pat
     assert min(want) > TINY["batch_size"] * TINY["seq_len"]  # more characters than ids: words were read
 
 
-def test_word_resume_continues_exactly_and_never_switches_unit(corpus_file: Path, tmp_path: Path) -> None:
-    word = {**TINY, "unit": "word", "vocab_size": 40}
-    straight = tmp_path / "straight"
-    train(TrainConfig(corpus=str(corpus_file), out=str(straight), max_steps=12, **word), progress_bar=False)
-    halves = tmp_path / "halves"
-    first = train(
-        TrainConfig(corpus=str(corpus_file), out=str(halves), max_steps=12, **word),
-        progress_bar=False,
-        callbacks=[lambda p: p.step == 6],
-    )
-    assert first.stopped_early and first.step == 6
-    vocab_before = json.loads((halves / "config.json").read_text())["vocab"]
-    # Resumed as the CLI resumes without --unit (TrainConfig's default unit is char): the saved
-    # run's unit and vocabulary hold, and the steps continue as if it had never stopped.
-    second = train(
-        TrainConfig(corpus=str(corpus_file), out=str(halves), max_steps=12, **TINY), resume=True, progress_bar=False
-    )
-    assert second.step == 12 and second.unit == "word"
-    config = json.loads((halves / "config.json").read_text())
-    assert config["unit"] == "word" and config["vocab"] == vocab_before
-    from chargen.checkpoint import read_weights
-
-    a, b = read_weights(straight / STATE_NAME), read_weights(halves / STATE_NAME)
-    for name in a:
-        if name.startswith(("model.", "optim.")):
-            assert torch.equal(a[name], b[name]), name
-    rows = [json.loads(line) for line in (halves / "log.jsonl").read_text().splitlines()]
-    assert all("val_nats_per_char" in r for r in rows)
+def test_a_word_run_resumed_without_unit_stays_a_word_run(corpus_file: Path, tmp_path: Path, capsys) -> None:
+    # (That a resumed word run continues exactly as if it never stopped: tests/test_train.py.)
+    out = tmp_path / "run"
+    flags = ["--out", str(out), "--quiet", *TINY_FLAGS]
+    assert main(["train", str(corpus_file), *flags, "--unit", "word", "--vocab-size", "40", "--max-steps", "3"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    # The CLI builds its TrainConfig without a unit (the default, char): the saved unit and vocabulary hold.
+    assert main(["train", str(corpus_file), *flags, "--resume", "--max-steps", "6"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["step"] == 6 and "best_val_nats_per_char" in summary
+    assert json.loads((out / "config.json").read_text()) == saved and saved["unit"] == "word"
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 3, 5, 6] and all("val_nats_per_char" in r for r in rows)
 
 
 def test_resuming_a_word_run_on_a_corpus_with_other_common_words_is_refused(corpus_file: Path, tmp_path: Path) -> None:
