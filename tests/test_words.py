@@ -283,14 +283,12 @@ TINY_FLAGS = [
 
 
 def token_nll(model: CharRNN, ids: list[int]) -> tuple[float, int, int]:
-    """Oracle: the total -log p of each id after the first, by the model's own forward one id at a
-    time with the state carried; how many ids that scored; the characters they write."""
-    total, state = 0.0, None
+    """Oracle: the total -log p of each id after the first, by the model's own forward over the ids
+    (float64 softmax); how many ids that scored; the characters they write."""
     with torch.inference_mode():
-        for current, following in zip(ids, ids[1:], strict=False):
-            logits, state = model(torch.tensor([[current]]), state)
-            total -= torch.log_softmax(logits[0, -1].double(), dim=0)[following].item()
-    return total, len(ids) - 1, sum(len(model.vocab.tokens[i]) for i in ids[1:])
+        logits, _ = model(torch.tensor([ids[:-1]]))  # (1, T, V)
+        log_probs = torch.log_softmax(logits[0].double(), dim=1)[range(len(ids) - 1), ids[1:]]
+    return -log_probs.sum().item(), len(ids) - 1, sum(len(model.vocab.tokens[i]) for i in ids[1:])
 
 
 def test_train_cli_word_run_writes_a_word_checkpoint_and_logs_nats_per_char(
