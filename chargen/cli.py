@@ -61,7 +61,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--embedding", type=int, dest="embedding_size", help="embedding size (default 64)")
     m.add_argument("--dropout", type=float, help="dropout in [0, 1) (default 0.1)")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--seq-len", type=int, help="characters per training window (default 128)")
+    o.add_argument("--seq-len", type=int, help="characters (--unit word: tokens) per training window (default 128)")
     o.add_argument("--batch-size", type=int, help="windows per step (default 32)")
     o.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
     o.add_argument("--schedule", help="cosine, linear or constant (default cosine)")
@@ -94,7 +94,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--val-gap",
         type=int,
-        help="characters left unused on each side of a held-out block (default: --seq-len + 1 for blocks, 0 for tail)",
+        help=(
+            "characters (--unit word: tokens) left unused on each side of a held-out block "
+            "(default: --seq-len + 1 for blocks, 0 for tail)"
+        ),
     )
     b.add_argument("--seed", type=int, help="random seed (default 1337)")
     b.add_argument("--device", help="cpu or cuda (default cpu)")

@@ -397,7 +397,8 @@ def stream_compare(
     *,
     settings: SamplingSettings | None = None,
 ) -> Iterator[Comparison]:
-    """Yield the greedy and sampled continuations as they grow, every ``chunk_size`` characters.
+    """Yield the greedy and sampled continuations as they grow, every ``chunk_size`` steps (characters;
+    a word model's tokens, so its results grow by a token or more).
 
     Sampling is ``settings`` (a :class:`SamplingSettings`), or the individual arguments as
     before (not both); see :func:`compare`. Arguments are validated at the call (a
