@@ -73,7 +73,7 @@ CHART_HTML = """
   <div id="chart-bars"></div>
   <p class="cg-note cg-chart-legend"><span class="cg-swatch cg-at-t"></span> first number: at the chosen
   temperature (after top-k / top-p: what sampling drew from) &nbsp; <span class="cg-swatch cg-at-one"></span>
-  second: at T = 1 (the model's own probabilities) &nbsp; &#9654; the character drawn</p>
+  second: at T = 1 (the model's own probabilities) &nbsp; &#9654; the <span id="chart-unit">character</span> drawn</p>
 </section>
 """
 """The distribution chart's frame; the script draws the bars from ``/distribution``'s data."""
@@ -605,6 +605,8 @@ window.chargen = (() => {
     const shownT = d.temperature === 0 ? "T = 0 (greedy)" : `T = ${d.temperature}`;
     const ctx = d.context.replace(/[ \n\t]/g, (c) => MARKERS[c]);
     const unit = d.unit === "word" ? "token" : "character";
+    const key = q("#chart-unit");
+    if (key) key.textContent = unit;
     if (d.drawn === null) {
       caption.textContent = `The next ${unit} after \u201c\u2026${ctx}\u201d, at ${shownT} and at T = 1.`;
     } else {
@@ -615,7 +617,8 @@ window.chargen = (() => {
       const what = unit === "token" ? `Token ${d.step} (from character ${d.start + 1})` : `Character ${d.step}`;
       caption.textContent = `${what} of the ${which} text: after \u201c\u2026${ctx}\u201d the model offered these; ` +
         (d.cut
-          ? `the text ends inside the token ${took}, which begins \u201c${label(d.drawn)}\u201d.`
+          ? `the text was cut at its length in the token ${took}, which begins \u201c${label(d.drawn)}\u201d ` +
+            "(which token it was is not known from the text, so none is marked)."
           : `${took} \u201c${label(d.drawn)}\u201d (p = ${pt.toFixed(4)} at ${shownT}).`);
     }
     let rows = d.rows.slice(0, CHART_ROWS);
