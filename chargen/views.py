@@ -375,6 +375,7 @@ def set_torch_threads(threads: int) -> None:
 EXAMPLE_PROMPTS = {
     "shakespeare": ["ROMEO:", "First Citizen:\nBefore we proceed any further, hear me speak.", "To be, or not to be"],
     "python": ["def fibonacci(n):", "import os\n\n\nclass ", "    for i in range("],
+    "shakespeare-word": ["JULIET:\nO Romeo, "],  # one chip: the same prompts as the character model's would read twice
 }
 """Prompts that suit the bundled models, keyed by the model's short name."""
 
