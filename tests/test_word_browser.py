@@ -133,7 +133,7 @@ def test_typing_plays_both_texts_token_by_token_in_lockstep(word_app, browser) -
     tab.close()
 
 
-def test_a_character_shows_its_tokens_distribution_and_the_page_reads_right(word_app, browser) -> None:  # noqa: F811
+def test_a_character_shows_its_tokens_distribution_and_the_page_reads_right(word_app, browser, tmp_path) -> None:  # noqa: F811
     built, url = word_app
     model = built.models["words"]
     tab = Page(browser, url)
@@ -182,9 +182,17 @@ def test_a_character_shows_its_tokens_distribution_and_the_page_reads_right(word
     assert part is not None and f"part at character {part + 1}" in page.locator("#parting").inner_text()
     for which in ["greedy", "sampled"]:
         assert "part" in page.locator(f"#{which} .c[data-i='{part}']").get_attribute("class").split()
-    # Copy gives the real text; the link makes the same texts again.
+    # Whitespace is shown as markers; copy and download give the real text; the link makes the same texts again.
+    shown = tab.shown("sampled")
+    assert shown.count("\u00b7") == expected.sampled.count(" ") and shown.count("\u21b5") == expected.sampled.count(
+        "\n"
+    )
     page.locator("#sampled [data-copy]").click()
     assert page.evaluate("window.chargenCopied") == expected.sampled
+    with page.expect_download() as download:
+        page.locator("#greedy [data-download]").click()
+    download.value.save_as(tmp_path / "greedy.txt")
+    assert (tmp_path / "greedy.txt").read_text(encoding="utf-8") == expected.greedy
     query = parse_qs(urlparse(page.url).query)
     assert query["length"] == [str(LENGTH)] and query["model"] == ["words"] and query["seed"] == ["31"]
     other = Page(browser, page.url[: page.url.index("?")], query=page.url[page.url.index("?") :])
