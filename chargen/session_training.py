@@ -732,17 +732,9 @@ def zero_gpu_train_stream() -> Callable[..., Iterator[dict[str, Any]]]:
     return gpu(duration=gpu_call_duration)(gpu_train_stream)
 
 
-def gpu_call_duration(
-    text: str,
-    cell: str,
-    seconds: float,
-    size: str,
-    max_seconds: float,
-    min_seconds: float = MIN_SECONDS,
-    unit: str = "char",
-    vocab_size: int | None = None,
-) -> int:
-    """The GPU seconds a :func:`gpu_train_stream` call asks for; ``spaces`` calls it with the call's arguments."""
+def gpu_call_duration(text: str, cell: str, seconds: float, *rest: Any, **options: Any) -> int:
+    """The GPU seconds a :func:`gpu_train_stream` call asks for; ``spaces`` calls it with the call's
+    arguments (only the budget, ``seconds``, counts)."""
     return zero_gpu_duration(float(seconds))
 
 

@@ -238,3 +238,13 @@ def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
             out.append(next_id)
             logits, state = model(torch.tensor([[next_id]]), state)
     return model.vocab.decode(out)
+
+
+def pieces_of(text: str, steps: list[int]) -> list[str]:
+    """``text`` cut into what each generation step wrote, from the characters each step wrote
+    (``Comparison.greedy_steps`` / ``sampled_steps`` of a word model)."""
+    out, start = [], 0
+    for n in steps:
+        out.append(text[start : start + n])
+        start += n
+    return out

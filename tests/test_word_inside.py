@@ -19,7 +19,7 @@ import torch
 from chargen import inside, inside_views
 from chargen.generate import compare, generate
 from chargen.model import CharRNN
-from tests.conftest import make_text, tiny_word_model
+from tests.conftest import make_text, pieces_of, tiny_word_model
 from tests.test_inside import recurrence
 
 TINY_TEXT = "ab.ba.ab.aab.ab." * 20
@@ -29,15 +29,6 @@ TINY_TEXT = "ab.ba.ab.aab.ab." * 20
 @pytest.fixture(scope="module")
 def word_lstm() -> CharRNN:
     return tiny_word_model("lstm", scale=3.0, seed=1)
-
-
-def step_texts(text: str, steps: list[int]) -> list[str]:
-    """``text`` cut into the pieces each generation step wrote (``Comparison.greedy_steps``)."""
-    pieces, start = [], 0
-    for n in steps:
-        pieces.append(text[start : start + n])
-        start += n
-    return pieces
 
 
 # --- sweep and samples --------------------------------------------------------------------------
@@ -114,7 +105,7 @@ def test_greedy_tokens_are_the_top_guess(word_lstm):
     prompt = "the dog "
     result = compare(word_lstm, prompt, 120, seed=0)
     vocab = word_lstm.vocab
-    written = [vocab.tokens.index(t) for t in step_texts(result.greedy, result.greedy_steps)[:-1]]  # last may be cut
+    written = [vocab.tokens.index(t) for t in pieces_of(result.greedy, result.greedy_steps)[:-1]]  # last may be cut
     prompt_ids = vocab.encode(prompt)
     # Expectations read the text's canonical tokens; generation may write a word the vocabulary
     # has in pieces ("t", "o" for "to"). Up to the first such place the two readings are the same
@@ -405,7 +396,7 @@ def test_the_bundled_word_model_sweeps_as_compare_and_ranks_greedy_tokens_first(
         assert entry.text == compare(model, prompt, 200, temperature=entry.temperature, seed=3).sampled
     result = compare(model, prompt, 200, seed=0)
     vocab = model.vocab
-    written = [vocab.tokens.index(t) for t in step_texts(result.greedy, result.greedy_steps)[:-1]]
+    written = [vocab.tokens.index(t) for t in pieces_of(result.greedy, result.greedy_steps)[:-1]]
     prompt_ids = vocab.encode(prompt)
     canonical = vocab.encode(prompt + result.greedy)
     same = next(
