@@ -457,6 +457,7 @@ window.chargen = (() => {
     if (from === 0) {
       clearPanes();
       S.data = null;
+      S.steps = stepsOf(null);
       S.sel = null;
     } else {
       undecorate();
