@@ -316,3 +316,25 @@ def test_a_missing_bundled_model_is_skipped_with_a_notice(tmp_path, monkeypatch)
     assert [m.name for m in offered] == ["words"] and offered[0].model.unit == "word"
     assert len(notices) == 1 and "gone" in notices[0]
     assert real is not views.BUNDLED_MODELS
+
+
+def test_the_served_api_gives_steps_and_takes_them_back(word_app) -> None:
+    from gradio_client import Client
+
+    url = word_app.launch()
+    try:
+        client = Client(url, verbose=False)
+        result = client.predict(PROMPT, 0.8, LENGTH, 0, 1.0, "9", "words", api_name="/generate")
+        sampled, details = result[1], result[5]
+        assert details["unit"] == "word" and sum(details["sampled_steps"]) == len(sampled) == LENGTH
+        k = 3
+        position = sum(details["sampled_steps"][:k])
+        steps = steps_text(details["sampled_steps"])
+        at = client.predict(PROMPT, 0.8, "words", sampled, position, 0, 1.0, steps, api_name="/distribution")
+        (drawn,) = [row for row in at["rows"] if row[3]]
+        assert at["step"] == k + 1 and round(drawn[1], 4) == details["probs"][k]
+        assert len(at["rows"]) == len(word_app.models["words"].vocab)
+        # Called as before (no steps), the text is read as the model tokenises it.
+        assert client.predict(PROMPT, 0.8, "words", sampled, position, api_name="/distribution")["rows"]
+    finally:
+        word_app.demo.close()
