@@ -170,15 +170,23 @@ def token_chunks(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[l
     """The tokens (:func:`chargen.vocab.split_tokens`) of a UTF-8 file, a chunk at a time.
 
     The last token of a chunk may go on in the next one (a word cut by the chunk's end), so it is
-    held back and read again with the next chunk: the tokens are those of the whole text.
+    held back, and joined with the next chunk's first token when that continues the same run: the
+    tokens are those of the whole text. The held token is kept in pieces and never split again, so
+    a run longer than many chunks costs time in proportion to its length, not to its square.
     """
-    carry = ""
+    carry: list[str] = []  # the pieces of the token held back
     for text in text_chunks(path, chunk_bytes):
-        tokens = split_tokens(carry + text)
-        carry = tokens.pop() if tokens else ""
+        tokens = split_tokens(text)
+        if carry and len(split_tokens(carry[-1][-1] + tokens[0][0])) == 1:  # the run goes on
+            carry.append(tokens.pop(0))
+        if not tokens:
+            continue
+        if carry:
+            tokens = ["".join(carry), *tokens]
+        carry = [tokens.pop()]
         yield tokens
     if carry:
-        yield [carry]
+        yield ["".join(carry)]
 
 
 def scan_vocab(

@@ -227,7 +227,7 @@ def test_train_cli_refuses_bad_units_and_sizes_in_one_line(tmp_path, capsys, opt
 
 
 def test_chunked_encoding_cuts_words_and_multibyte_characters_and_matches_memory(tmp_path: Path) -> None:
-    text = MIXED * 7
+    text = MIXED * 7 + "é" * 3000 + " \n" * 500 + "end"  # runs over many chunks
     path = tmp_path / "corpus.txt"
     path.write_bytes(text.encode("utf-8"))  # \r\n as written
     want = Vocab.from_text(text, "word", 60)
