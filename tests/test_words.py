@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_text, tiny_model, tiny_word_model
+from conftest import make_text, pieces_of, tiny_model, tiny_word_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -563,10 +563,7 @@ def test_word_texts_are_made_of_whole_tokens_but_the_last() -> None:
     word_model = tiny_word_model("gru", vocab_size=40, seed=3)
     result = compare(word_model, "the", 200, temperature=1.2, seed=9, precision="exact")
     for text, steps in ((result.greedy, result.greedy_steps), (result.sampled, result.sampled_steps)):
-        pieces, at = [], 0
-        for n in steps:
-            pieces.append(text[at : at + n])
-            at += n
+        pieces = pieces_of(text, steps)
         assert all(piece in word_model.vocab for piece in pieces[:-1])
         assert any(len(piece) > 1 for piece in pieces)  # words, not characters, were written
 
@@ -574,19 +571,13 @@ def test_word_texts_are_made_of_whole_tokens_but_the_last() -> None:
 def test_sampled_probs_are_the_models_own_per_token(word_model: CharRNN) -> None:
     result = compare(word_model, "a dog", 150, temperature=0.7, seed=4, precision="exact")
     vocab = word_model.vocab
-    ids, at = [], 0
-    for n in result.sampled_steps:  # the sampled tokens, from the text and the steps
-        piece = result.sampled[at : at + n]
-        at += n
-        ids.append(vocab.tokens.index(piece) if piece in vocab else None)
-    history = oracle_ids(vocab, "a dog")
+    # The sampled tokens, from the text and the steps (the last may be cut: left out).
+    ids = [vocab.tokens.index(piece) for piece in pieces_of(result.sampled, result.sampled_steps)[:-1]]
+    assert len(result.sampled_probs) == len(ids) + 1
     with torch.inference_mode():
-        logits, state = word_model(torch.tensor([history]), None)
-        for i, (token_id, prob) in enumerate(zip(ids, result.sampled_probs, strict=True)):
+        logits, state = word_model(torch.tensor([oracle_ids(vocab, "a dog")]), None)
+        for token_id, prob in zip(ids, result.sampled_probs, strict=False):
             want = torch.softmax(logits[0, -1] / 0.7, dim=0)
-            if token_id is None:  # the last token, cut: its probability is one of a token starting so
-                assert i == len(ids) - 1
-                break
             assert prob == pytest.approx(want[token_id].item(), rel=1e-4)
             logits, state = word_model(torch.tensor([[token_id]]), state)
 
@@ -614,12 +605,10 @@ def test_top_k_top_p_and_repetition_penalty_on_a_word_model(word_model: CharRNN)
     assert penalised.sampled == penalised_argmax_loop(model, "the", 150, 3.0) != greedy
     # top-k 3: each sampled token ranks in the top 3 of the model's distribution at its step.
     result = compare(model, "the", 150, temperature=2.0, top_k=3, seed=7, precision="exact")
-    history, at = oracle_ids(model.vocab, "the"), 0
     with torch.inference_mode():
-        logits, state = model(torch.tensor([history]), None)
-        for n in result.sampled_steps[:-1]:
-            token_id = model.vocab.tokens.index(result.sampled[at : at + n])
-            at += n
+        logits, state = model(torch.tensor([oracle_ids(model.vocab, "the")]), None)
+        for piece in pieces_of(result.sampled, result.sampled_steps)[:-1]:
+            token_id = model.vocab.tokens.index(piece)
             assert token_id in logits[0, -1].topk(3).indices.tolist()
             logits, state = model(torch.tensor([[token_id]]), state)
 
