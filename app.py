@@ -16,6 +16,7 @@ try:  # ZeroGPU Spaces: `spaces` must be imported before anything initialises CU
 except ImportError:
     pass
 
+import inspect
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -116,7 +117,7 @@ class Handlers:
             comparison.sampled,
             str(comparison.seed),
             data["loop_line"],
-            views.notices_markdown(notices),
+            inspect.cleandoc(views.notices_markdown(notices)),  # gr.Markdown's postprocess (see generate_group)
             data,
         )
 
@@ -430,6 +431,10 @@ def build_demo(
             if batching is not None
             else (handlers.generate, {"concurrency_id": "model", "concurrency_limit": CONCURRENCY})
         )
+        # The outputs leave the handler as sent (text, JSON-able data, notices as gr.Markdown would
+        # clean them): gradio's postprocessing ran each of the 6 outputs of every update in a worker
+        # thread, ~30% of the server's CPU in a 100-visitor burst (py-spy, benchmarks/load_test.py).
+        generate_group["postprocess"] = False
         generation = generate_button.click(
             generate_fn,
             inputs=inputs,
