@@ -27,7 +27,7 @@ import anyio
 import gradio as gr
 
 from chargen import inside_tab, lazy_sessions, page, train_views, views
-from chargen.batching import ServingSettings, stream_updates
+from chargen.batching import ServingSettings, stream_updates, visitor_of
 from chargen.errors import ChargenError
 from chargen.generate import Comparison, compare, stream_compare
 from chargen.hub import load_models
@@ -169,7 +169,9 @@ class Handlers:
             while (outputs := await anyio.to_thread.run_sync(next, updates, None)) is not None:
                 yield outputs
             return
-        visitor = session.client.host if session is not None and session.client is not None else None
+        address = session.client.host if session is not None and session.client is not None else None
+        headers = getattr(session, "headers", None) if session is not None else None
+        visitor = visitor_of(address, headers.get("x-forwarded-for") if headers is not None else None)
         try:
             job = engine.submit(
                 request.prompt,

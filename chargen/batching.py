@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ctypes
+import ipaddress
 import sys
 import threading
 import time
@@ -58,6 +59,7 @@ __all__ = [
     "ServingSettings",
     "UpdatePacer",
     "stream_updates",
+    "visitor_of",
 ]
 
 
@@ -102,6 +104,32 @@ class ServingSettings:
     def pacer(self) -> UpdatePacer:
         """An :class:`UpdatePacer` with this budget."""
         return UpdatePacer(self.updates_per_second, self.min_update_interval)
+
+
+def visitor_of(address: str | None, forwarded_for: str | None = None) -> str | None:
+    """Who asked, for :class:`ServingSettings`' ``max_per_visitor``: the address the request came from.
+
+    Behind a proxy (Hugging Face Spaces' gives the app an internal 10.x address for every visitor)
+    that address is the proxy's, and the proxy says whom it forwards for in ``X-Forwarded-For``
+    ("client, proxy1, ..."). A client may write its own entries at the left of that header, so the
+    visitor is the rightmost entry that is not a private or loopback address, and that header is
+    read only when the request came from such an address. ``None`` when nothing is known.
+    """
+    if forwarded_for and (address is None or _is_internal(address)):
+        for entry in reversed(forwarded_for.split(",")):
+            entry = entry.strip()
+            if entry and not _is_internal(entry):
+                return entry
+    return address
+
+
+def _is_internal(address: str) -> bool:
+    """True for a private, loopback or link-local address (a proxy's), False for others and for non-addresses."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local
 
 
 class EngineFull(ChargenError):

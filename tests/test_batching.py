@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from chargen.batching import BatchingEngine, EngineFull, UpdatePacer, stream_updates
+from chargen.batching import BatchingEngine, EngineFull, UpdatePacer, stream_updates, visitor_of
 from chargen.errors import ConfigError
 from chargen.generate import compare
 from chargen.settings import SamplingSettings
@@ -204,6 +204,27 @@ def test_close_ends_what_is_still_held() -> None:
         engine.submit("abc", 5)
 
 
+@pytest.mark.parametrize(
+    "address, forwarded_for, visitor",
+    [
+        ("127.0.0.1", None, "127.0.0.1"),  # no proxy: the address
+        ("151.101.1.69", None, "151.101.1.69"),
+        (None, None, None),
+        ("10.16.3.80", "93.184.216.34", "93.184.216.34"),  # Spaces: an internal proxy forwards for the visitor
+        ("10.16.3.80", "6.6.6.6, 93.184.216.34", "93.184.216.34"),  # an entry the client wrote itself is not believed
+        ("10.16.3.80", "93.184.216.34, 10.0.0.2", "93.184.216.34"),  # proxies' own hops are skipped
+        ("10.16.3.80", " 93.184.216.34 ,, ", "93.184.216.34"),
+        ("151.101.1.69", "93.184.216.34", "151.101.1.69"),  # a public client's own header is not believed
+        ("10.0.0.1", "10.0.0.2, 127.0.0.1", "10.0.0.1"),  # nothing public forwarded: the address
+        ("fd00::1", "2606:4700::1111", "2606:4700::1111"),
+    ],
+)
+def test_the_visitor_is_whom_a_private_proxy_forwards_for_else_the_address(
+    address: str | None, forwarded_for: str | None, visitor: str | None
+) -> None:
+    assert visitor_of(address, forwarded_for) == visitor
+
+
 def test_the_pacer_shares_one_update_budget_among_all_streams() -> None:
     pacer = UpdatePacer(max_per_second=20, min_interval=0.1)
     assert pacer.interval() == 0.1
@@ -302,6 +323,15 @@ def test_the_app_refuses_a_visitor_past_their_share_and_keeps_serving(batched_ap
     try:
         with pytest.raises(Exception, match="one visitor"):
             client.predict("ROMEO:", 0.8, 20, 0, 1.0, "", api_name="/generate")
+        # Through a proxy on this machine, another visitor is told apart by whom it forwards for.
+        forwarded = Client(
+            demo.local_url,
+            verbose=False,
+            ssl_verify=False,
+            httpx_kwargs=SLOW_MACHINE,
+            headers={"X-Forwarded-For": "93.184.216.34"},
+        )
+        assert len(forwarded.predict("ROMEO:", 0.8, 20, 0, 1.0, "5", api_name="/generate")[0]) == 20
     finally:
         for job in held:
             job.cancel()
