@@ -50,6 +50,9 @@ STREAM_CHUNK = 16
 """Characters generated per step of the stream (~10 ms of work). One at a time paid the stream's
 per-chunk bookkeeping 300 times a request: ~25% more server CPU in a 20-user burst."""
 
+QUEUE_POLL_S = 0.01
+"""How often gradio's queue looks for a new event while it has none (gradio: 0.001 s, 0.05 s on Windows)."""
+
 BATCHING = ServingSettings()
 """How ``python app.py`` serves /generate: every visitor's generation of a model stepped in one batch
 by one engine thread (chargen.batching), each handler a coroutine, no thread per request, updates
@@ -561,6 +564,9 @@ def main() -> None:
     max_threads = 40 if batching is None else batching.max_active + 40
     demo.launch(prevent_thread_lock=True, max_threads=max_threads, **launch_options())
     lazy_sessions.install(demo)  # a new visitor's session no longer builds every block's config
+    # Gradio's queue looks for events every 1 ms while none can start (sleep_when_free): 1,000 wake-ups
+    # a second of the event loop, which then takes the GIL from the engine. Every 10 ms is enough.
+    demo._queue.sleep_when_free = QUEUE_POLL_S
     warm_up(models)
     demo.block_thread()
 
