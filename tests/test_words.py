@@ -359,6 +359,24 @@ def test_word_validation_scores_at_most_eval_chars_characters_per_char_and_per_t
     assert result.chars_per_token == pytest.approx(chars / count)
 
 
+def test_a_tail_validated_word_run_logs_nats_per_char_of_its_streams(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    settings = {**TINY, "unit": "word", "vocab_size": 40, "val_scheme": "tail", "eval_streams": 3}
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=5, **settings), progress_bar=False)
+    model = load_model(out)
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    best = min(rows, key=lambda r: r["val_loss"])
+    corpus = Corpus.from_text(
+        read_text(corpus_file), 0.05, min_chars=TINY["seq_len"] + 1, scheme="tail", unit="word", vocab_size=40
+    )
+    tail = corpus.val.flatten().tolist()  # the end of the corpus, scored as 3 equal streams side by side
+    width = len(tail) // 3
+    parts = [token_nll(model, tail[i * width : (i + 1) * width]) for i in range(3)]
+    total, count, chars = (sum(part[k] for part in parts) for k in range(3))
+    assert best["val_loss"] == pytest.approx(total / count, rel=1e-5)
+    assert best["val_nats_per_char"] == pytest.approx(total / chars, rel=1e-5)
+
+
 def test_a_word_runs_speed_counts_the_characters_of_its_windows(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
     import types
 
