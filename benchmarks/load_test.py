@@ -107,6 +107,8 @@ class Report:
     server_cpu_by_thread: dict[str, float] = field(default_factory=dict)
     """``server_cpu_s`` split by thread name (see :func:`server_cpu`)."""
     engine: str = ""
+    prompts: str = ""
+    """"N shared" (the server primes each once) or "one per user" (``--distinct-prompts``)."""
     """"on" or "off" when this script started the app; "" for an app at ``--url``."""
     error_details: list[str] = field(default_factory=list)
 
@@ -248,11 +250,25 @@ def _is_queue_full(exc: BaseException) -> bool:
     return "queue is full" in str(exc).lower()
 
 
+def user_prompt(index: int, distinct: bool = False) -> str:
+    """User ``index``'s prompt: one of :data:`PROMPTS` in turn (a server primes each once and reuses
+    it), or with ``distinct`` that prompt followed by the user's own line, so every user's prompt
+    is new to the server and primed on its own (what visitors typing their own prompts cost)."""
+    prompt = PROMPTS[index % len(PROMPTS)]
+    return f"{prompt}\nLine {index} of the play." if distinct else prompt
+
+
 def run_users(
-    url: str, users: int, chars: int, request_timeout: float = 120.0, server_pid: int | None = None
+    url: str,
+    users: int,
+    chars: int,
+    request_timeout: float = 120.0,
+    server_pid: int | None = None,
+    distinct_prompts: bool = False,
 ) -> Report:
-    """``users`` gradio_client users, connected first, then all asking at the same instant. With
-    ``server_pid`` (a process on this machine) the report also says where the server's CPU went."""
+    """``users`` gradio_client users, connected first, then all asking at the same instant (prompts
+    as :func:`user_prompt` gives them). With ``server_pid`` (a process on this machine) the report
+    also says where the server's CPU went."""
     from gradio_client import Client
 
     if not 1 <= users <= MAX_USERS:
@@ -290,7 +306,7 @@ def run_users(
 
     def user(index: int) -> Outcome:
         client = clients[index]
-        prompt = PROMPTS[index % len(PROMPTS)]
+        prompt = user_prompt(index, distinct_prompts)
         temperature = TEMPERATURES[index % len(TEMPERATURES)]
         start_line.wait()
         outcome = Outcome(index, "error")
@@ -330,6 +346,7 @@ def run_users(
     client_cpu = time.process_time() - started_at[1]
     wall = max(o.done or 0.0 for o in outcomes)
     report = summarize(outcomes, users, chars, wall, client_cpu)
+    report.prompts = "one per user" if distinct_prompts else f"{len(PROMPTS)} shared"
     if server_pid is not None and server_before:
         after = (process_cpu(server_pid), thread_cpu(server_pid))
         report.server_cpu_s, report.server_cpu_by_thread = server_cpu(server_pid, server_before[0], after)
@@ -378,6 +395,7 @@ def print_report(reports: list[tuple[Report, float | None]]) -> None:
     print(f"{first.users} users at once x {first.chars} characters (greedy + sampled each)")
     if any(report.engine for report, _ in reports):
         row("batching engine", lambda r, _: r.engine or "?")
+    row("prompts", lambda r, _: r.prompts or "-")
     row("app ready (HTTP 200)", lambda _, ready: "-" if ready is None else f"{ready:.1f} s after start")
     row("requests served", lambda r, _: f"{r.served} / {r.users}")
     row("errors", lambda r, _: str(r.errors))
@@ -416,6 +434,11 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="start the app with the batching engine on, off, or both one after the other (default both)",
     )
+    parser.add_argument(
+        "--distinct-prompts",
+        action="store_true",
+        help="give every user a prompt of its own (each is primed on its own; default: 7 prompts shared)",
+    )
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for HTTP 200")
     parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request at most")
     parser.add_argument("--json", action="store_true", help="print each run's report as one JSON object per line")
@@ -425,11 +448,14 @@ def main(argv: list[str] | None = None) -> int:
 
     reports: list[tuple[Report, float | None]] = []
     if args.url:
-        reports.append((run_users(check_local(args.url), args.users, args.chars, args.request_timeout), None))
+        url = check_local(args.url)
+        reports.append(
+            (run_users(url, args.users, args.chars, args.request_timeout, None, args.distinct_prompts), None)
+        )
     else:
         for engine in ["on", "off"] if args.engine == "both" else [args.engine]:
             with running_app(args.startup_timeout, args.models, engine) as (url, ready, pid):
-                report = run_users(url, args.users, args.chars, args.request_timeout, server_pid=pid)
+                report = run_users(url, args.users, args.chars, args.request_timeout, pid, args.distinct_prompts)
             report.engine = engine
             reports.append((report, ready))
     if args.json:

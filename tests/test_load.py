@@ -63,7 +63,7 @@ def test_the_benchmark_starts_python_app_py_and_reports(tmp_path: Path) -> None:
     """``benchmarks/load_test.py`` end to end, as a user runs it, with three small users."""
     env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "benchmarks/load_test.py", "--users", "3", "--chars", "20", "--json"],
+        [sys.executable, "benchmarks/load_test.py", "--users", "3", "--chars", "20", "--json", "--distinct-prompts"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -74,6 +74,15 @@ def test_the_benchmark_starts_python_app_py_and_reports(tmp_path: Path) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["served"] == 3 and report["errors"] == 0 and report["rejected"] == 0
     assert report["ready_s"] > 0 and report["latency_p95"] is not None
+    assert report["prompts"] == "one per user"
+
+
+def test_distinct_prompts_are_each_users_own_and_shared_ones_repeat() -> None:
+    distinct = [load_test.user_prompt(i, distinct=True) for i in range(200)]
+    assert len(set(distinct)) == 200
+    assert all(p.startswith(load_test.user_prompt(i)) for i, p in enumerate(distinct))
+    shared = {load_test.user_prompt(i) for i in range(200)}
+    assert shared == set(load_test.PROMPTS)
 
 
 def test_percentiles_and_local_urls_only() -> None:
