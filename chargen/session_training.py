@@ -42,11 +42,14 @@ MAX_VOCAB = 1000
 """More distinct characters than this is not a text a character model can learn in minutes."""
 UNITS = {"characters": "char", "words": "word"}
 """What a step of the model reads and writes, as the tab names it -> :data:`chargen.vocab.UNITS`."""
-DEFAULT_TAB_VOCAB_SIZE = 1000
-"""Tokens of a word model trained in the tab when no size is given. Smaller than the command line's
-:data:`chargen.vocab.DEFAULT_WORD_VOCAB_SIZE` (suited to a 1 MB corpus and hours of training): the
-tab's texts are 10 kB to 5 MB and its budget minutes, so most words of a bigger list would be seen a
-handful of times, and the output layer (hidden size x vocabulary) would cost most of each step."""
+DEFAULT_TAB_VOCAB_SIZE = DEFAULT_WORD_VOCAB_SIZE
+"""Tokens of a word model trained in the tab when no size is given: the command line's default. A
+smaller list (cheaper output layer, fewer rarely seen words) looked like the better fit for the
+tab's small texts and budgets, but measured it was not: the small GRU, one thread, 120 s on the
+first 200,000 characters of Tiny Shakespeare reached 1.531 nats/char with 1,000 tokens and 1.430
+with 4,000 (characters: 1.492); 60 s on the first 20,000, 1.678 and 1.619 (characters: 2.110).
+Each step reads more text with the longer list (2.25 vs 1.69 characters per token), which pays for
+its slower steps (``benchmarks/bench_tab_vocab.py``, on a shared 2-core machine, niced, 2026-11-28)."""
 MAX_TAB_VOCAB_SIZE = DEFAULT_WORD_VOCAB_SIZE
 """The largest word vocabulary the tab trains (the command line's default)."""
 MIN_SECONDS = 15
