@@ -17,7 +17,7 @@ from chargen.errors import ConfigError
 from chargen.generate import compare, next_char_distribution, prepare_prompt
 from chargen.loops import find_loop
 from chargen.settings import SamplingSettings
-from tests.conftest import build_app, make_text, tiny_model, tiny_word_model
+from tests.conftest import build_app, make_text, pieces_of, tiny_model, tiny_word_model
 
 PROMPT = "The cat sat on"
 LENGTH = 120
@@ -37,15 +37,6 @@ def word_app(tmp_path_factory: pytest.TempPathFactory):
 
 def last(updates):
     return list(updates)[-1]
-
-
-def pieces_of(text: str, steps: list[int]) -> list[str]:
-    """What each step wrote, from the characters each step wrote."""
-    out, start = [], 0
-    for n in steps:
-        out.append(text[start : start + n])
-        start += n
-    return out
 
 
 def forward_distribution(model, prompt: str, token_ids: list[int], temperature: float = 1.0) -> torch.Tensor:
