@@ -255,7 +255,14 @@ def user_prompt(index: int, distinct: bool = False) -> str:
     it), or with ``distinct`` that prompt followed by the user's own line, so every user's prompt
     is new to the server and primed on its own (what visitors typing their own prompts cost)."""
     prompt = PROMPTS[index % len(PROMPTS)]
-    return f"{prompt}\nLine {index} of the play." if distinct else prompt
+    if not distinct:
+        return prompt
+    # The index in letters (a, b, ..., z, ba, ...): the bundled Shakespeare model knows no digits.
+    tag, rest = "", index
+    while True:
+        tag, rest = "abcdefghijklmnopqrstuvwxyz"[rest % 26] + tag, rest // 26
+        if rest == 0:
+            return f"{prompt}\nLine {tag} of the play."
 
 
 def run_users(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,9 @@ def test_distinct_prompts_are_each_users_own_and_shared_ones_repeat() -> None:
     distinct = [load_test.user_prompt(i, distinct=True) for i in range(200)]
     assert len(set(distinct)) == 200
     assert all(p.startswith(load_test.user_prompt(i)) for i, p in enumerate(distinct))
+    # What tells them apart is letters: the bundled Shakespeare model knows no digits, and drops them.
+    added = "".join(p[len(load_test.user_prompt(i)) :] for i, p in enumerate(distinct))
+    assert set(added) <= set(string.ascii_letters + " .\n")
     shared = {load_test.user_prompt(i) for i in range(200)}
     assert shared == set(load_test.PROMPTS)
 
