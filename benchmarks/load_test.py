@@ -10,7 +10,7 @@ off (``CHARGEN_BATCHING=0``: a thread and a batch of 2 per request), printed sid
 CPU the load generator used beside the server's, and where the server's CPU went (per thread,
 from /proc: the engine's stepping and priming threads, the rest of the server)::
 
-    .venv/bin/python benchmarks/load_test.py [--users 100] [--chars 300] [--engine both|on|off]
+    .venv/bin/python benchmarks/load_test.py [--users 100] [--chars 300] [--engine both|on|off] [--distinct-prompts]
 
 On a shared machine, pin both the app and the load generator to the same free cores, e.g.
 ``taskset -c 0 ...`` (one core) or ``taskset -c 0,1 ...`` (two); the app inherits the pinning.
