@@ -20,8 +20,8 @@ UNITS = ("char", "word")
 """What one step of a model reads and writes: a character, or a token of :func:`split_tokens`."""
 DEFAULT_WORD_VOCAB_SIZE = 4000
 """Tokens of a word vocabulary when ``--vocab-size`` is not given, single characters included. On
-Tiny Shakespeare's 1 MB the 4,000 - 65 most frequent words and whitespace runs cover 96% of its
-tokens (README, "Word-level models"); the rest are spelled out."""
+Tiny Shakespeare's 1 MB ``train.txt`` it holds 96.5% of the tokens (92.2% of the words; the rest
+are spelled out), 2.03 characters per id (README, "Word-level models")."""
 
 WORD_PATTERN = re.compile(r"(?:[^\W_]|['\u2019])+")
 """A word: a maximal run of Unicode letters, digits and apostrophes (straight or curly)."""
