@@ -53,14 +53,18 @@ def tiny_model(
     seed: int = 0,
     embedding: int = 8,
     scale: float = 1.0,
+    unit: str = "char",
 ) -> CharRNN:
     """A small randomly initialised model in eval mode, the same for the same seed (the one factory).
 
-    ``scale`` multiplies every weight: 3 puts the logits far from uniform, so argmaxes have no near-ties.
+    ``vocab`` is a string of characters (``unit="char"``) or a list of tokens (``unit="word"``:
+    :func:`tiny_word_model` makes one). ``scale`` multiplies every weight: 3 puts the logits far
+    from uniform, so argmaxes have no near-ties.
     """
     torch.manual_seed(seed)
     config = ModelConfig(
-        vocab=sorted(set(vocab)),
+        vocab=sorted(set(vocab)) if unit == "char" else list(vocab),
+        unit=unit,
         cell=cell,
         embedding_size=embedding,
         hidden_size=hidden,
@@ -90,22 +94,7 @@ def tiny_word_model(
     from chargen.vocab import Vocab
 
     vocab = Vocab.from_text(make_text() if text is None else text, "word", vocab_size)
-    torch.manual_seed(seed)
-    config = ModelConfig(
-        vocab=vocab.to_list(),
-        unit="word",
-        cell=cell,
-        embedding_size=embedding,
-        hidden_size=hidden,
-        num_layers=layers,
-        dropout=0.0,
-    )
-    model = CharRNN(config).eval()
-    if scale != 1.0:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.mul_(scale)
-    return model
+    return tiny_model(cell, vocab.to_list(), hidden, layers, 0.0, seed, embedding, scale, unit="word")
 
 
 @pytest.fixture
