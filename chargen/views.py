@@ -166,7 +166,11 @@ def check_seed(seed: Any) -> int | None:
 
 # --- the models the app offers ----------------------------------------------------------------------
 
-BUNDLED_MODELS = {"shakespeare": "checkpoints/shakespeare", "python": "checkpoints/python"}
+BUNDLED_MODELS = {
+    "shakespeare": "checkpoints/shakespeare",
+    "shakespeare-word": "checkpoints/shakespeare-word",
+    "python": "checkpoints/python",
+}
 """The one place that says which models the app offers when ``CHARGEN_MODELS`` is not set: short
 name -> folder relative to the project folder (where ``app.py`` and ``checkpoints/`` live). The
 first is the default, and the fallback when no configured model loads."""

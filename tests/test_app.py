@@ -133,7 +133,7 @@ def test_models_have_short_names_and_bundled_ones_resolve_against_the_project(tm
     assert views.short_name("alice/chargen-shakespeare@" + "3f" * 20) == "shakespeare"
     bundled = views.model_sources(None, tmp_path)
     assert bundled == {name: str(tmp_path / folder) for name, folder in views.BUNDLED_MODELS.items()}
-    assert list(bundled) == ["shakespeare", "python"]
+    assert list(bundled) == ["shakespeare", "shakespeare-word", "python"]
     configured = views.model_sources("checkpoints/python, someone/repo ,", tmp_path)
     assert configured == {"python": str(tmp_path / "checkpoints/python"), "repo": "someone/repo"}
     clash = views.model_sources("a/model,b/model", tmp_path)
@@ -277,7 +277,7 @@ def test_app_configuration_suits_two_cores(app) -> None:
     assert generate_fn.concurrency_limit == app.module.CONCURRENCY == 2
     assert [c.elem_id for c in generate_fn.inputs[:3]] == ["prompt", "temperature", "length"]
     assert [c.label for c in generate_fn.outputs[:2]] == ["Greedy text", "Sampled text"]
-    assert app.handlers.model_names == ["shakespeare", "python"] and app.notices == []
+    assert app.handlers.model_names == ["shakespeare", "shakespeare-word", "python"] and app.notices == []
 
 
 def test_importing_app_does_no_work() -> None:
@@ -533,9 +533,9 @@ def test_python_app_py_from_another_folder_serves_the_bundled_models_with_no_not
     with app_py_served(tmp_path) as (url, _):
         props = page_config(url)
         assert props["startup-notices"]["visible"] is False
-        assert [choice[1] for choice in props["model"]["choices"]] == ["shakespeare", "python"]
+        assert [choice[1] for choice in props["model"]["choices"]] == ["shakespeare", "shakespeare-word", "python"]
         client = Client(url, verbose=False)
-        for model in ["shakespeare", "python"]:
+        for model in ["shakespeare", "shakespeare-word", "python"]:
             result = client.predict("ROMEO:", 0.8, 30, 0, 1.0, None, model, api_name="/generate")
             assert len(result[0]) == len(result[1]) == 30
 

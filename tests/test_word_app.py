@@ -329,3 +329,18 @@ def test_the_served_api_gives_steps_and_takes_them_back(word_app) -> None:
         assert client.predict(PROMPT, 0.8, "words", sampled, position, api_name="/distribution")["rows"]
     finally:
         word_app.demo.close()
+
+
+def test_the_bundled_word_model_is_offered_beside_the_character_models() -> None:
+    import app as module
+
+    offered, notices = module.load_app_models(None)
+    by_name = {m.name: m.model for m in offered}
+    assert notices == [] and list(by_name) == list(views.BUNDLED_MODELS)
+    model = by_name["shakespeare-word"]
+    assert model.unit == "word" and by_name["shakespeare"].unit == "char"
+    handlers = module.Handlers(offered)
+    out = last(handlers.generate("ROMEO:", 0.8, 200, 0, 1.0, "3", "shakespeare-word"))
+    want = compare(model, "ROMEO:", 200, temperature=0.8, seed=3)
+    assert out[:2] == (want.greedy, want.sampled) and out[5]["sampled_steps"] == want.sampled_steps
+    assert "word-level: 4,000 tokens" in handlers.header("shakespeare-word")[1]
