@@ -115,7 +115,7 @@ def test_unit_highlights_scale_cell_states(models):
     assert "Layer 0, cell state, unit 34" in line
     with pytest.raises(ConfigError, match="unit must be a whole number from 0 to 511"):
         inside_views.unit_highlights(models, text, "shakespeare", 0, "cell", 512)
-    with pytest.raises(ConfigError, match="model must be one of shakespeare, python"):
+    with pytest.raises(ConfigError, match="model must be one of shakespeare, shakespeare-word, python"):
         inside_views.unit_highlights(models, text, "../etc", 0, "cell", 1)
 
 
@@ -239,7 +239,7 @@ def test_beam_answers_text_logprob_and_loop(inside_client, models):
         (("ROMEO:", 50, "1", "minus one"), "/sweep", "seed must be blank"),
         (("ROMEO:", 50, 1.0, 20), "/samples", "number of samples must be a whole number from 2 to 8"),
         (("ROMEO:", 50, 1), "/beam", "beam width must be a whole number from 2 to 16"),
-        (("ROMEO:", 50, 4, "/etc/passwd"), "/beam", "model must be one of shakespeare, python"),
+        (("ROMEO:", 50, 4, "/etc/passwd"), "/beam", "model must be one of shakespeare, shakespeare-word, python"),
         (("a" * 2001,), "/expectations", "the limit is 2,000"),
         (("",), "/cells", "text is empty"),
         (("x" * 6000, 50), "/sweep", "prompt is 6,000 characters long"),
