@@ -96,7 +96,7 @@ class Vocab:
             if bad:
                 raise ValueError(f"vocabulary entries must be non-empty strings, got {bad[:5]!r}")
         if len(set(tokens)) != len(tokens):
-            raise ValueError("vocabulary has repeated tokens")
+            raise ValueError(f"vocabulary has repeated {'characters' if self.unit == 'char' else 'tokens'}")
         chars = frozenset(t for t in tokens if len(t) == 1)
         if self.unit == "word":
             # Each word must be what the tokenizer makes of it, spelled in the vocabulary's own
