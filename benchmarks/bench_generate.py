@@ -174,10 +174,11 @@ def main() -> None:
     print(f"held-out loss on the last {len(held_out):,} characters of {args.text}, teacher-forced")
     print(f"through each network's stepper ({args.streams} streams, each primed with a line break):")
     losses = {p: held_out_nll(model, p, ids_held_out, args.streams) for p in ("exact", "fp32", "fp16", "int8")}
+    per = "token" if model.unit == "word" else "char"  # a word model's ids are tokens: the bar is per token
     for precision, loss in losses.items():
         delta = loss - losses["exact"]
         verdict = "" if precision == "exact" else ("  (< 0.01: kept)" if abs(delta) < 0.01 else "  (>= 0.01: too far)")
-        print(f"  {precision:6s} {loss:.6f} nats/char  delta {delta:+.6f}{verdict}")
+        print(f"  {precision:6s} {loss:.6f} nats/{per}  delta {delta:+.6f}{verdict}")
 
 
 if __name__ == "__main__":

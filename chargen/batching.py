@@ -354,7 +354,7 @@ class _BatchStepper(_FastStepper):
         for layer in range(net.layers):
             self._layer(layer)
         for last, out in zip(self.last_pairs, self.pair_logits, strict=True):
-            torch.addmm(net.head_bias, last, net.head_weight_t, out=out)  # (2, V)
+            net.head_into(last, out)  # (2, V)
 
 
 def _name_this_thread(name: str) -> None:

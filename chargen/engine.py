@@ -34,6 +34,9 @@ _T = TypeVar("_T")
 # them in fewer bits is what pays: fbgemm's fp16 GEMM (sums in fp32) and its int8 GEMM.
 # benchmarks/bench_generate.py measures all of them against the lesson's loops.
 
+INT8_HEAD_MIN_TOKENS = 256
+"""``int8`` quantises the output head of a model with more tokens than this (a word model)."""
+
 PRECISIONS = ("auto", "exact", "fp32", "fp16", "int8")
 """Which network runs a generation.
 
@@ -44,7 +47,8 @@ PRECISIONS = ("auto", "exact", "fp32", "fp16", "int8")
   rounded to fp16 (:func:`reference_model`).
 - ``int8``: the recurrent matrices in int8 (one scale per row) and their inputs, hidden states
   in (-1, 1), quantised to 7 bits with one fixed scale, so rows never affect each other; the
-  head stays fp32. The fastest here (~1.3x fp16 per step).
+  head stays fp32, except over more than :data:`INT8_HEAD_MIN_TOKENS` tokens (a word model),
+  where it is most of a step and is quantised the same way. The fastest here (~1.3x fp16 per step).
 - ``auto``: on the CPU the fastest that works with this torch (``int8``, else ``fp16``, else
   ``fp32``); off the CPU ``exact``.
 
@@ -181,8 +185,15 @@ class _PackedNetwork:
                 both = torch.cat([w["weight_ih"], w["weight_hh"]], dim=1)  # (G*H, H + H)
                 self.fused.append(_Linear(both, w["bias_ih"] + w["bias_hh"], precision))
         head = model.head
-        self.head_weight_t = head.weight.detach().t().contiguous()  # (H, V)
-        self.head_bias = head.bias.detach().clone()
+        # The head is int8 too only where it is most of a step: a vocabulary of more than
+        # INT8_HEAD_MIN_TOKENS (a word model's 4,000 tokens: 4x the bytes of a 2x512 LSTM's
+        # recurrent matrices). A character model's small head stays fp32, its texts unchanged.
+        int8_head = precision == "int8" and head.out_features > INT8_HEAD_MIN_TOKENS
+        self.head = _Linear(head.weight, head.bias, "int8" if int8_head else "fp32")
+
+    def head_into(self, last_hidden: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The logits of ``last_hidden[B, H]`` (the top layer's states), written into ``out[B, V]``."""
+        return self.head.into(last_hidden, out)
 
 
 class _FastStepper(Stepper):
@@ -222,7 +233,7 @@ class _FastStepper(Stepper):
         torch.index_select(net.table, 0, ids, out=self.x_gates)
         for layer in range(net.layers):
             self._layer(layer)
-        return torch.addmm(net.head_bias, self.h[-1], net.head_weight_t, out=self.logits)  # (B, V)
+        return net.head_into(self.h[-1], self.logits)  # (B, V)
 
     def _pre_activation(self, layer: int) -> torch.Tensor:
         """LSTM / RNN gate sums (input and hidden projections, biases) in ``gates[layer]``."""
