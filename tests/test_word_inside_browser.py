@@ -40,7 +40,9 @@ def test_look_inside_a_word_model_token_by_token(tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(url, timeout=TIMEOUT_MS)
+            # The page's own load-time events (the model picker's change fills the views' texts) must
+            # be over before the test types, or one can land after a fill and replace it.
+            page.goto(url, timeout=TIMEOUT_MS, wait_until="networkidle")
             page.get_by_role("tab", name="Look inside").click()
 
             # Every temperature: the texts are the length asked for, in characters, and compare's.
@@ -61,6 +63,9 @@ def test_look_inside_a_word_model_token_by_token(tmp_path: Path) -> None:
             # What it expected: one shaded piece per token; a click shows that token's guesses.
             page.get_by_role("tab", name="What it expected").click()
             page.locator("#expect_text textarea").fill(text)
+            page.wait_for_function(
+                "(t) => document.querySelector('#expect_text textarea')?.value === t", arg=text, timeout=TIMEOUT_MS
+            )
             page.locator("#expect").click()
             page.wait_for_function(
                 "(n) => document.querySelectorAll('#expect_view .token').length === n",
@@ -79,6 +84,9 @@ def test_look_inside_a_word_model_token_by_token(tmp_path: Path) -> None:
             # Cells: the text coloured one piece per token.
             page.get_by_role("tab", name="Cells").click()
             page.locator("#cells_text textarea").fill(text)
+            page.wait_for_function(
+                "(t) => document.querySelector('#cells_text textarea')?.value === t", arg=text, timeout=TIMEOUT_MS
+            )
             page.locator("#cells").click()
             page.wait_for_function(
                 "(n) => document.querySelectorAll('#unit_view .token').length === n",
