@@ -89,6 +89,18 @@ class Page:
     def generate(self) -> None:
         self.page.locator("#generate").click()
 
+    def record_pane_lengths(self) -> None:
+        """From now on, push [greedy, sampled] piece counts to ``window.lengths`` whenever the sampled pane changes."""
+        self.page.evaluate(
+            """() => {
+                window.lengths = [];
+                const greedy = document.querySelector('#greedy .cg-text');
+                const sampled = document.querySelector('#sampled .cg-text');
+                new MutationObserver(() => window.lengths.push([greedy.children.length, sampled.children.length]))
+                    .observe(sampled, {childList: true});
+            }"""
+        )
+
     def wait_finished(self) -> None:
         self.page.wait_for_function("window.chargen.state.finished === true", timeout=TIMEOUT_MS)
 
@@ -162,15 +174,7 @@ def test_typing_shows_the_texts_grow_in_lockstep_and_continue_extends_them(app, 
     page = tab.page
     tab.set_inputs(prompt="ROMEO:", length=LENGTH, seed="77")
     assert page.locator("#playback input:checked").get_attribute("value") == "typing"  # the default
-    page.evaluate(
-        """() => {
-            window.lengths = [];
-            const greedy = document.querySelector('#greedy .cg-text');
-            const sampled = document.querySelector('#sampled .cg-text');
-            new MutationObserver(() => window.lengths.push([greedy.children.length, sampled.children.length]))
-                .observe(sampled, {childList: true});
-        }"""
-    )
+    tab.record_pane_lengths()
     tab.generate()
     tab.wait_finished()
     lengths = page.evaluate("window.lengths")

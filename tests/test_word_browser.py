@@ -95,15 +95,7 @@ def test_typing_plays_both_texts_token_by_token_in_lockstep(word_app, browser) -
     page = tab.page
     tab.set_inputs(prompt=PROMPT, length=LENGTH, seed="8")
     assert page.locator("#playback input:checked").get_attribute("value") == "typing"
-    page.evaluate(
-        """() => {
-            window.lengths = [];
-            const greedy = document.querySelector('#greedy .cg-text');
-            const sampled = document.querySelector('#sampled .cg-text');
-            new MutationObserver(() => window.lengths.push([greedy.children.length, sampled.children.length]))
-                .observe(sampled, {childList: true});
-        }"""
-    )
+    tab.record_pane_lengths()
     tab.generate()
     tab.wait_finished()
     expected = compare(model, PROMPT, LENGTH, temperature=0.8, seed=8)
