@@ -6,7 +6,7 @@ file (``python -m chargen deploy`` writes one into the Space), else ``CHARGEN_MO
 folders or Hub repo ids; the first is the default), else the bundled ones (``views.BUNDLED_MODELS``,
 found next to this file). Importing this file does no work: :func:`build_demo` builds the page from
 loaded models and :func:`main` does the side effects (torch threads, loading, serving). The work
-happens in ``chargen``; ``chargen.views`` makes what the page shows and ``chargen.page`` draws it.
+happens in ``chargen``; ``chargen.app.views`` makes what the page shows and ``chargen.app.page`` draws it.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from chargen import inside_tab, lazy_sessions, page, train_views, views
-from chargen.batching import ServingSettings, stream_updates, visitor_of
+from chargen.app import inside_tab, lazy_sessions, page, train_views, views
 from chargen.errors import ChargenError
-from chargen.generate import Comparison, compare, stream_compare
+from chargen.hosting.space import configured_models
 from chargen.hub import load_models
+from chargen.inference.batching import ServingSettings, stream_updates, visitor_of
+from chargen.inference.generate import Comparison, compare, stream_compare
 from chargen.model import CharRNN
-from chargen.space import configured_models
 
 PROJECT_DIR = Path(__file__).resolve().parent
 """Where the bundled models are found: next to this file, whatever the working directory."""
@@ -55,7 +55,7 @@ QUEUE_POLL_S = 0.01
 
 BATCHING = ServingSettings()
 """How ``python app.py`` serves /generate: every visitor's generation of a model stepped in one batch
-by one engine thread (chargen.batching), each handler a coroutine, no thread per request, updates
+by one engine thread (chargen.inference.batching), each handler a coroutine, no thread per request, updates
 paced so their cost stays flat as visitors come. ``CHARGEN_BATCHING=0`` serves as before: a thread
 and a batch of 2 per request, at most ``CONCURRENCY`` at once (benchmarks/load_test.py runs both)."""
 

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:>10} {'resume':>7} {kib / 1024:8.0f} {seconds:8.1f}", flush=True)
             if size <= args.old_max_mb:
                 old = (
-                    "import sys; from chargen.data import Corpus, read_text; "
+                    "import sys; from chargen.training.data import Corpus, read_text; "
                     "Corpus.from_text(read_text(sys.argv[1]), 0.05, min_chars=65)"
                 )
                 kib, seconds, _ = peak_kib([python, "-c", old, str(corpus)], env)

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chargen.checkpoint import load_checkpoint  # noqa: E402
-from chargen.data import parallel_streams  # noqa: E402
-from chargen.engine import PRECISIONS, resolve_precision, start_stepper  # noqa: E402
-from chargen.generate import compare  # noqa: E402
+from chargen.inference.engine import PRECISIONS, resolve_precision, start_stepper  # noqa: E402
+from chargen.inference.generate import compare  # noqa: E402
 from chargen.model import CharRNN, ModelConfig  # noqa: E402
+from chargen.training.data import parallel_streams  # noqa: E402
 
 DEFAULT_MODEL = ROOT / "checkpoints" / "shakespeare"
 DEFAULT_TEXT = ROOT / "runs" / "train.txt"

@@ -1,6 +1,6 @@
 """The Train tab's word vocabulary size: steps made and held-out nats per character in the same budget.
 
-Trains the tab's small preset (as ``/train`` does: ``chargen.session_training.train_config``) with
+Trains the tab's small preset (as ``/train`` does: ``chargen.app.session_training.train_config``) with
 ``--unit word`` at each vocabulary size in turn, for the same wall-clock budget, one torch thread,
 and prints the steps it made, its CPU seconds per step and its best validation figure in nats per
 character (the per-token loss divided by the validation text's characters per token), beside a
@@ -25,8 +25,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chargen import session_training as st  # noqa: E402
-from chargen.train import train  # noqa: E402
+from chargen.app import session_training as st  # noqa: E402
+from chargen.training.train import train  # noqa: E402
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """How long each "Look inside" view takes for 2,000 characters on a bundled model, one torch thread.
 
-Each view is timed as the API runs it (inputs checked, the chargen.inside work, the JSON answer;
+Each view is timed as the API runs it (inputs checked, the chargen.inference.inside work, the JSON answer;
 gradio's own overhead is not included), beside the Generate button's work (``compare``, 2,000
 characters greedy and sampled) as the baseline measured in the same run. Then the cell finder's
 best unit per property on the same text. Run it on one quiet core::
@@ -27,9 +27,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chargen import inside, inside_views  # noqa: E402
-from chargen.generate import compare  # noqa: E402
+from chargen.app import inside_views  # noqa: E402
 from chargen.hub import load_model  # noqa: E402
+from chargen.inference import inside  # noqa: E402
+from chargen.inference.generate import compare  # noqa: E402
 
 CHARS = 2000
 TARGET_MS = 300.0

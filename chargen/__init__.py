@@ -1,9 +1,10 @@
 """chargen: character-level RNN, LSTM and GRU language models you can train, sample and share."""
 
 from chargen.checkpoint import load_checkpoint, save_checkpoint
-from chargen.decoding import RepetitionPenalty, Temperature, TopK, TopP, build_processors
 from chargen.errors import ChargenError, CheckpointError, ConfigError, CorpusError, UnknownCharactersError
-from chargen.generate import (
+from chargen.hub import HubError, LoadedModels, load_model, load_models, parse_models_env, push_checkpoint
+from chargen.inference.decoding import RepetitionPenalty, Temperature, TopK, TopP, build_processors
+from chargen.inference.generate import (
     DEFAULT_PROMPT,
     MAX_LENGTH,
     MAX_PROMPT_CHARS,
@@ -15,10 +16,9 @@ from chargen.generate import (
     next_char_distributions,
     stream_compare,
 )
-from chargen.hub import HubError, LoadedModels, load_model, load_models, parse_models_env, push_checkpoint
-from chargen.loops import Loop, find_loop
+from chargen.inference.loops import Loop, find_loop
+from chargen.inference.settings import SamplingSettings
 from chargen.model import CharRNN, ModelConfig
-from chargen.settings import SamplingSettings
 from chargen.vocab import Vocab
 
 __all__ = [

@@ -105,8 +105,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from chargen.distributed import ranks_from_env
-    from chargen.train import TrainConfig, train
+    from chargen.training.distributed import ranks_from_env
+    from chargen.training.train import TrainConfig, train
 
     given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "resume", "quiet")}
     config = TrainConfig(**given)
@@ -160,10 +160,10 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from chargen.data import read_text
     from chargen.errors import CorpusError
-    from chargen.evaluate import score_text
     from chargen.hub import load_model
+    from chargen.training.data import read_text
+    from chargen.training.evaluate import score_text
 
     if args.streams < 1:
         raise ChargenError(f"--streams must be at least 1, got {args.streams}")
@@ -259,9 +259,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from chargen.generate import stream_compare
     from chargen.hub import load_model
-    from chargen.settings import SamplingSettings
+    from chargen.inference.generate import stream_compare
+    from chargen.inference.settings import SamplingSettings
 
     sampling = SamplingSettings(
         temperature=args.temperature,
@@ -323,13 +323,13 @@ COMMANDS["generate"] = (_add_generate, _run_generate)
 
 
 def _add_deploy(sub: argparse._SubParsersAction) -> None:
-    from chargen.deploy import add_parser
+    from chargen.hosting.deploy import add_parser
 
     add_parser(sub)
 
 
 def _run_deploy(args: argparse.Namespace) -> int:
-    from chargen.deploy import run_cli
+    from chargen.hosting.deploy import run_cli
 
     return run_cli(args)
 

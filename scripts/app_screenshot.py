@@ -32,7 +32,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     import app
-    from chargen import views
+    from chargen.app import views
 
     views.set_torch_threads(app.TORCH_THREADS)
     models, notices = app.load_app_models(None)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from chargen.errors import ConfigError
-from chargen.generate import compare, next_char_distribution
-from chargen.loops import find_loop
+from chargen.inference.generate import compare, next_char_distribution
+from chargen.inference.loops import find_loop
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,14 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
     [(0, 0.0), (0.8, 0.8), (2, 2.0), ("1.5", 1.5), (" 0.25 ", 0.25)],
 )
 def test_temperature_accepts_numbers_and_numeric_strings(value, expected) -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert views.check_temperature(value) == expected
 
 
 @pytest.mark.parametrize("value", [-0.1, 2.01, 5, float("nan"), float("inf"), "abc", "", None, True, [0.8], {}])
 def test_temperature_refuses_with_the_allowed_range(value) -> None:
-    from chargen import views
+    from chargen.app import views
 
     with pytest.raises(ConfigError, match="temperature must be a number from 0 to 2"):
         views.check_temperature(value)
@@ -46,21 +46,21 @@ def test_temperature_refuses_with_the_allowed_range(value) -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [(10, 10), (300, 300), (300.0, 300), ("2000", 2000)])
 def test_length_accepts_whole_numbers(value, expected) -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert views.check_length(value) == expected
 
 
 @pytest.mark.parametrize("value", [9, 2001, 1e9, 20.5, "lots", None, False, float("nan"), -5])
 def test_length_refuses_with_the_allowed_range(value) -> None:
-    from chargen import views
+    from chargen.app import views
 
     with pytest.raises(ConfigError, match="length must be a whole number of characters from 10 to 2000"):
         views.check_length(value)
 
 
 def test_advanced_inputs_blank_or_neutral_mean_off() -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert views.check_top_k(None) is None
     assert views.check_top_k(0) is None
@@ -91,14 +91,14 @@ def test_advanced_inputs_blank_or_neutral_mean_off() -> None:
     ],
 )
 def test_advanced_inputs_refuse_clearly(check: str, value, message: str) -> None:
-    from chargen import views
+    from chargen.app import views
 
     with pytest.raises(ConfigError, match=message):
         getattr(views, check)(value)
 
 
 def test_prompt_is_bounded_and_must_be_text() -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert views.check_prompt(None) == ""
     assert views.check_prompt("x" * views.APP_MAX_PROMPT) == "x" * views.APP_MAX_PROMPT
@@ -109,7 +109,7 @@ def test_prompt_is_bounded_and_must_be_text() -> None:
 
 
 def test_only_configured_models_can_be_chosen_by_short_name_or_alias() -> None:
-    from chargen import views
+    from chargen.app import views
 
     menu = views.ModelMenu(
         ("shakespeare", "python"), {"checkpoints/python": "python", "/x/checkpoints/python": "python"}
@@ -125,7 +125,7 @@ def test_only_configured_models_can_be_chosen_by_short_name_or_alias() -> None:
 
 
 def test_models_have_short_names_and_bundled_ones_resolve_against_the_project(tmp_path: Path) -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert views.short_name("checkpoints/shakespeare") == "shakespeare"
     assert views.short_name("/somewhere/else/checkpoints/python/") == "python"
@@ -159,13 +159,13 @@ def test_models_have_short_names_and_bundled_ones_resolve_against_the_project(tm
     ],
 )
 def test_the_loop_line_says_it_in_words_counting_from_one(text: str, line: str) -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert views.loop_sentence(text, find_loop(text)) == line
 
 
 def test_where_greedy_and_sampled_part() -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert views.parting_index("the cat", "the dog") == 4
     assert views.parting_index("abc", "xbc") == 0
@@ -174,8 +174,8 @@ def test_where_greedy_and_sampled_part() -> None:
 
 
 def test_page_data_holds_what_the_page_draws() -> None:
-    from chargen import views
-    from chargen.generate import Comparison
+    from chargen.app import views
+    from chargen.inference.generate import Comparison
 
     request = views.Request("ROMEO:", 0.8, 12, None, 0.9, 5, "shakespeare")
     greedy = "ab" + "c" * 10
@@ -199,7 +199,7 @@ def test_page_data_holds_what_the_page_draws() -> None:
 
 
 def test_model_facts_come_from_the_card_and_the_model(tmp_path: Path) -> None:
-    from chargen import views
+    from chargen.app import views
     from tests.conftest import tiny_model
 
     assert "tiny_shakespeare" in views.card_facts(ROOT / "checkpoints" / "shakespeare")
@@ -212,7 +212,7 @@ def test_model_facts_come_from_the_card_and_the_model(tmp_path: Path) -> None:
 
 
 def test_notices_are_escaped_markdown() -> None:
-    from chargen import views
+    from chargen.app import views
 
     shown = views.notices_markdown(["dropped: '*' '<script>' '[x](y)'"])
     assert shown.startswith("- ")
@@ -221,7 +221,7 @@ def test_notices_are_escaped_markdown() -> None:
 
 
 def test_example_prompts_follow_the_offered_models() -> None:
-    from chargen import views
+    from chargen.app import views
 
     both = views.example_prompts(["shakespeare", "python"])
     assert ("ROMEO:", "shakespeare") in both and ("import os\n\n\nclass ", "python") in both
@@ -229,7 +229,7 @@ def test_example_prompts_follow_the_offered_models() -> None:
 
 
 def test_throttle_keeps_first_and_last_and_drops_bursts() -> None:
-    from chargen import views
+    from chargen.app import views
 
     assert list(views.throttle(range(1000), interval=10.0)) == [0, 999]
     assert list(views.throttle([5], interval=10.0)) == [5]
@@ -241,7 +241,7 @@ def test_throttle_keeps_first_and_last_and_drops_bursts() -> None:
 def test_the_distribution_at_a_step_is_the_one_sampling_drew_from(app, temperature, top_k, top_p) -> None:
     """The oracle is generation itself: the probability it reported for each drawn character (the
     shading) must be the bar of that character at that step."""
-    from chargen import views
+    from chargen.app import views
 
     model = app.models["shakespeare"]
     result = compare(model, "ROMEO:", 60, temperature=temperature, top_k=top_k, top_p=top_p, seed=11)
@@ -301,7 +301,7 @@ def test_generate_streams_then_matches_compare(app) -> None:
 
 
 def views_loop_line(comparison) -> str:
-    from chargen import views
+    from chargen.app import views
 
     return views.loop_sentence(comparison.greedy, find_loop(comparison.greedy))
 

@@ -1,7 +1,7 @@
 """The continuous-batching engine: every request's text is compare()'s for the same arguments,
 however many requests share the batch and whenever they join or leave.
 
-The oracle is :func:`chargen.generate.compare` run alone, one request at a time.
+The oracle is :func:`chargen.inference.generate.compare` run alone, one request at a time.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from chargen.batching import BatchingEngine, EngineFull, UpdatePacer, stream_updates, visitor_of
 from chargen.errors import ConfigError
-from chargen.generate import compare
-from chargen.settings import SamplingSettings
+from chargen.inference.batching import BatchingEngine, EngineFull, UpdatePacer, stream_updates, visitor_of
+from chargen.inference.generate import compare
+from chargen.inference.settings import SamplingSettings
 
 # Different prompts, lengths, temperatures, seeds, top-k, top-p and repetition penalties, and
 # the edge cases: an empty prompt, unknown characters, greedy (temperature 0), one character.
@@ -278,7 +278,7 @@ def batched_app(tmp_path_factory: pytest.TempPathFactory):
     """app.py's page over the bundled models with batching on (as ``python app.py`` serves it), launched."""
     import os
 
-    from chargen.batching import ServingSettings
+    from chargen.inference.batching import ServingSettings
 
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     os.environ.pop("CHARGEN_MODELS", None)

@@ -233,9 +233,9 @@ def test_only_the_documented_endpoints_and_files_only_where_the_train_tab_takes_
 def test_the_page_bounds_every_input_as_the_handler_does(app, url: str) -> None:
     import httpx
 
-    from chargen import views
-    from chargen.decoding import MAX_TEMPERATURE
-    from chargen.generate import MAX_LENGTH, MAX_PROMPT_CHARS
+    from chargen.app import views
+    from chargen.inference.decoding import MAX_TEMPERATURE
+    from chargen.inference.generate import MAX_LENGTH, MAX_PROMPT_CHARS
 
     config = httpx.get(url + "config").json()
     props = {c["props"].get("elem_id"): c["props"] for c in config["components"] if c.get("props")}
@@ -251,7 +251,7 @@ def test_the_page_bounds_every_input_as_the_handler_does(app, url: str) -> None:
 
 
 def test_the_api_refuses_just_past_each_bound_and_serves_at_it(app, client) -> None:
-    from chargen import views
+    from chargen.app import views
 
     at_bounds = client.predict(
         "R" * views.APP_MAX_PROMPT, 2, views.APP_MIN_LENGTH, views.APP_MAX_TOP_K, 0.05, "0", api_name="/generate"

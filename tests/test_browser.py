@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chargen.generate import compare
+from chargen.inference.generate import compare
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

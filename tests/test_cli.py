@@ -155,7 +155,8 @@ def test_card_samples_keeps_non_ascii_prompts_and_reads_escapes(tmp_path: Path) 
 
 
 def test_the_package_metadata_names_what_exists() -> None:
-    """pyproject.toml: a build system, the chargen package only, and a console command that resolves."""
+    """pyproject.toml: a build system, the chargen package and every sub-package (no other top-level
+    package), and a console command that resolves."""
     import importlib
 
     from tests.conftest import ROOT
@@ -164,7 +165,11 @@ def test_the_package_metadata_names_what_exists() -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["build-system"]["build-backend"] == "setuptools.build_meta"
-    assert project["tool"]["setuptools"]["packages"] == ["chargen"]
+    from setuptools import find_packages
+
+    found = set(find_packages(ROOT, **project["tool"]["setuptools"]["packages"]["find"]))
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "chargen").rglob("__init__.py")}
+    assert found == on_disk and {"chargen", "chargen.app", "chargen.hosting"} <= found
     module, _, name = project["project"]["scripts"]["chargen"].partition(":")
     assert callable(getattr(importlib.import_module(module), name))
     installed = {line.split("=")[0].split(">")[0].strip().lower() for line in project["project"]["dependencies"]}

@@ -14,11 +14,18 @@ import numpy as np
 import pytest
 import torch
 
-from chargen import corpus_file
-from chargen.corpus_file import CACHE_DIR_NAME, MAX_VOCAB, cached_encoding, encode_file, load_corpus, scan_vocab
-from chargen.data import Corpus, read_text
 from chargen.errors import CorpusError
-from chargen.train import TrainConfig, train
+from chargen.training import corpus_file
+from chargen.training.corpus_file import (
+    CACHE_DIR_NAME,
+    MAX_VOCAB,
+    cached_encoding,
+    encode_file,
+    load_corpus,
+    scan_vocab,
+)
+from chargen.training.data import Corpus, read_text
+from chargen.training.train import TrainConfig, train
 from chargen.vocab import Vocab
 from tests.conftest import make_text
 

@@ -13,8 +13,8 @@ import torch
 from chargen import ConfigError, CorpusError, load_model
 from chargen.checkpoint import read_weights
 from chargen.cli import main
-from chargen.data import MAX_VAL_BLOCKS, MIN_VAL_BLOCK, Corpus, read_text
-from chargen.train import STATE_NAME, TrainConfig, train
+from chargen.training.data import MAX_VAL_BLOCKS, MIN_VAL_BLOCK, Corpus, read_text
+from chargen.training.train import STATE_NAME, TrainConfig, train
 from tests.conftest import make_text
 
 
@@ -246,8 +246,8 @@ def _drop_scheme_keys(out: Path) -> None:
 
 
 def test_a_state_saved_before_schemes_resumes_with_its_tail_split(corpus_file: Path, tmp_path: Path) -> None:
-    from chargen.evaluate import nll_per_char
-    from chargen.train import _load_state
+    from chargen.training.evaluate import nll_per_char
+    from chargen.training.train import _load_state
 
     old = {**SMALL, "val_scheme": "tail", "val_fraction": 0.1}
     straight = tmp_path / "straight"
@@ -296,7 +296,7 @@ def test_saved_configs_without_the_new_keys_get_the_old_split() -> None:
     ],
 )
 def test_each_validation_option_reaches_the_split(corpus_file: Path, tmp_path: Path, options: dict, spans) -> None:
-    from chargen.train import prepare
+    from chargen.training.train import prepare
 
     n = len(read_text(corpus_file))
     _, corpus, *_ = prepare(TrainConfig(corpus=str(corpus_file), out=str(tmp_path / "r"), **SMALL, **options), False)
@@ -304,7 +304,7 @@ def test_each_validation_option_reaches_the_split(corpus_file: Path, tmp_path: P
 
 
 def test_the_val_gap_option_reaches_the_blocks(corpus_file: Path, tmp_path: Path) -> None:
-    from chargen.train import prepare
+    from chargen.training.train import prepare
 
     text = read_text(corpus_file)
     for gap, expected in ((None, SMALL["seq_len"] + 1), (0, 0), (300, 300)):

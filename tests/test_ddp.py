@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from chargen import load_model
-from chargen.distributed import Ranks, ranks_from_env
 from chargen.errors import ConfigError
-from chargen.train import LOG_NAME, STATE_NAME, _load_state
+from chargen.training.distributed import Ranks, ranks_from_env
+from chargen.training.train import LOG_NAME, STATE_NAME, _load_state
 from tests.conftest import make_text
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from chargen.decoding import (
+from chargen.errors import ChargenError, ConfigError
+from chargen.inference.decoding import (
     RepetitionPenalty,
     Temperature,
     TopK,
@@ -23,7 +24,6 @@ from chargen.decoding import (
     gumbel_noise,
     sample_choice,
 )
-from chargen.errors import ChargenError, ConfigError
 
 NO_IDS = torch.empty(1, 0, dtype=torch.long)
 

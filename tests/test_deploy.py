@@ -26,9 +26,9 @@ from conftest import ROOT, free_port, run_cli, tiny_model
 from hub_server import TOKEN, StandInHub
 
 from chargen.checkpoint import save_checkpoint
-from chargen.deploy import DeployError, DeploySettings, Pin, deploy, dry_run, models_file_text, space_files
 from chargen.errors import CheckpointError, ConfigError
-from chargen.space import MODELS_FILE, configured_models, read_models_file
+from chargen.hosting.deploy import DeployError, DeploySettings, Pin, deploy, dry_run, models_file_text, space_files
+from chargen.hosting.space import MODELS_FILE, configured_models, read_models_file
 
 OWNER = "alice"
 SPACE = f"{OWNER}/demo"
@@ -91,7 +91,7 @@ def run_deploy(hub: StandInHub, settings: DeploySettings, project: Path) -> tupl
     return lines, result
 
 
-# -- the models file (chargen.space) ---------------------------------------------------------
+# -- the models file (chargen.hosting.space) ---------------------------------------------------------
 
 
 def test_models_file_wins_over_env_which_wins_over_the_bundled_default(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest import argmax_loop, tiny_model
 
-from chargen import engine
-from chargen.engine import PRECISIONS, _cached, reference_model, resolve_precision, start_stepper
 from chargen.errors import ConfigError
-from chargen.generate import compare
+from chargen.inference import engine
+from chargen.inference.engine import PRECISIONS, _cached, reference_model, resolve_precision, start_stepper
+from chargen.inference.generate import compare
 from chargen.model import CharRNN
 
 VOCAB = "\n abcdefgh."
@@ -207,7 +207,7 @@ def test_int8_stepper_stays_close_to_the_fp32_network(cell):
 
 
 def test_int8_products_are_exactly_the_quantised_maths():
-    engine = sys.modules["chargen.engine"]
+    engine = sys.modules["chargen.inference.engine"]
     torch.manual_seed(0)
     weight, bias = torch.randn(96, 48) * 0.2, torch.randn(96)
     x = torch.rand(3, 48) * 2 - 1
@@ -221,7 +221,7 @@ def test_int8_products_are_exactly_the_quantised_maths():
 
 
 def test_auto_is_the_fastest_precision_that_runs_and_falls_back(lstm, monkeypatch):
-    engine = sys.modules["chargen.engine"]
+    engine = sys.modules["chargen.inference.engine"]
     assert engine.resolve_precision(lstm) == "int8"
     monkeypatch.setattr(engine, "_precision_works", lambda precision: False)
     assert engine.resolve_precision(lstm) == "fp32"

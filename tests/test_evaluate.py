@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from chargen.evaluate import nll_per_char, report
 from chargen.model import CharRNN, ModelConfig
+from chargen.training.evaluate import nll_per_char, report
 from tests.conftest import tiny_model
 
 

@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 from chargen import CheckpointError, load_model, load_models, save_checkpoint
 from chargen.checkpoint import read_weights
 from chargen.hub import BUNDLED_MODEL
-from chargen.train import STATE_NAME, TrainConfig, train
+from chargen.training.train import STATE_NAME, TrainConfig, train
 from tests.conftest import ROOT, tiny_model
 
 KILLS = 5

@@ -17,7 +17,7 @@ import chargen
 from chargen.checkpoint import save_checkpoint
 from chargen.cli import main
 from chargen.errors import ChargenError, ConfigError
-from chargen.generate import (
+from chargen.inference.generate import (
     DEFAULT_PROMPT,
     MAX_PROMPT_CHARS,
     compare,
@@ -188,7 +188,7 @@ def test_stream_validates_at_the_call_not_at_the_first_next(lstm):
 
 
 def test_stopping_the_stream_stops_the_work(lstm, monkeypatch):
-    generate_module = sys.modules["chargen.generate"]
+    generate_module = sys.modules["chargen.inference.generate"]
     calls = []
     original = generate_module._FastStepper.step
     monkeypatch.setattr(generate_module._FastStepper, "step", lambda self, ids: calls.append(1) or original(self, ids))
@@ -294,9 +294,9 @@ def test_next_char_distribution_is_likeliest_first_ties_in_vocabulary_order(lstm
 
 
 def test_distributions_at_several_temperatures_run_the_prompt_once(lstm, monkeypatch):
-    from chargen.generate import next_char_distributions
+    from chargen.inference.generate import next_char_distributions
 
-    generate_module = sys.modules["chargen.generate"]  # chargen.generate is also the function
+    generate_module = sys.modules["chargen.inference.generate"]  # chargen.inference.generate is also the function
 
     primed = []
     real = generate_module.start_stepper
@@ -414,7 +414,7 @@ def test_not_a_model():
 def test_public_api_is_exported():
     for name in ("compare", "stream_compare", "generate", "Comparison", "Generation", "find_loop", "Loop"):
         assert hasattr(chargen, name)
-    assert chargen.compare is compare and chargen.generate is generate
+    assert chargen.compare is compare and chargen.inference.generate is generate
 
 
 # --- CLI -----------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from chargen import ConfigError, compare, generate, next_char_distribution, stream_compare
-from chargen.decoding import MAX_TEMPERATURE
-from chargen.generate import MAX_LENGTH, MAX_PROMPT_CHARS, MAX_SEED, PRECISIONS, Comparison
+from chargen import ConfigError, compare, next_char_distribution, stream_compare
+from chargen.inference import generate
+from chargen.inference.decoding import MAX_TEMPERATURE
+from chargen.inference.generate import MAX_LENGTH, MAX_PROMPT_CHARS, MAX_SEED, PRECISIONS, Comparison
 from chargen.model import CharRNN
 from tests.conftest import tiny_model
 
@@ -271,14 +272,14 @@ def run_handler(app: Any, **inputs: Any) -> tuple:
 
 def app_expects(length: Any) -> int:
     """How many characters the app promises for this length input."""
-    from chargen import views
+    from chargen.app import views
 
     return views.check_length(length)
 
 
 def app_model(name: Any) -> CharRNN:
     """The model the app uses for this model-name input (blank means the first)."""
-    from chargen import views
+    from chargen.app import views
 
     return APP_MODELS[views.check_model_name(name, list(APP_MODELS))]
 

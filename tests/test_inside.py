@@ -1,4 +1,4 @@
-"""chargen.inside on tiny seeded models: the sweep equals compare / generate row for row, expectations
+"""chargen.inference.inside on tiny seeded models: the sweep equals compare / generate row for row, expectations
 are the generating network's, activations match a hand-written recurrence, correlations match
 numpy, a trained cell finds a learnable property, and beam search matches brute force."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from chargen import inside
 from chargen.errors import ConfigError, UnknownCharactersError
-from chargen.generate import compare, generate
+from chargen.inference import inside
+from chargen.inference.generate import compare, generate
 from chargen.model import CharRNN, ModelConfig
 
 VOCAB = '\n "().:abcdefgh'
@@ -372,7 +372,7 @@ def test_a_trained_model_grows_a_position_in_line_cell():
 
 def sequence_logprobs(model: CharRNN, prompt: str, length: int, precision: str) -> dict[str, float]:
     """Every continuation of ``length`` characters with its log-probability, scored one row per text."""
-    from chargen.engine import start_stepper
+    from chargen.inference.engine import start_stepper
 
     chars = model.vocab.chars
     texts = ["".join(t) for t in itertools.product(chars, repeat=length)]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chargen import inside_views
-from chargen.generate import compare
+from chargen.app import inside_views
+from chargen.inference.generate import compare
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]

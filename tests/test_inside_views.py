@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from chargen import inside, inside_views
+from chargen.app import inside_views
 from chargen.errors import ConfigError
-from chargen.generate import compare
+from chargen.inference import inside
+from chargen.inference.generate import compare
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""chargen.lazy_sessions: a visitor's session state built block by block holds exactly what
+"""chargen.app.lazy_sessions: a visitor's session state built block by block holds exactly what
 gradio's own SessionState holds (the oracle), and a launched demo serves through it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 from gradio.state_holder import SessionState
 
-from chargen.lazy_sessions import LazySessionState, LazyStateHolder, install
+from chargen.app.lazy_sessions import LazySessionState, LazyStateHolder, install
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from chargen.errors import ConfigError
-from chargen.loops import MIN_LOOP_CHARS, Loop, find_loop
+from chargen.inference.loops import MIN_LOOP_CHARS, Loop, find_loop
 
 
 def brute_force_loop(text: str, min_repeats: int = 2, min_length: int = MIN_LOOP_CHARS) -> Loop | None:

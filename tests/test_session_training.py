@@ -13,8 +13,7 @@ from conftest import make_text, tiny_model
 from hub_server import TOKEN, StandInHub
 
 import chargen
-from chargen.errors import ChargenError, CheckpointError, ConfigError, CorpusError
-from chargen.session_training import (
+from chargen.app.session_training import (
     MAX_BYTES,
     MIN_CHARS,
     RunHistory,
@@ -31,6 +30,7 @@ from chargen.session_training import (
     zero_gpu_max_seconds,
     zero_gpu_refusal,
 )
+from chargen.errors import ChargenError, CheckpointError, ConfigError, CorpusError
 
 TEXT = make_text(words=3000)  # ~11.7k characters
 

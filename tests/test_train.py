@@ -12,7 +12,7 @@ import torch
 
 from chargen import ConfigError, CorpusError, load_model
 from chargen.checkpoint import read_weights
-from chargen.train import STATE_NAME, TrainConfig, learning_rate, train
+from chargen.training.train import STATE_NAME, TrainConfig, learning_rate, train
 from tests.conftest import ROOT
 
 TINY = {
@@ -43,15 +43,15 @@ def test_loss_drops_and_outputs_are_written(corpus_file: Path, tmp_path: Path) -
         STATE_NAME,
         "log.jsonl",
         "loss.png",
-        "corpus_cache",  # the corpus's encoded ids, reused on resume (chargen.corpus_file)
+        "corpus_cache",  # the corpus's encoded ids, reused on resume (chargen.training.corpus_file)
     }
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_best_checkpoint_is_the_best_evaluated_model(corpus_file: Path, tmp_path: Path) -> None:
-    from chargen.data import Corpus, read_text
-    from chargen.evaluate import nll_of_rows
+    from chargen.training.data import Corpus, read_text
+    from chargen.training.evaluate import nll_of_rows
 
     out = tmp_path / "run"
     config = TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=30, **TINY)
@@ -230,7 +230,7 @@ def _rewrite_state(out: Path, change) -> None:
     """Edit a saved training state's metadata and tensors in place, as another machine would have saved it."""
     from safetensors.torch import save_file
 
-    from chargen.train import _load_state
+    from chargen.training.train import _load_state
 
     meta, tensors = _load_state(out / STATE_NAME)
     change(meta, tensors)
@@ -258,7 +258,7 @@ def test_a_bare_resume_keeps_the_saved_budget_and_continues_exactly(corpus_file:
 
 
 def test_a_fresh_run_without_a_budget_gets_the_default_one(corpus_file: Path, tmp_path: Path) -> None:
-    from chargen.train import DEFAULT_MAX_STEPS, prepare
+    from chargen.training.train import DEFAULT_MAX_STEPS, prepare
 
     config, *_ = prepare(TrainConfig(corpus=str(corpus_file), out=str(tmp_path / "run")), resume=False)
     assert (config.max_steps, config.max_minutes, config.device) == (DEFAULT_MAX_STEPS, None, "cpu")
@@ -290,7 +290,7 @@ def test_a_run_saved_on_cuda_resumes_with_device_cpu(corpus_file: Path, tmp_path
 def _bar_text(config: TrainConfig, step: int, elapsed: float, updates) -> str:
     import io
 
-    from chargen.train import _ProgressBar
+    from chargen.training.train import _ProgressBar
 
     sink = io.StringIO()
     bar = _ProgressBar(config, step, elapsed, file=sink)
@@ -332,7 +332,7 @@ def test_progress_bar_shows_val_only_after_an_evaluation_of_trained_weights() ->
 
 
 def test_a_second_ctrl_c_stops_at_once() -> None:
-    from chargen.train import _StopSignals
+    from chargen.training.train import _StopSignals
 
     with _StopSignals() as signals:
         os.kill(os.getpid(), signal.SIGINT)  # the first: stop at the next step, saving first

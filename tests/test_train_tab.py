@@ -37,8 +37,8 @@ def client_for(url: str):
 def bigram_nats_per_char(text: str) -> float:
     """The held-out loss of a smoothed bigram count table on the validation blocks /train holds out:
     counts from the training spans, the best of a few smoothing strengths (a baseline in its favour)."""
-    from chargen import session_training as st
-    from chargen.data import Corpus
+    from chargen.app import session_training as st
+    from chargen.training.data import Corpus
 
     preset = st.PRESETS["small"]
     corpus = Corpus.from_text(text, 0.05, min_chars=preset.seq_len + 1, scheme="blocks")
@@ -155,7 +155,7 @@ def test_compare_cells_trains_all_three_and_overlays_their_validation_curves(ser
 
 
 def test_zero_gpu_settings_and_cost_line(monkeypatch) -> None:
-    from chargen import train_views
+    from chargen.app import train_views
 
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     monkeypatch.setenv("CHARGEN_TRAIN_MAX_SECONDS", "120")
@@ -172,7 +172,7 @@ def test_push_to_the_stand_in_hub_with_the_servers_token(served, tmp_path: Path,
     from gradio_client import handle_file
 
     import chargen
-    from chargen import session_training as st
+    from chargen.app import session_training as st
 
     url, _, hub = served
     store = st.SessionStore(root=tmp_path)
@@ -205,7 +205,7 @@ def test_the_zero_gpu_path_streams_stops_and_turns_a_refusal_into_a_message(tmp_
     the fork (read in spaces 0.51.3: a refusal is a gr.Error titled "ZeroGPU ..." raised before the run)."""
     import gradio as gr
 
-    from chargen import session_training as st
+    from chargen.app import session_training as st
 
     real = st.gpu_train_stream
     calls = []

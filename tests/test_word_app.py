@@ -11,12 +11,12 @@ import os
 import pytest
 import torch
 
-from chargen import views
+from chargen.app import views
 from chargen.checkpoint import save_checkpoint
 from chargen.errors import ConfigError
-from chargen.generate import compare, next_char_distribution, prepare_prompt
-from chargen.loops import find_loop
-from chargen.settings import SamplingSettings
+from chargen.inference.generate import compare, next_char_distribution, prepare_prompt
+from chargen.inference.loops import find_loop
+from chargen.inference.settings import SamplingSettings
 from tests.conftest import build_app, make_text, pieces_of, tiny_model, tiny_word_model
 
 PROMPT = "The cat sat on"
@@ -95,7 +95,7 @@ def test_a_character_models_page_data_has_no_steps(word_app) -> None:
 
 def test_the_batching_engine_serves_a_word_model_with_the_same_outputs(word_app) -> None:
     import app as module
-    from chargen.batching import ServingSettings
+    from chargen.inference.batching import ServingSettings
 
     handlers = module.Handlers(module.offered_models(word_app.models), batching=ServingSettings(max_active=4))
     try:

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import torch
 
-from chargen import views
-from chargen.generate import compare
-from chargen.loops import find_loop
+from chargen.app import views
+from chargen.inference.generate import compare
+from chargen.inference.loops import find_loop
 from tests.conftest import build_app, make_text, tiny_model, tiny_word_model
 from tests.test_browser import Page, browser  # noqa: F401  (browser: the module's fixture)
 

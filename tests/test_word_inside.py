@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from chargen import inside, inside_views
-from chargen.generate import compare, generate
+from chargen.app import inside_views
+from chargen.inference import inside
+from chargen.inference.generate import compare, generate
 from chargen.model import CharRNN
 from tests.conftest import make_text, pieces_of, tiny_word_model
 from tests.test_inside import recurrence

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chargen import inside
-from chargen.generate import compare
+from chargen.inference import inside
+from chargen.inference.generate import compare
 from tests.conftest import build_app, tiny_word_model
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from chargen import session_training as st
+from chargen.app import session_training as st
 from chargen.errors import ConfigError, CorpusError
-from chargen.evaluate import score_text
-from chargen.generate import generate
+from chargen.inference.generate import generate
+from chargen.training.evaluate import score_text
 from tests.conftest import make_text
 
 TEXT = make_text(words=3000)

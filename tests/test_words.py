@@ -24,14 +24,14 @@ from hypothesis import strategies as st
 from chargen import load_model
 from chargen.checkpoint import CONFIG_DIGEST_KEY, read_weights_and_metadata, save_checkpoint
 from chargen.cli import main
-from chargen.corpus_file import cached_encoding, encode_file, scan_vocab, token_chunks
-from chargen.data import Corpus, read_text
-from chargen.decoding import REPETITION_WINDOW
 from chargen.errors import ConfigError, CorpusError, UnknownCharactersError
-from chargen.evaluate import score_text
-from chargen.generate import compare, generate, reference_model, stream_compare
+from chargen.inference.decoding import REPETITION_WINDOW
+from chargen.inference.generate import compare, generate, reference_model, stream_compare
 from chargen.model import CharRNN
-from chargen.train import STATE_NAME, TrainConfig, train
+from chargen.training.corpus_file import cached_encoding, encode_file, scan_vocab, token_chunks
+from chargen.training.data import Corpus, read_text
+from chargen.training.evaluate import score_text
+from chargen.training.train import STATE_NAME, TrainConfig, train
 from chargen.vocab import Vocab, split_tokens
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -380,7 +380,7 @@ def test_a_tail_validated_word_run_logs_nats_per_char_of_its_streams(corpus_file
 def test_a_word_runs_speed_counts_the_characters_of_its_windows(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
     import types
 
-    import chargen.train as train_module
+    import chargen.training.train as train_module
 
     # A clock that moves one second per reading: each step (read at its start and its end) takes 1 s,
     # so its characters per second are the characters of the windows it trained on.
@@ -639,7 +639,7 @@ def test_unknown_prompt_characters_are_dropped_and_reported(word_model: CharRNN)
 
 
 def test_a_long_prompt_feeds_its_last_whole_tokens_within_max_prompt_chars(word_model: CharRNN) -> None:
-    from chargen.generate import MAX_PROMPT_CHARS, prepare_prompt
+    from chargen.inference.generate import MAX_PROMPT_CHARS, prepare_prompt
 
     prompt = "d" + "the cat sat on a mat " * 400  # 8,401 characters, ~3,200 tokens
     prepared = prepare_prompt(word_model, prompt)
@@ -651,7 +651,7 @@ def test_a_long_prompt_feeds_its_last_whole_tokens_within_max_prompt_chars(word_
 
 @pytest.mark.parametrize("precision", ["int8", "exact"])
 def test_the_batching_engine_gives_compares_texts_for_word_models(precision: str) -> None:
-    from chargen.batching import BatchingEngine
+    from chargen.inference.batching import BatchingEngine
 
     model = tiny_word_model("gru", vocab_size=40, hidden=32, seed=2)
     requests = [

@@ -28,8 +28,8 @@ def serve_with_train_tab(
 
     threads = torch.get_num_threads()
     import app
-    from chargen import session_training as st
-    from chargen import train_views
+    from chargen.app import session_training as st
+    from chargen.app import train_views
 
     models, notices = app.load_app_models()
     session_models = train_views.SessionModels(st.SessionStore(root=tmp / "sessions"))

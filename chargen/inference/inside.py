@@ -1,10 +1,10 @@
 """Looking inside a model: every temperature at once, what it expected, which cells track what, beam search.
 
-All four run on the step engine that generates (:func:`chargen.engine.start_stepper`, int8 by
+All four run on the step engine that generates (:func:`chargen.inference.engine.start_stepper`, int8 by
 default on the CPU), so what they show is what generation does:
 
 - :func:`sweep` continues one prompt at several temperatures from one primed state, one batch
-  row per temperature, each row decoded exactly as :func:`chargen.generate.compare` decodes its
+  row per temperature, each row decoded exactly as :func:`chargen.inference.generate.compare` decodes its
   sampled row: the same seed gives the same text. :func:`samples` makes N samples at one
   temperature with seeds ``s, s + 1, ...``.
 - :func:`expectations`: for each character of a text after the first, the probability the
@@ -16,7 +16,7 @@ default on the CPU), so what they show is what generation does:
 A word model (``model.unit == "word"``) is looked inside at the level of its tokens: a step reads
 or writes one token, so expectations and activations have one entry per token of the text as
 :meth:`chargen.vocab.Vocab.encode` cuts it (labelled with the token's text), and candidates are
-tokens. Lengths are still in characters, as in :mod:`chargen.generate`: a continuation runs until
+tokens. Lengths are still in characters, as in :mod:`chargen.inference.generate`: a continuation runs until
 it has written ``length`` characters and is cut there.
 """
 
@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import torch
 
 from chargen.checks import MAX_SEED, check_length, check_seed, check_temperature
-from chargen.decoding import gumbel_noise
-from chargen.engine import Stepper, reference_model, resolve_precision, start_stepper
 from chargen.errors import ConfigError
-from chargen.generate import _cut, prepare_prompt
-from chargen.loops import Loop, find_loop
+from chargen.inference.decoding import gumbel_noise
+from chargen.inference.engine import Stepper, reference_model, resolve_precision, start_stepper
+from chargen.inference.generate import _cut, prepare_prompt
+from chargen.inference.loops import Loop, find_loop
 from chargen.model import CharRNN
 
 DEFAULT_TEMPERATURES = (0.0, 0.3, 0.6, 1.0, 1.5)
@@ -101,7 +101,7 @@ def sweep(
     """Continue ``prompt`` at each of ``temperatures`` (0 = greedy), from one primed state, in one batch.
 
     Every row uses the same ``seed`` (a fresh one when ``None``), so each entry's text is
-    exactly :func:`chargen.generate.compare`'s sampled text (its greedy text at T = 0) for the
+    exactly :func:`chargen.inference.generate.compare`'s sampled text (its greedy text at T = 0) for the
     same prompt, length, temperature and seed. Entries come in the order given.
 
     >>> [e.temperature for e in sweep(model, "ROMEO:", 50, [0, 1.0], seed=7)]  # doctest: +SKIP
@@ -123,7 +123,7 @@ def samples(
 ) -> list[SweepEntry]:
     """``count`` continuations of ``prompt`` at one ``temperature``, with seeds ``seed, seed + 1, ...``.
 
-    Each equals :func:`chargen.generate.generate` with its own seed; all come from one batch.
+    Each equals :func:`chargen.inference.generate.generate` with its own seed; all come from one batch.
     """
     temperature = check_temperature(temperature)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SWEEP_ROWS:
@@ -159,7 +159,7 @@ def _decode_rows(
     scales = [1.0 / temperature if temperature > 0.0 else 1.0 for temperature, _ in rows]
     # A word model's step writes a whole token: the batch runs until every row has written `length`
     # characters (at most `length` steps, the noise drawn above), and each row is cut there, as
-    # chargen.generate.TextLength and comparison_of do for compare's pair of rows.
+    # chargen.inference.generate.TextLength and comparison_of do for compare's pair of rows.
     token_lengths = torch.tensor(model.vocab.token_lengths()) if model.unit == "word" else None
     written = torch.zeros(len(rows), dtype=torch.long)
     with torch.inference_mode():

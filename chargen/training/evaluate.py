@@ -7,8 +7,8 @@ import math
 import torch
 from torch.nn import functional as F
 
-from chargen.data import parallel_streams
 from chargen.model import CharRNN
+from chargen.training.data import parallel_streams
 
 
 def nll_per_char(model: CharRNN, ids: torch.Tensor, streams: int = 1, chunk: int = 1024) -> tuple[float, int]:

@@ -28,8 +28,8 @@ from typing import BinaryIO
 import numpy as np
 
 from chargen.atomic import write_atomic, write_text_atomic
-from chargen.data import Corpus
 from chargen.errors import CorpusError, UnknownCharactersError
+from chargen.training.data import Corpus
 from chargen.vocab import DEFAULT_WORD_VOCAB_SIZE, Vocab, check_unit, split_tokens, word_vocab_tokens
 
 CHUNK_BYTES = 1 << 20
@@ -195,7 +195,7 @@ def scan_vocab(
     """One streaming pass: the corpus's vocabulary and its length in characters.
 
     The vocabulary is :meth:`Vocab.from_text`'s for the same text, ``unit`` and ``vocab_size``.
-    Checks what :func:`chargen.data.read_text` checks (readable, UTF-8, no NUL bytes, not empty) and
+    Checks what :func:`chargen.training.data.read_text` checks (readable, UTF-8, no NUL bytes, not empty) and
     that the ids fit in uint16.
     """
     if check_unit(unit) == "char" and vocab_size is not None:
@@ -355,7 +355,7 @@ def load_corpus(
     unit: str = "char",
     vocab_size: int | None = None,
 ) -> Corpus:
-    """A :class:`chargen.data.Corpus` over the memory-mapped ids of ``corpus`` (encoded and cached as needed).
+    """A :class:`chargen.training.data.Corpus` over the memory-mapped ids of ``corpus`` (encoded and cached as needed).
 
     Training spans and validation blocks are the ones :meth:`Corpus.from_text` makes of the same
     text; only the validation rows (cut to ``max_val_chars`` in all) are read into memory. When the

@@ -1,6 +1,6 @@
 """Training a model inside the app for one visitor: checked input, presets, a streamed run, session models.
 
-The run itself is :func:`chargen.train.train` on a worker thread; :func:`train_stream` turns its
+The run itself is :func:`chargen.training.train.train` on a worker thread; :func:`train_stream` turns its
 callbacks into a stream of plain, picklable update dicts (loss points, a sample every few seconds,
 the best weights as CPU tensors whenever they improve), so the same generator works in this
 process or in the forked process that ZeroGPU's ``@spaces.GPU`` runs a function in.
@@ -282,8 +282,8 @@ def parse_train_request(
 
 
 def train_config(request: TrainRequest, corpus: str | Path, out: str | Path, device: str = "cpu"):
-    """The :class:`chargen.train.TrainConfig` of a session training run."""
-    from chargen.train import TrainConfig
+    """The :class:`chargen.training.train.TrainConfig` of a session training run."""
+    from chargen.training.train import TrainConfig
 
     preset = PRESETS[request.size]
     return TrainConfig(
@@ -314,7 +314,7 @@ def sample_prompt(vocab: list[str] | tuple[str, ...]) -> str:
 
 def sample_text(model: CharRNN, seed: int) -> str:
     """A short sample of ``model`` at the app's sampling temperature, the same for the same seed."""
-    from chargen.generate import generate
+    from chargen.inference.generate import generate
 
     prompt = sample_prompt(model.vocab.chars)
     return generate(model, prompt, SAMPLE_LENGTH, temperature=SAMPLE_TEMPERATURE, seed=seed).text
@@ -346,7 +346,7 @@ def train_stream(
     unit: str = "char",
     vocab_size: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Train a model on ``text`` with :func:`chargen.train.train` and stream what happens.
+    """Train a model on ``text`` with :func:`chargen.training.train.train` and stream what happens.
 
     ``unit="word"`` trains a word model of ``vocab_size`` tokens (default :data:`DEFAULT_TAB_VOCAB_SIZE`);
     its losses are streamed in nats per character all the same (a word model's per-token losses
@@ -363,7 +363,7 @@ def train_stream(
     setting; None leaves it alone), its OS priority lowered by ``nice`` so the server's other work
     (visitors generating) comes first.
     """
-    from chargen.train import train
+    from chargen.training.train import train
 
     request = parse_train_request(
         text,
@@ -527,7 +527,7 @@ def _chars_per_token(out: Path, request: TrainRequest) -> float:
     """
     import json
 
-    from chargen.train import LOG_NAME
+    from chargen.training.train import LOG_NAME
 
     try:
         with open(out / LOG_NAME, encoding="utf-8") as log:
@@ -590,7 +590,7 @@ class RunHistory:
         return model_from_weights(self.config, self.weights)
 
     def log_rows(self) -> list[dict[str, Any]]:
-        """Rows in ``chargen.train``'s log format, for :func:`chargen.train.plot_losses`."""
+        """Rows in ``chargen.training.train``'s log format, for :func:`chargen.training.train.plot_losses`."""
         rows = [{"step": s, "train_loss": v, "val_loss": None} for s, v in self.train]
         rows += [{"step": s, "train_loss": None, "val_loss": v} for s, v in self.val]
         return sorted(rows, key=lambda r: r["step"])
@@ -730,7 +730,7 @@ def zero_gpu_train_stream() -> Callable[..., Iterator[dict[str, Any]]]:
     generator function is run in a forked worker, each yielded value pickled back; closing the
     stream in the parent (Stop) sets the worker's stop event and closes the generator there.
     """
-    from chargen.zerogpu import gpu
+    from chargen.hosting.zerogpu import gpu
 
     return gpu(duration=gpu_call_duration)(gpu_train_stream)
 
@@ -966,7 +966,7 @@ def _extract_model_zip(path: Path, folder: Path) -> None:
 
 def write_card(folder: Path, model: CharRNN, history: RunHistory, label: str) -> None:
     """Write ``README.md`` (a model card with the run's figures and samples) and ``loss.png`` to ``folder``."""
-    from chargen.train import plot_losses
+    from chargen.training.train import plot_losses
 
     rows = history.log_rows()
     if rows:

@@ -3,7 +3,7 @@ offers (by short name), the loop line in words, the data the page draws (texts, 
 loop, where greedy and sampled part) and the distribution at any step.
 
 The Gradio app (``app.py``) only wires widgets to these functions and the page's script
-(``chargen.page``) draws what they return; nothing here imports gradio, so every view can be
+(``chargen.app.page``) draws what they return; nothing here imports gradio, so every view can be
 tested on its own. Bad input raises :class:`~chargen.errors.ConfigError` with a message meant for
 a person; the app shows it as a ``gr.Error``.
 """
@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chargen import checks, decoding
+from chargen import checks
 from chargen.errors import ConfigError
-from chargen.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
-from chargen.loops import Loop
-from chargen.settings import SamplingSettings
+from chargen.inference import decoding
+from chargen.inference.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
+from chargen.inference.loops import Loop
+from chargen.inference.settings import SamplingSettings
 
 if TYPE_CHECKING:
     from chargen.model import CharRNN
@@ -46,7 +47,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Request:
-    """One Generate click, checked: what :func:`chargen.generate.stream_compare` is called with."""
+    """One Generate click, checked: what :func:`chargen.inference.generate.stream_compare` is called with."""
 
     prompt: str
     temperature: float
@@ -423,7 +424,7 @@ def notices_markdown(notices: Iterable[str]) -> str:
 # --- what the page shows about the texts -----------------------------------------------------------
 
 WHITESPACE_NAMES = {" ": ("space", "spaces"), "\n": ("line break", "line breaks"), "\t": ("tab", "tabs")}
-"""How the loop line names whitespace, which the texts show as markers (see ``chargen.page``)."""
+"""How the loop line names whitespace, which the texts show as markers (see ``chargen.app.page``)."""
 WHITESPACE_MARKERS = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192"}
 """The visible markers the page draws for whitespace (the copied or downloaded text has the real characters)."""
 
@@ -656,8 +657,8 @@ def step_distribution(
     """
     import torch
 
-    from chargen.engine import start_stepper
-    from chargen.generate import prepare_prompt
+    from chargen.inference.engine import start_stepper
+    from chargen.inference.generate import prepare_prompt
 
     vocab = model.vocab
     pieces = step_pieces(model, text, written)

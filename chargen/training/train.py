@@ -21,14 +21,14 @@ import torch
 from safetensors.torch import save_file
 from torch.nn import functional as F
 
-from chargen import distributed
 from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_atomic
 from chargen.checkpoint import read_weights_and_metadata, save_checkpoint
-from chargen.corpus_file import cache_dir_for, load_corpus
-from chargen.data import VAL_SCHEMES, Corpus, parallel_streams
 from chargen.errors import CheckpointError, ConfigError
-from chargen.evaluate import nll_of_rows
 from chargen.model import CharRNN, ModelConfig
+from chargen.training import distributed
+from chargen.training.corpus_file import cache_dir_for, load_corpus
+from chargen.training.data import VAL_SCHEMES, Corpus, parallel_streams
+from chargen.training.evaluate import nll_of_rows
 from chargen.vocab import check_unit
 
 STATE_NAME = "train_state.safetensors"

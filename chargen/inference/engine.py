@@ -4,7 +4,7 @@
 ``stepper.step(ids[B])`` feeds one character per row and returns the next logits. Which network
 steps is a precision (:data:`PRECISIONS`): the model's own ``forward`` (``exact``), or the
 fast stepper on weights packed once per model in fp32, fp16 or int8 and cached until the
-weights change. :mod:`chargen.generate` turns steps into text; this module knows nothing of
+weights change. :mod:`chargen.inference.generate` turns steps into text; this module knows nothing of
 sampling.
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from chargen.views import APP_MAX_LENGTH, WHITESPACE_MARKERS
+from chargen.app.views import APP_MAX_LENGTH, WHITESPACE_MARKERS
 
 PLAYBACK_MODES = ("typing", "step by step", "instant")
 """How the page shows a generation; the first is the default."""

@@ -12,9 +12,9 @@ from chargen.checks import (
     check_top_k,
     check_top_p,
 )
-from chargen.decoding import LogitsProcessor, build_processors
-from chargen.engine import PRECISIONS
 from chargen.errors import ConfigError
+from chargen.inference.decoding import LogitsProcessor, build_processors
+from chargen.inference.engine import PRECISIONS
 
 DEFAULT_TEMPERATURE = 0.8
 
@@ -36,7 +36,7 @@ class SamplingSettings:
         top_p: sample from the smallest set of characters holding probability ``top_p``.
         repetition_penalty: >= 1; makes recently seen characters less likely.
         seed: seed of the call's own random generator (the global one is never touched).
-        precision: which network steps, one of :data:`chargen.engine.PRECISIONS`.
+        precision: which network steps, one of :data:`chargen.inference.engine.PRECISIONS`.
 
     Example:
         >>> settings = SamplingSettings(temperature=0.5, top_k=0, seed=7)
@@ -78,9 +78,9 @@ class SamplingSettings:
 
 
 def check_precision(precision: str) -> str:
-    """``precision`` if it names one of :data:`chargen.engine.PRECISIONS`, else a :class:`ConfigError`.
+    """``precision`` if it names one of :data:`chargen.inference.engine.PRECISIONS`, else a :class:`ConfigError`.
 
-    Whether it runs on a given model and machine is :func:`chargen.engine.resolve_precision`'s question.
+    Whether it runs on a given model and machine is :func:`chargen.inference.engine.resolve_precision`'s question.
     """
     if not isinstance(precision, str) or precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")

@@ -4,7 +4,7 @@
 four API endpoints (``/sweep``, ``/expectations``, ``/cells``, ``/beam``, and ``/samples`` for
 the N-samples button). Each endpoint answers one JSON value; the page draws its components from
 that value in a second, private step, so the page and the API always show the same answer.
-The work is in :mod:`chargen.inside`, the checks and displayed values in :mod:`chargen.inside_views`.
+The work is in :mod:`chargen.inference.inside`, the checks and displayed values in :mod:`chargen.app.inside_views`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 
 import gradio as gr
 
-from chargen import inside, views
-from chargen import inside_views as iv
+from chargen.app import inside_views as iv
+from chargen.app import views
 from chargen.errors import ChargenError
+from chargen.inference import inside
 from chargen.model import CharRNN
 
 TEXT_VIEW_CSS = """<style>

@@ -4,8 +4,8 @@
    :func:`chargen.hub.push_checkpoint` (config.json, model.safetensors, the README.md card, loss.png).
 2. The Space ``OWNER/SPACE`` gets ``app.py``, the ``chargen`` package, a ``requirements.txt`` for
    its hardware, a README whose front matter names the models (``models:``) and preloads them
-   (``preload_from_hub:``), and :data:`~chargen.space.MODELS_FILE` listing the model repos pinned to
-   the commits just pushed (it wins over ``CHARGEN_MODELS``; see :mod:`chargen.space`). No weights go
+   (``preload_from_hub:``), and :data:`~chargen.hosting.space.MODELS_FILE` listing the model repos pinned to
+   the commits just pushed (it wins over ``CHARGEN_MODELS``; see :mod:`chargen.hosting.space`). No weights go
    into the Space.
 
 Every push is a no-op when nothing changed (huggingface_hub drops unchanged files and sends no
@@ -26,10 +26,10 @@ from typing import Any
 
 from chargen.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint
 from chargen.errors import ChargenError, ConfigError
+from chargen.hosting.space import MODELS_FILE
 from chargen.hub import HubError, push_checkpoint, push_files
-from chargen.space import MODELS_FILE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 """The project folder: app.py, requirements.txt and README.md sit beside the chargen package."""
 DEFAULT_MODELS = ("checkpoints/shakespeare", "checkpoints/python")
 REPO_PREFIX = "chargen-"

@@ -5,10 +5,10 @@
 "words", vocab_size for words) streams progress whose
 first output is a JSON object and whose last is ``{"model": "session:...", "steps": n, "val_loss": x}``;
 ``/compare_cells`` trains rnn, lstm and gru in turn; Stop keeps the best model so far. Trained and
-uploaded models live in :class:`chargen.session_training.SessionStore`, one folder per session:
+uploaded models live in :class:`chargen.app.session_training.SessionStore`, one folder per session:
 the app's ``/generate`` resolves ``session:`` names through :meth:`SessionModels.lookup` with the
 caller's ``gr.Request``, so another session can never use them. The work is in
-``chargen.session_training``; this module only builds widgets and turns results into their values.
+``chargen.app.session_training``; this module only builds widgets and turns results into their values.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import gradio as gr
 
-from chargen import session_training as st
+from chargen.app import session_training as st
 from chargen.errors import ChargenError
 from chargen.model import CELLS, CharRNN
 
@@ -106,7 +106,7 @@ class SessionModels:
 
     def offered(self, name: str, request: gr.Request | None) -> Any:
         """A session model as the page describes it (``views.OfferedModel``): its label and where it came from."""
-        from chargen import views
+        from chargen.app import views
 
         kept = self.store.get(_session(request), name)
         return views.OfferedModel(

@@ -57,7 +57,7 @@ class Corpus:
     """
 
     vocab: Vocab
-    ids: torch.Tensor | IdArray  # (N,) int64 tensor, or unsigned ids read from a file (chargen.corpus_file)
+    ids: torch.Tensor | IdArray  # (N,) int64 tensor, or unsigned ids read from a file (chargen.training.corpus_file)
     train_spans: list[tuple[int, int]]
     val: torch.Tensor  # (blocks, L) int64; (0, 0) when nothing is held out
 
@@ -113,7 +113,8 @@ class Corpus:
         """Split already encoded ``ids`` as :meth:`from_text` does (same spans, blocks and errors).
 
         ``ids`` may be an int64 tensor or any :class:`IdArray` of unsigned ids (a memory-mapped
-        file: :class:`chargen.corpus_file.IdsFile`), which stays where it is; only the validation rows are read,
+        file: :class:`chargen.training.corpus_file.IdsFile`), which stays where it is; only the validation
+        rows are read,
         each cut to ``max(2, max_val_chars // blocks)`` when ``max_val_chars`` is given.
         """
         if scheme not in VAL_SCHEMES:

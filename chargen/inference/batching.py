@@ -5,7 +5,7 @@ a thread, a step of the network at batch 2 (the step engine does 21k row-charact
 ~45k/s from 32 rows on), and its streamed updates. :class:`BatchingEngine` does what TGI and vLLM
 do for transformers: one worker thread per model holds every active request's rows (greedy and
 sampled) in one batch and steps them all at once. A new request primes its own state (its own
-forward pass over its prompt, exactly as :func:`chargen.generate.compare` does) and joins at the
+forward pass over its prompt, exactly as :func:`chargen.inference.generate.compare` does) and joins at the
 next step; a finished or cancelled one leaves at once.
 
 Each request keeps its own seed and sampling settings, and its text is **identical** to what
@@ -44,12 +44,12 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from chargen.decoding import Temperature, apply_processors, greedy_choice, gumbel_noise
-from chargen.engine import _GATES, _cached, _FastStepper, _PackedNetwork, resolve_precision, start_stepper
 from chargen.errors import ChargenError, ConfigError
-from chargen.generate import _UNSET, Comparison, TextLength, _prepare, _sampling, _Settings, comparison_of
+from chargen.inference.decoding import Temperature, apply_processors, greedy_choice, gumbel_noise
+from chargen.inference.engine import _GATES, _cached, _FastStepper, _PackedNetwork, resolve_precision, start_stepper
+from chargen.inference.generate import _UNSET, Comparison, TextLength, _prepare, _sampling, _Settings, comparison_of
+from chargen.inference.settings import SamplingSettings
 from chargen.model import CharRNN
-from chargen.settings import SamplingSettings
 
 __all__ = [
     "BatchedGeneration",
@@ -204,7 +204,7 @@ class BatchedGeneration:
     def snapshot(self) -> Comparison:
         """The texts so far as a :class:`Comparison`; once done, the complete result (loop included).
 
-        Like :func:`chargen.generate.stream_compare`'s results, a partial one has the probabilities
+        Like :func:`chargen.inference.generate.stream_compare`'s results, a partial one has the probabilities
         so far and no loop. Raises the request's error if it failed.
         """
         if self.error is not None:
@@ -371,7 +371,7 @@ class BatchingEngine:
 
     Args:
         model: the model every request runs on (its weights must not change while it serves).
-        precision: as in :data:`chargen.generate.PRECISIONS`; ``auto`` is int8 on the CPU.
+        precision: as in :data:`chargen.inference.generate.PRECISIONS`; ``auto`` is int8 on the CPU.
         max_active: requests held at once (running or waiting to prime); more are refused with
             :class:`EngineFull`.
         max_per_visitor: requests one visitor may hold at once (``None``: ``max_active``).
@@ -449,7 +449,7 @@ class BatchingEngine:
         settings: SamplingSettings | None = None,
         visitor: object = None,
     ) -> BatchedGeneration:
-        """Start a generation: the same arguments as :func:`chargen.generate.compare` (the sampling
+        """Start a generation: the same arguments as :func:`chargen.inference.generate.compare` (the sampling
         keywords or ``settings=``, whose precision must be ``auto`` or the engine's), plus
         ``visitor``, any hashable that identifies who asked.
 

@@ -4,7 +4,7 @@
 state, as one batch of 2 per step; :func:`stream_compare` yields the pair as it grows;
 :func:`generate` makes one continuation. Each call carries the recurrent state, so a new
 character costs one step whatever the length of the text so far. The steps themselves are
-:mod:`chargen.engine`'s; how the sampled row is drawn is a :class:`SamplingSettings`.
+:mod:`chargen.inference.engine`'s; how the sampled row is drawn is a :class:`SamplingSettings`.
 
 Prompts: an empty prompt starts from :data:`DEFAULT_PROMPT`; characters the model does not
 know are dropped (and reported); only the last :data:`MAX_PROMPT_CHARS` characters are fed.
@@ -33,7 +33,8 @@ from chargen.checks import (
     check_seed,
     check_temperature,
 )
-from chargen.decoding import (
+from chargen.errors import ConfigError
+from chargen.inference.decoding import (
     LogitsProcessor,
     Temperature,
     apply_processors,
@@ -43,7 +44,7 @@ from chargen.decoding import (
 )
 
 # The engine's names, re-exported: code written before the split imports them from here.
-from chargen.engine import (  # noqa: F401
+from chargen.inference.engine import (  # noqa: F401
     _GATES,
     PRECISIONS,
     Stepper,
@@ -55,10 +56,9 @@ from chargen.engine import (  # noqa: F401
     resolve_precision,
     start_stepper,
 )
-from chargen.errors import ConfigError
-from chargen.loops import Loop, find_loop
+from chargen.inference.loops import Loop, find_loop
+from chargen.inference.settings import SamplingSettings
 from chargen.model import CharRNN
-from chargen.settings import SamplingSettings
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -237,7 +237,7 @@ def _settings(
     seed: int | None,
     precision: str,
 ) -> _Settings:
-    """The checked settings of one call, from the individual arguments (chargen.batching calls this)."""
+    """The checked settings of one call, from the individual arguments (chargen.inference.batching calls this)."""
     sampling = SamplingSettings(temperature, top_k, top_p, repetition_penalty, seed, precision)
     return _prepare(model, prompt, length, sampling)
 
@@ -298,7 +298,8 @@ def comparison_of(
     done: bool,
 ) -> Comparison:
     """The :class:`Comparison` that the ids chosen so far make: texts cut at the length asked for,
-    the steps of a word model, the loop once ``done`` (:mod:`chargen.batching` builds its results here too)."""
+    the steps of a word model, the loop once ``done`` (:mod:`chargen.inference.batching` builds its
+    results here too)."""
     greedy, greedy_steps = _cut(model, greedy_ids, settings.length)
     sampled, sampled_steps = _cut(model, sampled_ids, settings.length)
     kept = len(sampled_steps) if sampled_steps else len(sampled)
@@ -451,7 +452,7 @@ def compare(
     ``settings`` says: at its temperature (0 = greedy) after the optional top-k, top-p and
     repetition penalty, from a generator seeded with its seed (a fresh one, reported in the
     result, when None), on the network its precision names (see
-    :data:`chargen.engine.PRECISIONS`). The individual keyword arguments (``temperature=0.8``
+    :data:`chargen.inference.engine.PRECISIONS`). The individual keyword arguments (``temperature=0.8``
     ...) build the same settings; pass one or the other.
 
     Args:

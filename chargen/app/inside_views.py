@@ -1,9 +1,9 @@
-"""What the "Look inside" tab shows, made from :mod:`chargen.inside`: checked inputs, the API's JSON
+"""What the "Look inside" tab shows, made from :mod:`chargen.inference.inside`: checked inputs, the API's JSON
 answers, and the values its components display.
 
-Nothing here imports gradio (the tab itself is built in :mod:`chargen.inside_tab`), so every
+Nothing here imports gradio (the tab itself is built in :mod:`chargen.app.inside_tab`), so every
 view is testable on its own. Inputs come from the page or the API as typed: each is checked as
-the Generate request's are (:mod:`chargen.views`) and bad ones raise
+the Generate request's are (:mod:`chargen.app.views`) and bad ones raise
 :class:`~chargen.errors.ConfigError` with a message meant for a person.
 """
 
@@ -17,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chargen import inside, views
+from chargen.app import views
 from chargen.errors import ConfigError
-from chargen.generate import prepare_prompt
+from chargen.inference import inside
+from chargen.inference.generate import prepare_prompt
 from chargen.model import CharRNN
 
 MAX_SWEEP_TEMPERATURES = 8

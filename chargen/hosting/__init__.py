@@ -1,0 +1,1 @@
+"""Hosting: deploying to Hugging Face Spaces, the Space's model list, ZeroGPU."""

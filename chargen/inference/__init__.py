@@ -1,0 +1,1 @@
+"""Inference: the step engine, decoding, generation, batching, loops and the Look inside computations."""

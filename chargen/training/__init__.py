@@ -1,0 +1,1 @@
+"""Training: corpora, batches, the training loop, evaluation, distributed runs."""
