@@ -414,7 +414,7 @@ def test_not_a_model():
 def test_public_api_is_exported():
     for name in ("compare", "stream_compare", "generate", "Comparison", "Generation", "find_loop", "Loop"):
         assert hasattr(chargen, name)
-    assert chargen.compare is compare and chargen.inference.generate is generate
+    assert chargen.compare is compare and chargen.generate is generate
 
 
 # --- CLI -----------------------------------------------------------------------------------
