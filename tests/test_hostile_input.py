@@ -19,8 +19,7 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from chargen import ConfigError, compare, next_char_distribution, stream_compare
-from chargen.inference import generate
+from chargen import ConfigError, compare, generate, next_char_distribution, stream_compare
 from chargen.inference.decoding import MAX_TEMPERATURE
 from chargen.inference.generate import MAX_LENGTH, MAX_PROMPT_CHARS, MAX_SEED, PRECISIONS, Comparison
 from chargen.model import CharRNN
