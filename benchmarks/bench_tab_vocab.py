@@ -1,6 +1,6 @@
 """The Train tab's word vocabulary size: steps made and held-out nats per character in the same budget.
 
-Trains the tab's small preset (as ``/train`` does: ``chargen.app.session_training.train_config``) with
+Trains the tab's small preset (as ``/train`` does: ``chargen.app.session.stream.train_config``) with
 ``--unit word`` at each vocabulary size in turn, for the same wall-clock budget, one torch thread,
 and prints the steps it made, its CPU seconds per step and its best validation figure in nats per
 character (the per-token loss divided by the validation text's characters per token), beside a
@@ -25,7 +25,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chargen.app import session_training as st  # noqa: E402
+from chargen.app.session.checks import parse_train_request  # noqa: E402
+from chargen.app.session.stream import train_config  # noqa: E402
 from chargen.training.train import train  # noqa: E402
 
 
@@ -45,8 +46,8 @@ def main() -> None:
         corpus = Path(work) / "corpus.txt"
         corpus.write_text(text, encoding="utf-8")
         for i, (unit, size) in enumerate(runs):
-            request = st.parse_train_request(text, args.cell, args.seconds, "small", args.seconds, 1, unit, size)
-            config = st.train_config(request, corpus, Path(work) / f"run{i}")
+            request = parse_train_request(text, args.cell, args.seconds, "small", args.seconds, 1, unit, size)
+            config = train_config(request, corpus, Path(work) / f"run{i}")
             cpu = time.process_time()
             result = train(config, progress_bar=False)
             cpu = time.process_time() - cpu

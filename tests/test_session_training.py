@@ -1,5 +1,6 @@
-"""The in-app training library: input checks, a streamed run that Stop ends with its best model,
-the one-at-a-time queue, session models (isolation, zip round trip, limits, removal) and the Hub push."""
+"""The in-app training library (``chargen.app.session``): input checks, a streamed run that Stop ends with its
+best model and that puts torch's thread count back, the one-at-a-time queue, session models (isolation, zip
+round trip, limits, removal), their model card and the Hub push."""
 
 from __future__ import annotations
 
@@ -13,34 +14,28 @@ from conftest import make_text, tiny_model
 from hub_server import TOKEN, StandInHub
 
 import chargen
-from chargen.app.session_training import (
+from chargen.app.session.checks import (
     MAX_BYTES,
     MIN_CHARS,
-    RunHistory,
-    SessionStore,
-    TrainingQueue,
+    TrainRequest,
     check_seconds,
     check_text,
     parse_train_request,
-    push_session_model,
-    queued_stream,
     read_upload,
-    train_stream,
-    zero_gpu_cost,
-    zero_gpu_max_seconds,
-    zero_gpu_refusal,
 )
+from chargen.app.session.history import RunHistory
+from chargen.app.session.store import SessionStore, push_session_model
+from chargen.app.session.stream import train_stream
+from chargen.app.session.training_queue import TrainingQueue, queued_stream
+from chargen.app.session.zero_gpu import gpu_call_duration, zero_gpu_cost, zero_gpu_max_seconds, zero_gpu_refusal
 from chargen.errors import ChargenError, CheckpointError, ConfigError, CorpusError
 
 TEXT = make_text(words=3000)  # ~11.7k characters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_threads_restored():
-    """train_stream sets the process's torch threads to 1 (as the app runs); the other modules run as alone."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+def request_for(cell: str, seconds: float = 60) -> TrainRequest:
+    """A checked request to train ``cell`` on TEXT for ``seconds``, as the tab makes one."""
+    return parse_train_request(TEXT, cell, seconds, "small", max_seconds=seconds)
 
 
 def test_the_fixture_text_is_long_enough() -> None:
@@ -110,7 +105,7 @@ def test_stop_ends_a_run_with_its_best_model_and_samples_as_it_goes() -> None:
     stop = threading.Event()
     history = RunHistory()
     updates = []
-    for update in train_stream(TEXT, "gru", 60, "small", stop=stop, sample_every=0.0):
+    for update in train_stream(request_for("gru"), stop=stop, sample_every=0.0):
         updates.append(update)
         history.apply(update)
         if len(history.samples) >= 2:
@@ -129,13 +124,58 @@ def test_stop_ends_a_run_with_its_best_model_and_samples_as_it_goes() -> None:
     assert set(model.vocab.chars) == set(TEXT)
     text = chargen.generate(model.eval(), "\n", 200, seed=1).text
     assert set(text) <= set(TEXT)
-    assert torch.get_num_threads() == 1
+
+
+@pytest.fixture
+def threads_before_a_run():
+    """torch's thread count set to 3 for the test (unlike a run's 1, so a count left behind shows), then put back."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield 3
+    torch.set_num_threads(threads)
+
+
+def test_a_stopped_run_puts_the_torch_thread_count_back(threads_before_a_run: int) -> None:
+    stop = threading.Event()
+    during = []
+    updates = []
+    for update in train_stream(request_for("rnn"), stop=stop, sample_every=0.0):
+        during.append(torch.get_num_threads())
+        updates.append(update)
+        stop.set()
+    assert updates[-1]["kind"] == "done" and updates[-1]["stopped_early"]
+    assert set(during) == {1}  # the run trained with its own count...
+    assert torch.get_num_threads() == threads_before_a_run  # ...and gave the process its count back
+
+
+def test_a_closed_stream_puts_the_torch_thread_count_back(threads_before_a_run: int) -> None:
+    stream = train_stream(request_for("gru"), threads=2)
+    next(stream)
+    assert torch.get_num_threads() == 2
+    stream.close()
+    assert torch.get_num_threads() == threads_before_a_run
+
+
+def test_a_failed_run_puts_the_torch_thread_count_back(threads_before_a_run: int) -> None:
+    # Unchecked on purpose: train() itself refuses a word list smaller than the text's characters.
+    bad = TrainRequest(TEXT, "gru", "small", 30.0, unit="word", vocab_size=3)
+    with pytest.raises(ConfigError, match="vocab-size must be at least the corpus's 30 distinct characters"):
+        list(train_stream(bad))
+    assert torch.get_num_threads() == threads_before_a_run
+
+
+def test_threads_none_leaves_the_count_alone(threads_before_a_run: int) -> None:
+    stream = train_stream(request_for("rnn"), threads=None)
+    next(stream)
+    assert torch.get_num_threads() == threads_before_a_run
+    stream.close()
+    assert torch.get_num_threads() == threads_before_a_run
 
 
 def test_the_training_thread_runs_at_a_lower_priority_than_the_server() -> None:
     import os
 
-    stream = train_stream(TEXT, "rnn", 60, "small")
+    stream = train_stream(request_for("rnn"))
     next(stream)
     trainer = next(t for t in threading.enumerate() if t.name == "chargen-session-training")
     assert os.getpriority(os.PRIO_PROCESS, trainer.native_id) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
@@ -143,7 +183,7 @@ def test_the_training_thread_runs_at_a_lower_priority_than_the_server() -> None:
 
 
 def test_closing_the_stream_stops_the_training_thread() -> None:
-    stream = train_stream(TEXT, "rnn", 60, "small")
+    stream = train_stream(request_for("rnn"))
     next(stream)
     stream.close()
     assert not any(t.name == "chargen-session-training" and t.is_alive() for t in threading.enumerate())
@@ -304,3 +344,6 @@ def test_zero_gpu_budget_and_refusals() -> None:
     message = zero_gpu_refusal(Refused())
     assert message is not None and "120s requested vs. 40s left" in message and "shorter budget" in message
     assert zero_gpu_refusal(ValueError("other")) is None
+    # What a GPU call asks for: the request's budget plus the overhead, whatever else spaces passes.
+    assert gpu_call_duration(request_for("gru", 45)) == 55
+    assert gpu_call_duration(request_for("gru", 45.5), "ignored", extra=1) == 56

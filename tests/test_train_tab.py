@@ -37,10 +37,11 @@ def client_for(url: str):
 def bigram_nats_per_char(text: str) -> float:
     """The held-out loss of a smoothed bigram count table on the validation blocks /train holds out:
     counts from the training spans, the best of a few smoothing strengths (a baseline in its favour)."""
-    from chargen.app import session_training as st
+    from chargen.app.session.presets import PRESETS
+    from chargen.app.session.stream import EVAL_CHARS
     from chargen.training.data import Corpus
 
-    preset = st.PRESETS["small"]
+    preset = PRESETS["small"]
     corpus = Corpus.from_text(text, 0.05, min_chars=preset.seq_len + 1, scheme="blocks")
     ids = corpus.ids.tolist()
     pairs = Counter()
@@ -50,7 +51,7 @@ def bigram_nats_per_char(text: str) -> float:
     for (a, _), n in pairs.items():
         firsts[a] += n
     vocab = len(corpus.vocab)
-    rows = corpus.val[:, : max(2, st.EVAL_CHARS // len(corpus.val))].tolist()
+    rows = corpus.val[:, : max(2, EVAL_CHARS // len(corpus.val))].tolist()
     held_out = [(a, b) for row in rows for a, b in zip(row[:-1], row[1:], strict=True)]
     best = math.inf
     for alpha in (0.01, 0.03, 0.1, 0.3, 1.0):
@@ -172,10 +173,10 @@ def test_push_to_the_stand_in_hub_with_the_servers_token(served, tmp_path: Path,
     from gradio_client import handle_file
 
     import chargen
-    from chargen.app import session_training as st
+    from chargen.app.session.store import SessionStore
 
     url, _, hub = served
-    store = st.SessionStore(root=tmp_path)
+    store = SessionStore(root=tmp_path)
     kept = store.add("maker", chargen.CharRNN(chargen.ModelConfig(vocab=sorted(set(TEXT)), hidden_size=16)), "m")
     archive = store.zip("maker", kept.name)
     client = client_for(url)
@@ -205,21 +206,21 @@ def test_the_zero_gpu_path_streams_stops_and_turns_a_refusal_into_a_message(tmp_
     the fork (read in spaces 0.51.3: a refusal is a gr.Error titled "ZeroGPU ..." raised before the run)."""
     import gradio as gr
 
-    from chargen.app import session_training as st
+    from chargen.app.session import zero_gpu
 
-    real = st.gpu_train_stream
+    real = zero_gpu.gpu_train_stream
     calls = []
 
-    def gpu_train_stream(text, cell, seconds, size, max_seconds, min_seconds=st.MIN_SECONDS):
-        calls.append(st.gpu_call_duration(text, cell, seconds, size, max_seconds, min_seconds))
-        if cell == "rnn":  # what spaces raises when the visitor's quota is short
+    def gpu_train_stream(request):
+        calls.append(zero_gpu.gpu_call_duration(request))
+        if request.cell == "rnn":  # what spaces raises when the visitor's quota is short
             raise gr.Error(
                 "You have exceeded your free ZeroGPU quota (105s requested vs. 12s left).",
                 title=("ZeroGPU quota exceeded"),
             )
-        yield from real(text, cell, seconds, size, max_seconds, min_seconds)
+        yield from real(request)
 
-    monkeypatch.setattr(st, "gpu_train_stream", gpu_train_stream)
+    monkeypatch.setattr(zero_gpu, "gpu_train_stream", gpu_train_stream)
     with serve_with_train_tab(tmp_path, max_seconds=70, zero_gpu=True) as (url, _):
         client = client_for(url)
         with pytest.raises(Exception, match=r"GPU refused this training \(ZeroGPU quota exceeded: .*12s left"):

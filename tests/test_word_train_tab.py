@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from chargen.app import session_training as st
+from chargen.app.session.checks import DEFAULT_TAB_VOCAB_SIZE, parse_train_request
+from chargen.app.session.history import RunHistory
+from chargen.app.session.store import SessionStore
+from chargen.app.session.stream import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, model_from_weights, train_stream
 from chargen.errors import ConfigError, CorpusError
 from chargen.inference.generate import generate
 from chargen.training.evaluate import score_text
@@ -23,15 +26,15 @@ TEXT = make_text(words=3000)
 
 
 def test_unit_and_vocabulary_size_are_read_as_the_tab_sends_them():
-    request = st.parse_train_request(TEXT, "gru", 30, "small", 60, 2, "words", 200)
+    request = parse_train_request(TEXT, "gru", 30, "small", 60, 2, "words", 200)
     assert (request.unit, request.vocab_size) == ("word", 200)
-    assert st.parse_train_request(TEXT, "gru", 30, "small", 60, 2, " Words ", "120.0").vocab_size == 120
+    assert parse_train_request(TEXT, "gru", 30, "small", 60, 2, " Words ", "120.0").vocab_size == 120
     # Blank: the tab's default, which the text's distinct characters never exceed (check_text allows 1,000).
-    assert st.parse_train_request(TEXT, "gru", 30, "small", 60, 2, "word", None).vocab_size == st.DEFAULT_TAB_VOCAB_SIZE
+    assert parse_train_request(TEXT, "gru", 30, "small", 60, 2, "word", None).vocab_size == DEFAULT_TAB_VOCAB_SIZE
     # A character model's tokens are its characters: the (hidden) size box is ignored.
-    request = st.parse_train_request(TEXT, "gru", 30, "small", 60, 2, "characters", 500)
+    request = parse_train_request(TEXT, "gru", 30, "small", 60, 2, "characters", 500)
     assert (request.unit, request.vocab_size) == ("char", None)
-    assert st.parse_train_request(TEXT, "gru", 30, "small", 60).unit == "char"
+    assert parse_train_request(TEXT, "gru", 30, "small", 60).unit == "char"
 
 
 @pytest.mark.parametrize(
@@ -48,14 +51,14 @@ def test_unit_and_vocabulary_size_are_read_as_the_tab_sends_them():
 def test_bad_units_and_vocabulary_sizes_are_refused_saying_what_is_allowed(unit, vocab_size, error, message):
     assert len(set(TEXT)) == 30
     with pytest.raises(error, match=message):
-        st.parse_train_request(TEXT, "gru", 30, "small", 60, 2, unit, vocab_size)
+        parse_train_request(TEXT, "gru", 30, "small", 60, 2, unit, vocab_size)
 
 
 def test_a_text_with_no_words_is_refused_for_a_word_model_only():
     no_words = "., ;:!?-\n" * 1200
     with pytest.raises(CorpusError, match="the text has no words .* train it with characters instead"):
-        st.parse_train_request(no_words, "gru", 30, "small", 60, 2, "words", None)
-    assert st.parse_train_request(no_words, "gru", 30, "small", 60, 2, "characters", None).unit == "char"
+        parse_train_request(no_words, "gru", 30, "small", 60, 2, "words", None)
+    assert parse_train_request(no_words, "gru", 30, "small", 60, 2, "characters", None).unit == "char"
 
 
 # --- a streamed word run ------------------------------------------------------------------------
@@ -64,14 +67,15 @@ def test_a_text_with_no_words_is_refused_for_a_word_model_only():
 @pytest.fixture(scope="module")
 def word_run():
     """A few seconds of a small word GRU on TEXT: every update of the stream, the last one "done"."""
-    updates = list(st.train_stream(TEXT, "gru", 6, "small", min_seconds=2, unit="words", vocab_size=50, sample_every=0))
+    request = parse_train_request(TEXT, "gru", 6, "small", max_seconds=6, min_seconds=2, unit="words", vocab_size=50)
+    updates = list(train_stream(request, sample_every=0))
     assert updates[-1]["kind"] == "done"
     return updates
 
 
 def test_a_word_run_trains_a_word_model_and_reports_nats_per_character(word_run):
     done = word_run[-1]
-    model = st.model_from_weights(done["config"], done["weights"])
+    model = model_from_weights(done["config"], done["weights"])
     assert model.unit == "word" and len(model.vocab) == 50 and done["unit"] == "word"
     val = [point for update in word_run for point in update.get("val") or []]
     assert val and done["val_loss"] == pytest.approx(min(v for _, v in val))
@@ -90,20 +94,20 @@ def test_a_word_runs_samples_are_the_word_models_own(word_run):
     samples = [(u["sample"], u["config"], u["weights"]) for u in word_run if u.get("sample")]
     assert len(samples) >= 2
     for sample, config, weights in samples:
-        model = st.model_from_weights(config, weights)
+        model = model_from_weights(config, weights)
         step = int(sample.split(":")[0].removeprefix("step "))
-        expected = generate(model, "\n", st.SAMPLE_LENGTH, temperature=st.SAMPLE_TEMPERATURE, seed=step).text
+        expected = generate(model, "\n", SAMPLE_LENGTH, temperature=SAMPLE_TEMPERATURE, seed=step).text
         assert sample == f"step {step}: {expected}"
-        assert model.unit == "word" and len(expected) == st.SAMPLE_LENGTH
+        assert model.unit == "word" and len(expected) == SAMPLE_LENGTH
 
 
 def test_a_word_model_keeps_its_unit_through_the_card_and_the_zip(word_run, tmp_path: Path):
-    history = st.RunHistory()
+    history = RunHistory()
     for update in word_run:
         history.apply(update)
     assert history.unit == "word"
     model = history.model()
-    store = st.SessionStore(root=tmp_path)
+    store = SessionStore(root=tmp_path)
     try:
         kept = store.add("me", model, "GRU small words", history)
         card = (kept.folder / "README.md").read_text(encoding="utf-8")

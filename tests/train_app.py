@@ -28,11 +28,11 @@ def serve_with_train_tab(
 
     threads = torch.get_num_threads()
     import app
-    from chargen.app import session_training as st
     from chargen.app import train_views
+    from chargen.app.session.store import SessionStore
 
     models, notices = app.load_app_models()
-    session_models = train_views.SessionModels(st.SessionStore(root=tmp / "sessions"))
+    session_models = train_views.SessionModels(SessionStore(root=tmp / "sessions"))
     settings = train_views.TrainTabSettings(
         max_seconds=max_seconds,
         min_seconds=min_seconds,

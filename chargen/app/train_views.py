@@ -5,10 +5,10 @@
 "words", vocab_size for words) streams progress whose
 first output is a JSON object and whose last is ``{"model": "session:...", "steps": n, "val_loss": x}``;
 ``/compare_cells`` trains rnn, lstm and gru in turn; Stop keeps the best model so far. Trained and
-uploaded models live in :class:`chargen.app.session_training.SessionStore`, one folder per session:
+uploaded models live in :class:`chargen.app.session.store.SessionStore`, one folder per session:
 the app's ``/generate`` resolves ``session:`` names through :meth:`SessionModels.lookup` with the
-caller's ``gr.Request``, so another session can never use them. The work is in
-``chargen.app.session_training``; this module only builds widgets and turns results into their values.
+caller's ``gr.Request``, so another session can never use them. The work is in the modules of
+``chargen.app.session``; this module only builds widgets and turns results into their values.
 """
 
 from __future__ import annotations
@@ -23,7 +23,34 @@ from typing import Any
 
 import gradio as gr
 
-from chargen.app import session_training as st
+from chargen.app.session.checks import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_SECONDS,
+    DEFAULT_TAB_VOCAB_SIZE,
+    MAX_BYTES,
+    MAX_TAB_VOCAB_SIZE,
+    MIN_CHARS,
+    MIN_SECONDS,
+    UNITS,
+    TrainRequest,
+    max_seconds_from_env,
+    parse_train_request,
+    read_upload,
+)
+from chargen.app.session.history import RunHistory
+from chargen.app.session.presets import SIZES
+from chargen.app.session.store import SESSION_PREFIX, SessionModel, SessionStore, push_session_model
+from chargen.app.session.stream import TRAINING_NICENESS, train_stream
+from chargen.app.session.training_queue import TrainingQueue, queued_stream
+from chargen.app.session.zero_gpu import (
+    ZERO_GPU_DAILY_QUOTA_S,
+    zero_gpu_cost,
+    zero_gpu_duration,
+    zero_gpu_enabled,
+    zero_gpu_max_seconds,
+    zero_gpu_refusal,
+    zero_gpu_train_stream,
+)
 from chargen.errors import ChargenError
 from chargen.model import CELLS, CharRNN
 
@@ -53,11 +80,11 @@ WARN_BEFORE_UNLOAD_JS = """() => {
 class TrainTabSettings:
     """What the server decides for the tab: budgets, ZeroGPU, the Hub."""
 
-    max_seconds: float = st.DEFAULT_MAX_SECONDS
-    min_seconds: float = st.MIN_SECONDS
-    niceness: int = st.TRAINING_NICENESS
+    max_seconds: float = DEFAULT_MAX_SECONDS
+    min_seconds: float = MIN_SECONDS
+    niceness: int = TRAINING_NICENESS
     """How far the training thread's OS priority is lowered below the server's request handlers."""
-    default_seconds: float = st.DEFAULT_SECONDS
+    default_seconds: float = DEFAULT_SECONDS
     zero_gpu: bool = False
     hub_endpoint: str | None = None
     oauth: bool = False
@@ -65,13 +92,13 @@ class TrainTabSettings:
     @classmethod
     def from_env(cls) -> TrainTabSettings:
         """Settings from the environment: ``CHARGEN_TRAIN_MAX_SECONDS``, ZeroGPU, ``HF_ENDPOINT``, Space OAuth."""
-        zero_gpu = st.zero_gpu_enabled()
-        max_seconds = st.max_seconds_from_env()
+        zero_gpu = zero_gpu_enabled()
+        max_seconds = max_seconds_from_env()
         if zero_gpu:  # what an anonymous visitor's daily quota pays for, charged up front
-            max_seconds = max(st.MIN_SECONDS, min(max_seconds, st.zero_gpu_max_seconds()))
+            max_seconds = max(MIN_SECONDS, min(max_seconds, zero_gpu_max_seconds()))
         return cls(
             max_seconds=max_seconds,
-            default_seconds=min(st.DEFAULT_SECONDS, max_seconds),
+            default_seconds=min(DEFAULT_SECONDS, max_seconds),
             zero_gpu=zero_gpu,
             hub_endpoint=os.environ.get("HF_ENDPOINT") or None,
             oauth=bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID")),
@@ -81,12 +108,12 @@ class TrainTabSettings:
 class SessionModels:
     """The session models of a running app, looked up through the caller's gradio session."""
 
-    def __init__(self, store: st.SessionStore | None = None, training_queue: st.TrainingQueue | None = None) -> None:
+    def __init__(self, store: SessionStore | None = None, training_queue: TrainingQueue | None = None) -> None:
         if store is None:  # the app's own: idle sessions are removed even when nobody else comes by
-            store = st.SessionStore()
+            store = SessionStore()
             store.start_sweeper()
         self.store = store
-        self.queue = training_queue or st.TrainingQueue()
+        self.queue = training_queue or TrainingQueue()
 
     def names_for(self, request: gr.Request | None, base_names: Sequence[str]) -> list[str]:
         """The model names this caller may use: the app's models, then its own session's."""
@@ -94,7 +121,7 @@ class SessionModels:
 
     def lookup(self, name: str, request: gr.Request | None, base_models: Mapping[str, CharRNN]) -> CharRNN:
         """The model ``name`` for this caller: one of ``base_models`` or one of its own session models."""
-        if isinstance(name, str) and name.startswith(st.SESSION_PREFIX):
+        if isinstance(name, str) and name.startswith(SESSION_PREFIX):
             return self.store.get(_session(request), name).model
         return base_models[name]
 
@@ -151,7 +178,7 @@ def _error(exc: BaseException) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
 
-def curve_frame(histories: Mapping[str, st.RunHistory], val_only: bool = False) -> Any:
+def curve_frame(histories: Mapping[str, RunHistory], val_only: bool = False) -> Any:
     """The loss curves as a long table for ``gr.LinePlot``: step, loss (nats/char), curve name."""
     import pandas as pd
 
@@ -164,7 +191,7 @@ def curve_frame(histories: Mapping[str, st.RunHistory], val_only: bool = False) 
     return pd.DataFrame(rows, columns=["step", "loss", "curve"])
 
 
-def status_of(history: st.RunHistory, cell: str | None = None) -> dict[str, Any]:
+def status_of(history: RunHistory, cell: str | None = None) -> dict[str, Any]:
     """The JSON object a training update opens with."""
     best = history.best_val
     return {
@@ -179,7 +206,7 @@ def status_of(history: st.RunHistory, cell: str | None = None) -> dict[str, Any]
     }
 
 
-def final_status(kept: st.SessionModel, history: st.RunHistory) -> dict[str, Any]:
+def final_status(kept: SessionModel, history: RunHistory) -> dict[str, Any]:
     """The last JSON object of a training: the session model's name and how it ended."""
     done = history.done or {}
     best = history.best_val
@@ -196,7 +223,7 @@ def final_status(kept: st.SessionModel, history: st.RunHistory) -> dict[str, Any
     }
 
 
-def samples_text(histories: Mapping[str, st.RunHistory]) -> str:
+def samples_text(histories: Mapping[str, RunHistory]) -> str:
     """Every sample so far, newest last, each one's newlines shown as ' / ' so a step is one line."""
     lines = []
     for prefix, history in histories.items():
@@ -214,10 +241,10 @@ def cost_text(seconds: float, settings: TrainTabSettings, runs: int = 1) -> str:
     except (TypeError, ValueError):
         return ""
     return (
-        f"On this ZeroGPU Space, training for {seconds:.0f} s asks the GPU for {st.zero_gpu_duration(seconds)} s "
-        f"and charges about **{st.zero_gpu_cost(seconds, runs):.0f} s** of your daily GPU quota up front "
-        f"(Compare cells: three runs, **{st.zero_gpu_cost(seconds, 3 * runs):.0f} s**); anonymous visitors get "
-        f"{st.ZERO_GPU_DAILY_QUOTA_S} s a day, more when logged in."
+        f"On this ZeroGPU Space, training for {seconds:.0f} s asks the GPU for {zero_gpu_duration(seconds)} s "
+        f"and charges about **{zero_gpu_cost(seconds, runs):.0f} s** of your daily GPU quota up front "
+        f"(Compare cells: three runs, **{zero_gpu_cost(seconds, 3 * runs):.0f} s**); anonymous visitors get "
+        f"{ZERO_GPU_DAILY_QUOTA_S} s a day, more when logged in."
     )
 
 
@@ -243,12 +270,12 @@ def add_train_tab(
     settings = settings or TrainTabSettings.from_env()
     store, training_queue = session_models.store, session_models.queue
     base_choices = list(base_choices)
-    zero_stream = st.zero_gpu_train_stream() if settings.zero_gpu else None
+    zero_stream = zero_gpu_train_stream() if settings.zero_gpu else None
 
     with contextlib.nullcontext() if in_tab else gr.Tab("Train", id="train", elem_id="train_tab"):
         gr.Markdown(
             "## Train your own\nPaste a text (or upload a UTF-8 `.txt`; "
-            f"{st.MIN_CHARS:,} characters to {st.MAX_BYTES // 2**20} MB) and watch a model learn it: the loss "
+            f"{MIN_CHARS:,} characters to {MAX_BYTES // 2**20} MB) and watch a model learn it: the loss "
             "falls and the samples go from noise to words. The model then joins the Generate tab's model list."
         )
         gr.Markdown(KEPT_LINE, elem_id="train_kept")
@@ -258,7 +285,7 @@ def add_train_tab(
                     label="Your text",
                     lines=8,
                     max_lines=12,
-                    placeholder=f"Paste at least {st.MIN_CHARS:,} characters here.",
+                    placeholder=f"Paste at least {MIN_CHARS:,} characters here.",
                     elem_id="train_text",
                 )
                 upload = gr.File(
@@ -266,19 +293,19 @@ def add_train_tab(
                 )
             with gr.Column(scale=2):
                 cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
-                size = gr.Radio(list(st.SIZES), value="small", label="Size", elem_id="train_size")
+                size = gr.Radio(list(SIZES), value="small", label="Size", elem_id="train_size")
                 with gr.Row(equal_height=True):
                     unit = gr.Radio(
-                        list(st.UNITS),
+                        list(UNITS),
                         value="characters",
                         label="Each step writes",
                         info="a character, or a word (words and spaces; rare words spelled out)",
                         elem_id="train_unit",
                     )
                     vocab_size = gr.Number(
-                        value=st.DEFAULT_TAB_VOCAB_SIZE,
+                        value=DEFAULT_TAB_VOCAB_SIZE,
                         minimum=2,
-                        maximum=st.MAX_TAB_VOCAB_SIZE,
+                        maximum=MAX_TAB_VOCAB_SIZE,
                         precision=0,
                         label="Vocabulary size (words)",
                         info="the most frequent words and spaces, plus every character of the text",
@@ -348,37 +375,16 @@ def add_train_tab(
     def picker(request: gr.Request | None, value: str | None) -> Any:
         return gr.update(choices=session_models.choices(request, base_choices), value=value, visible=True)
 
-    def run_stream(request: st.TrainRequest, stop: Any) -> Callable[[], Iterator[dict[str, Any]]]:
-        if zero_stream is not None:  # forked GPU process: only plain arguments in, plain data out
-            args: tuple[Any, ...] = (
-                request.text,
-                request.cell,
-                request.seconds,
-                request.size,
-                settings.max_seconds,
-                settings.min_seconds,
-            )
-            if request.unit == "word":  # a character run calls with the arguments it always had
-                args += (request.unit, request.vocab_size)
-            return lambda: _stoppable(zero_stream(*args), stop)
-        return lambda: st.train_stream(
-            request.text,
-            request.cell,
-            request.seconds,
-            request.size,
-            max_seconds=settings.max_seconds,
-            min_seconds=settings.min_seconds,
-            stop=stop,
-            nice=settings.niceness,
-            unit=request.unit,
-            vocab_size=request.vocab_size,
-        )
+    def run_stream(request: TrainRequest, stop: Any) -> Callable[[], Iterator[dict[str, Any]]]:
+        if zero_stream is not None:  # forked GPU process: the request's plain values in, plain data out
+            return lambda: _stoppable(zero_stream(request), stop)
+        return lambda: train_stream(request, stop=stop, nice=settings.niceness)
 
-    def trained(runs: list[tuple[str, st.TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def trained(runs: list[tuple[str, TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
         session = _session(request)
         stop = store.stop_event(session)
-        histories = {label: st.RunHistory() for label, _ in runs}
-        kept: list[st.SessionModel] = []
+        histories = {label: RunHistory() for label, _ in runs}
+        kept: list[SessionModel] = []
 
         def all_runs() -> Iterator[dict[str, Any]]:
             for label, run in runs:
@@ -400,7 +406,7 @@ def add_train_tab(
 
         last_yield = 0.0
         try:
-            for update in st.queued_stream(training_queue, all_runs, stop):
+            for update in queued_stream(training_queue, all_runs, stop):
                 if update["kind"] == "queued":
                     place = update["place"]
                     yield {"status": "queued", "place": place}, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -424,7 +430,7 @@ def add_train_tab(
         except ChargenError as exc:
             raise _error(exc) from None
         except Exception as exc:
-            message = st.zero_gpu_refusal(exc)
+            message = zero_gpu_refusal(exc)
             if message is not None:
                 raise gr.Error(message, title="Not enough GPU time", print_exception=False) from None
             raise
@@ -452,7 +458,7 @@ def add_train_tab(
 
         ``unit`` is "characters" or "words"; ``vocab_size`` is a word model's count of tokens."""
         try:
-            parsed = st.parse_train_request(
+            parsed = parse_train_request(
                 text, cell, seconds, size, settings.max_seconds, settings.min_seconds, unit, vocab_size
             )
         except ChargenError as exc:
@@ -465,10 +471,10 @@ def add_train_tab(
         """Train rnn, lstm and gru on ``text`` for ``seconds`` each and overlay their validation curves."""
         limit = settings.max_seconds
         if settings.zero_gpu:  # three charged GPU calls
-            limit = max(settings.min_seconds, min(limit, st.zero_gpu_max_seconds(runs=3)))
+            limit = max(settings.min_seconds, min(limit, zero_gpu_max_seconds(runs=3)))
         try:
             parsed = [
-                st.parse_train_request(text, c, seconds, size, limit, settings.min_seconds, unit, vocab_size)
+                parse_train_request(text, c, seconds, size, limit, settings.min_seconds, unit, vocab_size)
                 for c in CELLS
             ]
         except ChargenError as exc:
@@ -483,7 +489,7 @@ def add_train_tab(
         if not path:
             return gr.skip(), gr.skip()
         try:
-            return st.read_upload(path), None
+            return read_upload(path), None
         except ChargenError as exc:
             gr.Warning(str(exc))
             return gr.skip(), None
@@ -508,7 +514,7 @@ def add_train_tab(
             raise gr.Error("train or upload a model first", print_exception=False)
         token = oauth_token.token if oauth_token is not None else None
         try:
-            url = st.push_session_model(store, _session(request), name, repo_id, token, settings.hub_endpoint)
+            url = push_session_model(store, _session(request), name, repo_id, token, settings.hub_endpoint)
         except ChargenError as exc:
             raise _error(exc) from None
         return f"Pushed to [{url}]({url})"
@@ -581,7 +587,7 @@ def _stoppable(stream: Iterator[dict[str, Any]], stop: Any) -> Iterator[dict[str
         stream.close()
 
 
-def _compare_status(kept: list[st.SessionModel], histories: Mapping[str, st.RunHistory]) -> dict[str, Any]:
+def _compare_status(kept: list[SessionModel], histories: Mapping[str, RunHistory]) -> dict[str, Any]:
     by_cell = {k.model.cell: k for k in kept}
     return {
         "status": "done",

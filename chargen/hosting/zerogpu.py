@@ -5,7 +5,7 @@ GPU, each call charged to the visitor's daily quota (and refused up front when t
 smaller than the duration asked). Generation stays on the CPU: chargen's int8 engine beats a GPU
 round trip for one visitor and spends nobody's quota, so it is never decorated. Training is the
 work that deserves a GPU: the app's Train tab wraps its training stream with :func:`gpu` when it
-builds the page on ZeroGPU (``chargen.app.session_training.zero_gpu_train_stream``), and
+builds the page on ZeroGPU (``chargen.app.session.zero_gpu.zero_gpu_train_stream``), and
 :func:`train_on_gpu` is the same for a whole ``python -m chargen train`` run.
 
 Without the ``spaces`` package :func:`gpu` returns functions unchanged, and ``spaces`` itself does
