@@ -31,7 +31,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    import app
+    from chargen.app import demo as app
     from chargen.app import views
 
     views.set_torch_threads(app.TORCH_THREADS)

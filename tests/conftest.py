@@ -166,7 +166,7 @@ def launch_in_process(demo: Any, **options: Any) -> str:
 def build_app(models: Any = None, notices: list[str] | None = None) -> BuiltApp:
     """``app.build_demo`` over ``models`` (short name -> model), or over the bundled models loaded as
     ``python app.py`` loads them when ``models`` is None."""
-    import app as module
+    from chargen.app import demo as module
 
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     if models is None:

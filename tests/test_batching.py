@@ -284,7 +284,7 @@ def batched_app(tmp_path_factory: pytest.TempPathFactory):
     os.environ.pop("CHARGEN_MODELS", None)
     from conftest import launch_in_process
 
-    import app as module
+    from chargen.app import demo as module
 
     offered, notices = module.load_app_models(None)
     demo = module.build_demo(offered, notices, batching=ServingSettings(max_active=16, max_per_visitor=8))

@@ -301,7 +301,7 @@ def test_the_app_falls_back_to_the_bundled_model_and_shows_why(tmp_path: Path, m
     _write("model.safetensors", lambda d: d[:-7])(folder)
     monkeypatch.chdir(tmp_path)  # the bundled model is found next to app.py, not in the working directory
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    import app
+    from chargen.app import demo as app
 
     models, notices = app.load_app_models(str(folder))
     assert [model.name for model in models] == ["shakespeare"]

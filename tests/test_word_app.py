@@ -94,7 +94,7 @@ def test_a_character_models_page_data_has_no_steps(word_app) -> None:
 
 
 def test_the_batching_engine_serves_a_word_model_with_the_same_outputs(word_app) -> None:
-    import app as module
+    from chargen.app import demo as module
     from chargen.inference.batching import ServingSettings
 
     handlers = module.Handlers(module.offered_models(word_app.models), batching=ServingSettings(max_active=4))
@@ -286,7 +286,7 @@ def test_steps_must_be_tokens_and_only_a_cut_last_one_may_be_part_of_one() -> No
 def test_the_api_distribution_has_a_steps_parameter_last() -> None:
     import inspect
 
-    import app as module
+    from chargen.app import demo as module
 
     names = list(inspect.signature(module.Handlers.distribution).parameters)
     assert names[1:9] == ["prompt", "temperature", "model_name", "text", "position", "top_k", "top_p", "steps"]
@@ -297,7 +297,7 @@ def test_the_api_distribution_has_a_steps_parameter_last() -> None:
 
 def test_a_missing_bundled_model_is_skipped_with_a_notice(tmp_path, monkeypatch) -> None:
     """The app must start even when a bundled folder is absent (a word model not yet committed)."""
-    import app as module
+    from chargen.app import demo as module
 
     real = views.BUNDLED_MODELS
     model = tiny_word_model()
@@ -332,7 +332,7 @@ def test_the_served_api_gives_steps_and_takes_them_back(word_app) -> None:
 
 
 def test_the_bundled_word_model_is_offered_beside_the_character_models() -> None:
-    import app as module
+    from chargen.app import demo as module
 
     offered, notices = module.load_app_models(None)
     by_name = {m.name: m.model for m in offered}

@@ -27,7 +27,7 @@ def serve_with_train_tab(
     import torch
 
     threads = torch.get_num_threads()
-    import app
+    from chargen.app import demo as app
     from chargen.app import train_views
     from chargen.app.session.store import SessionStore
 

@@ -1,10 +1,11 @@
 """The app's "Look inside" tab: every temperature at once, what the model expected, cells, beam search.
 
-:func:`add_inside_tab` adds it to the ``gr.Blocks`` being built, given the app's models, with
-four API endpoints (``/sweep``, ``/expectations``, ``/cells``, ``/beam``, and ``/samples`` for
-the N-samples button). Each endpoint answers one JSON value; the page draws its components from
-that value in a second, private step, so the page and the API always show the same answer.
-The work is in :mod:`chargen.inference.inside`, the checks and displayed values in :mod:`chargen.app.inside_views`.
+:class:`InsideTab` renders the tab's four views and wires their events, with five API endpoints
+(``/sweep``, ``/samples``, ``/expectations``, ``/cells``, ``/beam``); :class:`InsideHandlers` holds the
+handlers, which tests call without a server. Each endpoint answers one JSON value; the page draws its
+components from that value in a second, private step, so the page and the API always show the same
+answer. The work is in :mod:`chargen.inference.inside`, the checks and displayed values in
+:mod:`chargen.app.inside_views`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from chargen.app import inside_views as iv
-from chargen.app import views
+from chargen.app import widgets
 from chargen.errors import ChargenError
 from chargen.inference import inside
 from chargen.model import CharRNN
@@ -47,280 +48,77 @@ def _checked(work: Callable[..., Any]) -> Callable[..., Any]:
     """``work`` with chargen's input errors shown as a ``gr.Error`` (a message, no traceback)."""
 
     @functools.wraps(work)  # keeps the signature: the API names its inputs after the parameters
-    def run(*args: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return work(*args)
+            return work(*args, **kwargs)
         except ChargenError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
     return run
 
 
-def page_tab(parts: Any) -> None:
-    """The tab as ``app.TABS`` takes it: built inside its ``gr.Tab`` from the page's parts (their
-    handlers' models, and the page's model picker, so one choice of model serves every tab)."""
-    models = {name: offered.model for name, offered in parts.handlers.models.items()}
-    if getattr(parts.handlers, "session_models", None) is not None:  # a visitor's Train-tab models too
-        models = parts.handlers.session_models.current(models)
-    add_inside_views(models, model=parts.model, intro=INTRO + MODEL_NOTE)
+class InsideHandlers:
+    """The Look inside tab's handlers over the app's models (plus, with ``session_models``, the models a
+    visitor trained or uploaded in their own session, found through the event's ``gr.Request``).
 
-
-def add_inside_tab(models: Mapping[str, CharRNN], **options: Any) -> None:
-    """Add a "Look inside" tab holding :func:`add_inside_views` to the ``gr.Blocks`` being built."""
-    with gr.Tab("Look inside", id="inside", elem_id="inside"):
-        add_inside_views(models, **options)
-
-
-def add_inside_views(
-    models: Mapping[str, CharRNN],
-    model: gr.Dropdown | None = None,
-    concurrency_limit: int = 2,
-    concurrency_id: str = "model",
-    intro: str = INTRO,
-) -> None:
-    """Add the four views and their endpoints where the ``gr.Blocks`` being built is (inside a tab).
-
-    Args:
-        models: The app's models by name (the first is the default).
-        model: The page's model picker, if it has one; otherwise the views get their own.
-        intro: The HTML paragraph above the views.
-        concurrency_limit: How many of these computations run at once (shared with ``concurrency_id``).
-        concurrency_id: The queue these events share with the app's other model work.
+    The endpoint handlers are named as the API shows them; their parameters are the endpoint's inputs.
+    The ``draw_*`` / ``pick_*`` methods turn an endpoint's JSON answer into the page's components.
     """
-    names = list(models)
-    first = names[0]
-    shared = {"concurrency_id": concurrency_id, "concurrency_limit": concurrency_limit, "preprocess": False}
-    private = {"api_visibility": "private", "queue": False, "preprocess": False, "show_progress": "hidden"}
 
-    # Handlers named as the API shows them; each one's parameters are the endpoint's inputs.
-    def sweep(prompt: str, length: int, temperatures: str, seed: str, model_name: str) -> list[dict[str, object]]:
+    def __init__(self, models: Mapping[str, CharRNN], session_models: Any = None) -> None:
+        self.models = dict(models)
+        self.names = list(models)
+        self.session_models = session_models
+
+    def models_for(self, request: gr.Request | None) -> Mapping[str, CharRNN]:
+        """The models this caller may use: the app's, then their own session's."""
+        if self.session_models is None:
+            return self.models
+        return self.session_models.current(self.models, request)
+
+    def sweep(
+        self, prompt: str, length: int, temperatures: str, seed: str, model_name: str, request: gr.Request = None
+    ) -> list[dict[str, object]]:
         """Continue the prompt at each temperature (0 = greedy), same seed, from one primed state."""
-        return iv.sweep_answer(models, prompt, length, temperatures, seed, model_name)
+        return iv.sweep_answer(self.models_for(request), prompt, length, temperatures, seed, model_name)
 
     def samples(
-        prompt: str, length: int, temperature: float, count: int, seed: str, model_name: str
+        self,
+        prompt: str,
+        length: int,
+        temperature: float,
+        count: int,
+        seed: str,
+        model_name: str,
+        request: gr.Request = None,
     ) -> list[dict[str, object]]:
         """``count`` samples at one temperature, with seeds seed, seed + 1, ..."""
-        return iv.samples_answer(models, prompt, length, temperature, count, seed, model_name)
+        return iv.samples_answer(self.models_for(request), prompt, length, temperature, count, seed, model_name)
 
-    def expectations(text: str, model_name: str) -> list[dict[str, object]]:
+    def expectations(self, text: str, model_name: str, request: gr.Request = None) -> list[dict[str, object]]:
         """Per character (a word model: per token) after the first: the probability it was given (T = 1), top 5."""
-        return iv.expectations_answer(models, text, model_name)
+        return iv.expectations_answer(self.models_for(request), text, model_name)
 
-    def cells(text: str, model_name: str) -> list[dict[str, object]]:
+    def cells(self, text: str, model_name: str, request: gr.Request = None) -> list[dict[str, object]]:
         """Units ranked by |correlation| with simple properties of the text, best first."""
-        return iv.cells_answer(models, text, model_name)
+        return iv.cells_answer(self.models_for(request), text, model_name)
 
-    def beam(prompt: str, length: int, width: int, model_name: str) -> dict[str, object]:
+    def beam(
+        self, prompt: str, length: int, width: int, model_name: str, request: gr.Request = None
+    ) -> dict[str, object]:
         """The likeliest continuation a beam of this width finds, its log-probability and loop line."""
-        return iv.beam_answer(models, prompt, length, width, model_name)
+        return iv.beam_answer(self.models_for(request), prompt, length, width, model_name)
 
-    def colour_by_unit(text: str, model_name: str, layer: Any, kind: Any, unit: Any) -> tuple[Any, str]:
-        return iv.unit_highlights(models, text, model_name, layer, kind, unit)
+    def colour_by_unit(
+        self, text: str, model_name: str, layer: Any, kind: Any, unit: Any, request: gr.Request = None
+    ) -> tuple[Any, str]:
+        """The text coloured by one unit's value after each step, and a line saying what it shows."""
+        return iv.unit_highlights(self.models_for(request), text, model_name, layer, kind, unit)
 
-    gr.HTML(intro + TEXT_VIEW_CSS, elem_id="inside_intro")
-    if model is None:
-        model = gr.Dropdown(choices=names, value=first, label="Model", visible=len(names) > 1, elem_id="inside_model")
-    with gr.Tabs() as views_tabs:
-        with gr.Tab("Every temperature", id="inside_sweep"):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    sweep_prompt = gr.Textbox(
-                        value=views.APP_DEFAULT_PROMPT,
-                        label="Prompt",
-                        lines=2,
-                        max_lines=8,
-                        max_length=views.APP_MAX_PROMPT,
-                        elem_id="sweep_prompt",
-                    )
-                    sweep_temperatures = gr.Textbox(
-                        value=iv.DEFAULT_SWEEP_TEMPERATURES,
-                        label=f"Temperatures (up to {iv.MAX_SWEEP_TEMPERATURES}; 0 = greedy)",
-                        max_length=200,
-                        elem_id="sweep_temperatures",
-                    )
-                with gr.Column(scale=2):
-                    sweep_length = gr.Slider(
-                        views.APP_MIN_LENGTH,
-                        views.APP_MAX_LENGTH,
-                        value=views.APP_DEFAULT_LENGTH,
-                        step=1,
-                        label="Characters to generate",
-                        elem_id="sweep_length",
-                    )
-                    sweep_seed = gr.Textbox(
-                        value="",
-                        label="Seed",
-                        placeholder="blank = random",
-                        max_length=views.APP_MAX_SEED_CHARS,
-                        elem_id="sweep_seed",
-                    )
-            with gr.Row():
-                sweep_button = gr.Button("Continue at every temperature", variant="primary", elem_id="sweep")
-            with gr.Row(equal_height=True):
-                samples_temperature = gr.Slider(
-                    views.APP_MIN_TEMPERATURE,
-                    views.APP_MAX_TEMPERATURE,
-                    value=views.APP_DEFAULT_TEMPERATURE,
-                    step=0.05,
-                    label="Or: several samples at one temperature",
-                    elem_id="samples_temperature",
-                )
-                samples_count = gr.Slider(
-                    iv.MIN_SAMPLES,
-                    iv.MAX_SAMPLES,
-                    value=iv.DEFAULT_SAMPLES,
-                    step=1,
-                    label="How many (seeds s, s + 1, ...)",
-                    elem_id="samples_count",
-                )
-                samples_button = gr.Button("Sample", elem_id="samples", scale=0, min_width=120)
-            sweep_boxes = []
-            for row in range(0, iv.MAX_SWEEP_TEMPERATURES, 2):
-                with gr.Row(equal_height=False):
-                    for i in (row, row + 1):
-                        sweep_boxes.append(
-                            gr.Textbox(
-                                lines=6,
-                                max_lines=12,
-                                interactive=False,
-                                visible=False,
-                                buttons=["copy"],
-                                min_width=300,  # one per line on a phone
-                                elem_id=f"sweep_text_{i}",
-                            )
-                        )
-            to_expectations = gr.Button(
-                "What did the model expect in the first text?", size="sm", visible=False, elem_id="sweep_to_expect"
-            )
-            with gr.Accordion("As JSON (what /sweep and /samples answer)", open=False):
-                sweep_json = gr.JSON(label="Continuations", elem_id="sweep_json")
+    # --- the page's private steps: draw components from an endpoint's answer ---
 
-        with gr.Tab("What it expected", id="inside_expectations"):
-            expect_text = gr.Textbox(
-                value=iv.default_text(first),
-                label=f"A text (up to {iv.MAX_TEXT:,} characters): paste one, or a prompt and its continuation",
-                lines=6,
-                max_lines=14,
-                max_length=iv.MAX_TEXT,
-                elem_id="expect_text",
-            )
-            expect_button = gr.Button("What did the model expect?", variant="primary", elem_id="expect")
-            expect_summary = gr.Markdown(elem_id="expect_summary")
-            with gr.Row(equal_height=False):
-                expect_view = gr.HighlightedText(
-                    label="Each character (a word model: each token) shaded by how surprised the model was (click one)",
-                    show_legend=False,
-                    show_inline_category=False,
-                    interactive=False,
-                    scale=3,
-                    elem_id="expect_view",
-                )
-                with gr.Column(scale=1, min_width=220):
-                    expect_line = gr.Markdown(elem_id="expect_line")
-                    expect_top = gr.Label(label="Its top 5 guesses there", num_top_classes=5, elem_id="expect_top")
-            with gr.Accordion("As JSON (what /expectations answers)", open=False):
-                expect_json = gr.JSON(label="What the model expected", elem_id="expect_json")
-
-        with gr.Tab("Cells", id="inside_cells"):
-            cells_text = gr.Textbox(
-                value=iv.default_text(first),
-                label=f"A text (up to {iv.MAX_TEXT:,} characters)",
-                lines=6,
-                max_lines=14,
-                max_length=iv.MAX_TEXT,
-                elem_id="cells_text",
-            )
-            cells_button = gr.Button("Find cells that follow the text", variant="primary", elem_id="cells")
-            cells_table = gr.Dataframe(
-                headers=["layer", "kind", "unit", "property", "r"],
-                datatype=["number", "str", "number", "str", "number"],
-                label="Units that follow a property of the text, best first (click a row to colour the text by it)",
-                interactive=False,
-                max_height=320,
-                elem_id="cells_table",
-            )
-            with gr.Row(equal_height=True):
-                first_model = models[first]
-                unit_layer = gr.Number(
-                    value=0,
-                    minimum=0,
-                    maximum=first_model.config.num_layers - 1,
-                    precision=0,
-                    label="Layer",
-                    elem_id="unit_layer",
-                )
-                unit_kind = gr.Radio(
-                    list(inside.CELL_KINDS if first_model.cell == "lstm" else inside.CELL_KINDS[:1]),
-                    value="hidden",
-                    label="State",
-                    elem_id="unit_kind",
-                )
-                unit_number = gr.Number(
-                    value=0,
-                    minimum=0,
-                    maximum=first_model.config.hidden_size - 1,
-                    precision=0,
-                    label="Unit",
-                    elem_id="unit_number",
-                )
-                unit_button = gr.Button("Colour the text by this unit", elem_id="unit_show")
-            unit_line = gr.Markdown(elem_id="unit_line")
-            unit_view = gr.HighlightedText(
-                label="The text, coloured by the unit's value after each character (a word model: each token)",
-                show_legend=False,
-                show_inline_category=False,
-                interactive=False,
-                elem_id="unit_view",
-            )
-            with gr.Accordion("As JSON (what /cells answers)", open=False):
-                cells_json = gr.JSON(label="Units that follow the text", elem_id="cells_json")
-
-        with gr.Tab("Beam search", id="inside_beam"):
-            with gr.Row(equal_height=False):
-                beam_prompt = gr.Textbox(
-                    value=views.APP_DEFAULT_PROMPT,
-                    label="Prompt",
-                    lines=2,
-                    max_lines=8,
-                    max_length=views.APP_MAX_PROMPT,
-                    scale=3,
-                    elem_id="beam_prompt",
-                )
-                with gr.Column(scale=2):
-                    beam_length = gr.Slider(
-                        views.APP_MIN_LENGTH,
-                        views.APP_MAX_LENGTH,
-                        value=views.APP_DEFAULT_LENGTH,
-                        step=1,
-                        label="Characters to generate",
-                        elem_id="beam_length",
-                    )
-                    beam_width = gr.Slider(
-                        iv.MIN_WIDTH,
-                        iv.MAX_WIDTH,
-                        value=iv.DEFAULT_WIDTH,
-                        step=1,
-                        label="Beam width",
-                        info="how many partial texts it keeps at each step",
-                        elem_id="beam_width",
-                    )
-            beam_button = gr.Button("Search", variant="primary", elem_id="beam")
-            beam_text = gr.Textbox(
-                label="The likeliest continuation the beam found",
-                lines=8,
-                max_lines=16,
-                interactive=False,
-                buttons=["copy"],
-                elem_id="beam_text",
-            )
-            beam_line = gr.Markdown(elem_id="beam_line")
-            with gr.Accordion("As JSON (what /beam answers)", open=False):
-                beam_json = gr.JSON(label="Beam search result", elem_id="beam_json")
-
-    # --- events: each endpoint answers JSON; a private step draws the page from it ---
-
-    def draw_sweep(answer: list[dict[str, Any]] | None) -> list[Any]:
+    def draw_sweep(self, answer: list[dict[str, Any]] | None) -> list[Any]:
+        """One text box per continuation (the rest hidden), and the link to "What it expected"."""
         answer = answer or []
         updates = []
         for i in range(iv.MAX_SWEEP_TEMPERATURES):
@@ -333,112 +131,75 @@ def add_inside_views(
                 updates.append(gr.update(visible=False, value=""))
         return [*updates, gr.update(visible=bool(answer))]
 
-    def open_in_expectations(prompt: str, answer: list[dict[str, Any]] | None, model_name: str) -> tuple[Any, Any]:
+    def open_in_expectations(
+        self, prompt: str, answer: list[dict[str, Any]] | None, model_name: str, request: gr.Request = None
+    ) -> tuple[Any, Any]:
         """The prompt and the first continuation, as the text of "What it expected", and that view opened."""
-        text = _checked(iv.continuation_text)(models, prompt, answer or [], model_name)
+        text = _checked(iv.continuation_text)(self.models_for(request), prompt, answer or [], model_name)
         return text, gr.Tabs(selected="inside_expectations")
 
-    sweep_inputs = [sweep_prompt, sweep_length, sweep_temperatures, sweep_seed, model]
-    sweep_outputs = [*sweep_boxes, to_expectations]
-    sweep_button.click(_checked(sweep), inputs=sweep_inputs, outputs=sweep_json, api_name="sweep", **shared).success(
-        draw_sweep, inputs=sweep_json, outputs=sweep_outputs, **private
-    )
-    samples_inputs = [sweep_prompt, sweep_length, samples_temperature, samples_count, sweep_seed, model]
-    samples_button.click(
-        _checked(samples), inputs=samples_inputs, outputs=sweep_json, api_name="samples", **shared
-    ).success(draw_sweep, inputs=sweep_json, outputs=sweep_outputs, **private)
-    to_expectations.click(
-        open_in_expectations,
-        inputs=[sweep_prompt, sweep_json, model],
-        outputs=[expect_text, views_tabs],
-        **private,
-    )
-
-    def unit_of(model_name: str) -> str:
+    def unit_of(self, model_name: str, request: gr.Request | None = None) -> str:
         """The picked model's unit: what one step of the views is (a character, or a word model's token)."""
-        chosen = models.get(model_name)
+        chosen = self.models_for(request).get(model_name)
         return chosen.unit if chosen is not None else "char"
 
-    def draw_expectations(text: str, answer: list[dict[str, Any]] | None, model_name: str) -> tuple[Any, ...]:
+    def draw_expectations(
+        self, text: str, answer: list[dict[str, Any]] | None, model_name: str, request: gr.Request = None
+    ) -> tuple[Any, ...]:
+        """The text shaded by surprise and the summary line; the guesses panel cleared."""
         answer = answer or []
-        summary = iv.expectations_summary(answer, unit_of(model_name))
+        summary = iv.expectations_summary(answer, self.unit_of(model_name, request))
         return iv.expectation_highlights(text, answer), summary, None, ""
 
-    def pick_character(answer: list[dict[str, Any]] | None, model_name: str, event: gr.SelectData) -> tuple[Any, str]:
+    def pick_character(
+        self,
+        answer: list[dict[str, Any]] | None,
+        model_name: str,
+        event: gr.SelectData,
+        request: gr.Request = None,
+    ) -> tuple[Any, str]:
+        """The clicked character's top guesses and its line."""
         index = event.index if isinstance(event.index, int) else event.index[0]
-        top, line = iv.guesses(answer or [], int(index), unit_of(model_name))
+        top, line = iv.guesses(answer or [], int(index), self.unit_of(model_name, request))
         return top or None, line
 
-    expect_button.click(
-        _checked(expectations), inputs=[expect_text, model], outputs=expect_json, api_name="expectations", **shared
-    ).success(
-        draw_expectations,
-        inputs=[expect_text, expect_json, model],
-        outputs=[expect_view, expect_summary, expect_top, expect_line],
-        **private,
-    )
-    expect_view.select(pick_character, inputs=[expect_json, model], outputs=[expect_top, expect_line], **private)
-
-    def draw_cells(text: str, model_name: str, answer: list[dict[str, Any]] | None) -> tuple[Any, ...]:
+    def draw_cells(
+        self, text: str, model_name: str, answer: list[dict[str, Any]] | None, request: gr.Request = None
+    ) -> tuple[Any, ...]:
+        """The table of units, and the text coloured by the best one."""
         answer = answer or []
         rows = iv.cells_rows(answer)
         if not answer:
             return rows, gr.skip(), gr.skip(), gr.skip(), [], "No property of this text varies: nothing to follow."
         best = answer[0]
-        pairs, line = _checked(colour_by_unit)(text, model_name, best["layer"], best["kind"], best["unit"])
+        pairs, line = _checked(self.colour_by_unit)(
+            text, model_name, best["layer"], best["kind"], best["unit"], request
+        )
         line = f"The best match: {best['property']}, r = {best['r']:.2f}. " + line
         return rows, best["layer"], best["kind"], best["unit"], pairs, line
 
-    def pick_row(rows: Any, text: str, model_name: str, event: gr.SelectData) -> tuple[Any, ...]:
+    def pick_row(
+        self, rows: Any, text: str, model_name: str, event: gr.SelectData, request: gr.Request = None
+    ) -> tuple[Any, ...]:
+        """The clicked row's unit, and the text coloured by it."""
         data = rows.get("data", []) if isinstance(rows, dict) else list(getattr(rows, "values", rows).tolist())
         row = data[event.index[0]]
         layer, kind, unit, name, r = row[:5]
-        pairs, line = _checked(colour_by_unit)(text, model_name, layer, kind, unit)
+        pairs, line = _checked(self.colour_by_unit)(text, model_name, layer, kind, unit, request)
         return int(layer), kind, int(unit), pairs, f"{name}, r = {float(r):.2f}. " + line
 
-    cells_button.click(
-        _checked(cells), inputs=[cells_text, model], outputs=cells_json, api_name="cells", **shared
-    ).success(
-        draw_cells,
-        inputs=[cells_text, model, cells_json],
-        outputs=[cells_table, unit_layer, unit_kind, unit_number, unit_view, unit_line],
-        **{**private, "queue": True},
-    )
-    cells_table.select(
-        pick_row,
-        inputs=[cells_table, cells_text, model],
-        outputs=[unit_layer, unit_kind, unit_number, unit_view, unit_line],
-        api_visibility="private",
-        show_progress="hidden",
-        preprocess=False,
-        concurrency_id=concurrency_id,
-    )
-    unit_button.click(
-        _checked(colour_by_unit),
-        inputs=[cells_text, model, unit_layer, unit_kind, unit_number],
-        outputs=[unit_view, unit_line],
-        api_visibility="private",
-        show_progress="hidden",
-        preprocess=False,
-        concurrency_id=concurrency_id,
-    )
-
-    def draw_beam(answer: dict[str, Any] | None) -> tuple[str, str]:
+    def draw_beam(self, answer: dict[str, Any] | None) -> tuple[str, str]:
+        """The beam's text and its summary line."""
         if not answer:
             return "", ""
         return str(answer["text"]), iv.beam_summary(answer, len(str(answer["text"])))
 
-    beam_button.click(
-        _checked(beam),
-        inputs=[beam_prompt, beam_length, beam_width, model],
-        outputs=beam_json,
-        api_name="beam",
-        **shared,
-    ).success(draw_beam, inputs=beam_json, outputs=[beam_text, beam_line], **private)
-
-    def model_changed(model_name: str, expect_value: str, cells_value: str) -> tuple[Any, ...]:
+    def model_changed(
+        self, model_name: str, expect_value: str, cells_value: str, request: gr.Request = None
+    ) -> tuple[Any, ...]:
         """A new model: its own starting text where the old default was untouched, its unit range."""
-        defaults = {iv.default_text(name) for name in names}
+        models = self.models_for(request)
+        defaults = {iv.default_text(name) for name in self.names}
         new_text = iv.default_text(model_name) if model_name in models else None
 
         def follow(current: str) -> Any:
@@ -454,9 +215,308 @@ def add_inside_views(
             gr.update(maximum=unit_max),
         )
 
-    model.change(
-        model_changed,
-        inputs=[model, expect_text, cells_text],
-        outputs=[expect_text, cells_text, unit_kind, unit_number],
-        **private,
-    )
+
+class InsideTab:
+    """The "Look inside" tab: :meth:`render` adds the four views inside the ``gr.Tab`` being built,
+    :meth:`wire_events` connects them to an :class:`InsideHandlers`.
+
+    Args:
+        handlers: The views' handlers (the app's models; the first is the default).
+        model: The page's model picker, if it has one; otherwise the views get their own.
+        intro: The HTML paragraph above the views.
+        concurrency_limit: How many of these computations run at once (shared with ``concurrency_id``).
+        concurrency_id: The queue these events share with the app's other model work.
+    """
+
+    def __init__(
+        self,
+        handlers: InsideHandlers,
+        model: gr.Dropdown | None = None,
+        intro: str = INTRO,
+        concurrency_limit: int = 2,
+        concurrency_id: str = "model",
+    ) -> None:
+        self.handlers = handlers
+        self.model = model
+        self.intro = intro
+        self.concurrency_limit = concurrency_limit
+        self.concurrency_id = concurrency_id
+
+    @classmethod
+    def add_to_page(cls, parts: Any) -> InsideTab:
+        """The tab as :data:`chargen.app.demo.TABS` takes it: built inside its ``gr.Tab`` from the Generate
+        tab's parts (its handlers' models and session models, and the page's model picker, so one choice
+        of model serves every tab)."""
+        models = {name: offered.model for name, offered in parts.handlers.models.items()}
+        handlers = InsideHandlers(models, getattr(parts.handlers, "session_models", None))
+        tab = cls(handlers, model=parts.model, intro=INTRO + MODEL_NOTE)
+        tab.render()
+        tab.wire_events()
+        return tab
+
+    def render(self) -> None:
+        """The intro and the four views, each a sub-tab with its inputs, its drawn answer and its JSON."""
+        names = self.handlers.names
+        first = names[0]
+        gr.HTML(self.intro + TEXT_VIEW_CSS, elem_id="inside_intro")
+        if self.model is None:
+            self.model = widgets.model_picker(names, "inside_model")
+        with gr.Tabs() as self.views_tabs:
+            with gr.Tab("Every temperature", id="inside_sweep"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        self.sweep_prompt = widgets.prompt_box("sweep_prompt")
+                        self.sweep_temperatures = gr.Textbox(
+                            value=iv.DEFAULT_SWEEP_TEMPERATURES,
+                            label=f"Temperatures (up to {iv.MAX_SWEEP_TEMPERATURES}; 0 = greedy)",
+                            max_length=200,
+                            elem_id="sweep_temperatures",
+                        )
+                    with gr.Column(scale=2):
+                        self.sweep_length = widgets.length_slider("sweep_length")
+                        self.sweep_seed = widgets.seed_box("sweep_seed", value="")
+                with gr.Row():
+                    self.sweep_button = gr.Button("Continue at every temperature", variant="primary", elem_id="sweep")
+                with gr.Row(equal_height=True):
+                    self.samples_temperature = widgets.temperature_slider(
+                        "samples_temperature", label="Or: several samples at one temperature"
+                    )
+                    self.samples_count = gr.Slider(
+                        iv.MIN_SAMPLES,
+                        iv.MAX_SAMPLES,
+                        value=iv.DEFAULT_SAMPLES,
+                        step=1,
+                        label="How many (seeds s, s + 1, ...)",
+                        elem_id="samples_count",
+                    )
+                    self.samples_button = gr.Button("Sample", elem_id="samples", scale=0, min_width=120)
+                self.sweep_boxes = []
+                for row in range(0, iv.MAX_SWEEP_TEMPERATURES, 2):
+                    with gr.Row(equal_height=False):
+                        for i in (row, row + 1):
+                            self.sweep_boxes.append(
+                                gr.Textbox(
+                                    lines=6,
+                                    max_lines=12,
+                                    interactive=False,
+                                    visible=False,
+                                    buttons=["copy"],
+                                    min_width=300,  # one per line on a phone
+                                    elem_id=f"sweep_text_{i}",
+                                )
+                            )
+                self.to_expectations = gr.Button(
+                    "What did the model expect in the first text?", size="sm", visible=False, elem_id="sweep_to_expect"
+                )
+                with gr.Accordion("As JSON (what /sweep and /samples answer)", open=False):
+                    self.sweep_json = gr.JSON(label="Continuations", elem_id="sweep_json")
+
+            with gr.Tab("What it expected", id="inside_expectations"):
+                self.expect_text = gr.Textbox(
+                    value=iv.default_text(first),
+                    label=f"A text (up to {iv.MAX_TEXT:,} characters): paste one, or a prompt and its continuation",
+                    lines=6,
+                    max_lines=14,
+                    max_length=iv.MAX_TEXT,
+                    elem_id="expect_text",
+                )
+                self.expect_button = gr.Button("What did the model expect?", variant="primary", elem_id="expect")
+                self.expect_summary = gr.Markdown(elem_id="expect_summary")
+                with gr.Row(equal_height=False):
+                    self.expect_view = gr.HighlightedText(
+                        label="Each character (a word model: each token) shaded by how surprised the model was "
+                        "(click one)",
+                        show_legend=False,
+                        show_inline_category=False,
+                        interactive=False,
+                        scale=3,
+                        elem_id="expect_view",
+                    )
+                    with gr.Column(scale=1, min_width=220):
+                        self.expect_line = gr.Markdown(elem_id="expect_line")
+                        self.expect_top = gr.Label(
+                            label="Its top 5 guesses there", num_top_classes=5, elem_id="expect_top"
+                        )
+                with gr.Accordion("As JSON (what /expectations answers)", open=False):
+                    self.expect_json = gr.JSON(label="What the model expected", elem_id="expect_json")
+
+            with gr.Tab("Cells", id="inside_cells"):
+                self.cells_text = gr.Textbox(
+                    value=iv.default_text(first),
+                    label=f"A text (up to {iv.MAX_TEXT:,} characters)",
+                    lines=6,
+                    max_lines=14,
+                    max_length=iv.MAX_TEXT,
+                    elem_id="cells_text",
+                )
+                self.cells_button = gr.Button("Find cells that follow the text", variant="primary", elem_id="cells")
+                self.cells_table = gr.Dataframe(
+                    headers=["layer", "kind", "unit", "property", "r"],
+                    datatype=["number", "str", "number", "str", "number"],
+                    label="Units that follow a property of the text, best first (click a row to colour the text by it)",
+                    interactive=False,
+                    max_height=320,
+                    elem_id="cells_table",
+                )
+                with gr.Row(equal_height=True):
+                    first_model = self.handlers.models[first]
+                    self.unit_layer = gr.Number(
+                        value=0,
+                        minimum=0,
+                        maximum=first_model.config.num_layers - 1,
+                        precision=0,
+                        label="Layer",
+                        elem_id="unit_layer",
+                    )
+                    self.unit_kind = gr.Radio(
+                        list(inside.CELL_KINDS if first_model.cell == "lstm" else inside.CELL_KINDS[:1]),
+                        value="hidden",
+                        label="State",
+                        elem_id="unit_kind",
+                    )
+                    self.unit_number = gr.Number(
+                        value=0,
+                        minimum=0,
+                        maximum=first_model.config.hidden_size - 1,
+                        precision=0,
+                        label="Unit",
+                        elem_id="unit_number",
+                    )
+                    self.unit_button = gr.Button("Colour the text by this unit", elem_id="unit_show")
+                self.unit_line = gr.Markdown(elem_id="unit_line")
+                self.unit_view = gr.HighlightedText(
+                    label="The text, coloured by the unit's value after each character (a word model: each token)",
+                    show_legend=False,
+                    show_inline_category=False,
+                    interactive=False,
+                    elem_id="unit_view",
+                )
+                with gr.Accordion("As JSON (what /cells answers)", open=False):
+                    self.cells_json = gr.JSON(label="Units that follow the text", elem_id="cells_json")
+
+            with gr.Tab("Beam search", id="inside_beam"):
+                with gr.Row(equal_height=False):
+                    self.beam_prompt = widgets.prompt_box("beam_prompt", scale=3)
+                    with gr.Column(scale=2):
+                        self.beam_length = widgets.length_slider("beam_length")
+                        self.beam_width = gr.Slider(
+                            iv.MIN_WIDTH,
+                            iv.MAX_WIDTH,
+                            value=iv.DEFAULT_WIDTH,
+                            step=1,
+                            label="Beam width",
+                            info="how many partial texts it keeps at each step",
+                            elem_id="beam_width",
+                        )
+                self.beam_button = gr.Button("Search", variant="primary", elem_id="beam")
+                self.beam_text = gr.Textbox(
+                    label="The likeliest continuation the beam found",
+                    lines=8,
+                    max_lines=16,
+                    interactive=False,
+                    buttons=["copy"],
+                    elem_id="beam_text",
+                )
+                self.beam_line = gr.Markdown(elem_id="beam_line")
+                with gr.Accordion("As JSON (what /beam answers)", open=False):
+                    self.beam_json = gr.JSON(label="Beam search result", elem_id="beam_json")
+
+    def wire_events(self) -> None:
+        """Each endpoint answers JSON; a private step draws the page from it."""
+        handlers = self.handlers
+        shared = {
+            "concurrency_id": self.concurrency_id,
+            "concurrency_limit": self.concurrency_limit,
+            "preprocess": False,
+        }
+        private = {"api_visibility": "private", "queue": False, "preprocess": False, "show_progress": "hidden"}
+        sweep_inputs = [self.sweep_prompt, self.sweep_length, self.sweep_temperatures, self.sweep_seed, self.model]
+        sweep_outputs = [*self.sweep_boxes, self.to_expectations]
+        self.sweep_button.click(
+            _checked(handlers.sweep), inputs=sweep_inputs, outputs=self.sweep_json, api_name="sweep", **shared
+        ).success(handlers.draw_sweep, inputs=self.sweep_json, outputs=sweep_outputs, **private)
+        samples_inputs = [
+            self.sweep_prompt,
+            self.sweep_length,
+            self.samples_temperature,
+            self.samples_count,
+            self.sweep_seed,
+            self.model,
+        ]
+        self.samples_button.click(
+            _checked(handlers.samples), inputs=samples_inputs, outputs=self.sweep_json, api_name="samples", **shared
+        ).success(handlers.draw_sweep, inputs=self.sweep_json, outputs=sweep_outputs, **private)
+        self.to_expectations.click(
+            handlers.open_in_expectations,
+            inputs=[self.sweep_prompt, self.sweep_json, self.model],
+            outputs=[self.expect_text, self.views_tabs],
+            **private,
+        )
+        self.expect_button.click(
+            _checked(handlers.expectations),
+            inputs=[self.expect_text, self.model],
+            outputs=self.expect_json,
+            api_name="expectations",
+            **shared,
+        ).success(
+            handlers.draw_expectations,
+            inputs=[self.expect_text, self.expect_json, self.model],
+            outputs=[self.expect_view, self.expect_summary, self.expect_top, self.expect_line],
+            **private,
+        )
+        self.expect_view.select(
+            handlers.pick_character,
+            inputs=[self.expect_json, self.model],
+            outputs=[self.expect_top, self.expect_line],
+            **private,
+        )
+        self.cells_button.click(
+            _checked(handlers.cells),
+            inputs=[self.cells_text, self.model],
+            outputs=self.cells_json,
+            api_name="cells",
+            **shared,
+        ).success(
+            handlers.draw_cells,
+            inputs=[self.cells_text, self.model, self.cells_json],
+            outputs=[
+                self.cells_table,
+                self.unit_layer,
+                self.unit_kind,
+                self.unit_number,
+                self.unit_view,
+                self.unit_line,
+            ],
+            **{**private, "queue": True},
+        )
+        self.cells_table.select(
+            handlers.pick_row,
+            inputs=[self.cells_table, self.cells_text, self.model],
+            outputs=[self.unit_layer, self.unit_kind, self.unit_number, self.unit_view, self.unit_line],
+            api_visibility="private",
+            show_progress="hidden",
+            preprocess=False,
+            concurrency_id=self.concurrency_id,
+        )
+        self.unit_button.click(
+            _checked(handlers.colour_by_unit),
+            inputs=[self.cells_text, self.model, self.unit_layer, self.unit_kind, self.unit_number],
+            outputs=[self.unit_view, self.unit_line],
+            api_visibility="private",
+            show_progress="hidden",
+            preprocess=False,
+            concurrency_id=self.concurrency_id,
+        )
+        self.beam_button.click(
+            _checked(handlers.beam),
+            inputs=[self.beam_prompt, self.beam_length, self.beam_width, self.model],
+            outputs=self.beam_json,
+            api_name="beam",
+            **shared,
+        ).success(handlers.draw_beam, inputs=self.beam_json, outputs=[self.beam_text, self.beam_line], **private)
+        self.model.change(
+            handlers.model_changed,
+            inputs=[self.model, self.expect_text, self.cells_text],
+            outputs=[self.expect_text, self.cells_text, self.unit_kind, self.unit_number],
+            **private,
+        )

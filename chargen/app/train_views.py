@@ -125,11 +125,11 @@ class SessionModels:
             return self.store.get(_session(request), name).model
         return base_models[name]
 
-    def current(self, base_models: Mapping[str, CharRNN]) -> Mapping[str, CharRNN]:
-        """``base_models`` plus the session models of whichever event is being handled (gradio's request
-        context), for views that take a model mapping and no request: iterating lists the app's models
-        then the caller's own; looking up another session's name raises ``KeyError``."""
-        return _CurrentSessionModels(self, base_models)
+    def current(self, base_models: Mapping[str, CharRNN], request: gr.Request | None) -> Mapping[str, CharRNN]:
+        """``base_models`` plus the session models of the caller of ``request``, for views that take a model
+        mapping: iterating lists the app's models then the caller's own; looking up another session's name
+        raises ``KeyError``."""
+        return _CallerModels(self, base_models, request)
 
     def offered(self, name: str, request: gr.Request | None) -> Any:
         """A session model as the page describes it (``views.OfferedModel``): its label and where it came from."""
@@ -145,29 +145,25 @@ class SessionModels:
         return list(base_choices) + self.store.choices(_session(request))
 
 
-class _CurrentSessionModels(Mapping):
-    def __init__(self, owner: SessionModels, base: Mapping[str, CharRNN]) -> None:
-        self._owner, self._base = owner, base
+class _CallerModels(Mapping):
+    """The app's models and one caller's own session models, as one mapping (see :meth:`SessionModels.current`)."""
 
-    @staticmethod
-    def _request() -> gr.Request | None:
-        from gradio.context import LocalContext
-
-        return LocalContext.request.get(None)
+    def __init__(self, owner: SessionModels, base: Mapping[str, CharRNN], request: gr.Request | None) -> None:
+        self._owner, self._base, self._request = owner, base, request
 
     def __getitem__(self, name: str) -> CharRNN:
         if name in self._base:
             return self._base[name]
         try:
-            return self._owner.lookup(name, self._request(), self._base)
+            return self._owner.lookup(name, self._request, self._base)
         except ChargenError:
             raise KeyError(name) from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._owner.names_for(self._request(), list(self._base)))
+        return iter(self._owner.names_for(self._request, list(self._base)))
 
     def __len__(self) -> int:
-        return len(self._owner.names_for(self._request(), list(self._base)))
+        return len(self._owner.names_for(self._request, list(self._base)))
 
 
 def _session(request: gr.Request | None) -> str | None:

@@ -1,4 +1,4 @@
-"""chargen.app.lazy_sessions: a visitor's session state built block by block holds exactly what
+"""chargen.app.gradio_internals: a visitor's session state built block by block holds exactly what
 gradio's own SessionState holds (the oracle), and a launched demo serves through it."""
 
 from __future__ import annotations
@@ -9,7 +9,14 @@ import gradio as gr
 import pytest
 from gradio.state_holder import SessionState
 
-from chargen.app.lazy_sessions import LazySessionState, LazyStateHolder, install
+from chargen.app.gradio_internals import (
+    QUEUE_POLL_S,
+    LazySessionState,
+    LazyStateHolder,
+    install,
+    is_tested,
+    optimise_serving,
+)
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -56,6 +63,22 @@ def test_values_events_give_blocks_are_kept_as_gradio_keeps_them(read_first: boo
     assert lazy.config_values[number._id]["props"]["value"] == 8
 
 
+@pytest.mark.parametrize("value", [None, 0, "", False, []], ids=repr)
+@pytest.mark.parametrize("read_first", [False, True], ids=["before any read", "after a read"])
+def test_a_falsy_value_is_kept_as_gradio_keeps_it(value: object, read_first: bool) -> None:
+    """An event may give a block None, 0 or "": the lazy state must not read that as "no value"."""
+    demo, (text, number, data, *_rest) = _demo()
+    eager, lazy = SessionState(demo), LazySessionState(demo)
+    for block in (text, number, data):
+        if read_first:
+            lazy.config_values[block._id]
+        for state in (eager, lazy):
+            state._update_value_in_config(block._id, value)
+    _same(eager, lazy)
+    for block in (text, number, data):
+        assert lazy.config_values[block._id]["props"]["value"] == value
+
+
 def test_an_unknown_block_is_missing_as_in_gradio() -> None:
     demo, _ = _demo()
     eager, lazy = SessionState(demo), LazySessionState(demo)
@@ -88,5 +111,38 @@ def test_a_launched_demo_serves_its_visitors_through_lazy_sessions() -> None:
         assert len(sessions) == 1 and isinstance(sessions[0], LazySessionState)
         assert sessions[0].config_values[text._id]["props"]["value"] == "hi"  # the event's input was recorded
         client.close()
+    finally:
+        demo.close()
+
+
+def test_the_internals_used_exist_on_the_tested_gradio() -> None:
+    """What optimise_serving touches: gradio.state_holder's SessionState / StateHolder (the lazy
+    sessions), and the queue's ``sleep_when_free`` (the idle poll)."""
+    from gradio.queueing import Queue
+
+    assert is_tested(), f"gradio {gr.__version__} is not in TESTED_GRADIO: re-test chargen.app.gradio_internals"
+    assert hasattr(SessionState, "_update_value_in_config") and "config_values" in vars(SessionState(_demo()[0]))
+    assert "sleep_when_free" in Queue.__init__.__code__.co_names  # set in Queue.__init__, read each idle loop
+
+
+def test_versions_other_than_the_tested_ones_are_recognised() -> None:
+    assert is_tested("6.31.0") and is_tested("6.31.7")
+    assert not is_tested("6.32.0") and not is_tested("5.31.0") and not is_tested("7.0")
+
+
+def test_optimise_serving_applies_both_on_the_tested_gradio_and_neither_elsewhere() -> None:
+    from tests.conftest import launch_in_process
+
+    demo, _ = _demo()
+    launch_in_process(demo)
+    try:
+        gradio_default = demo._queue.sleep_when_free
+        original_holder = demo.server_app.state_holder
+        with pytest.warns(RuntimeWarning, match="gradio 9.0.0 is not one"):
+            assert optimise_serving(demo, version="9.0.0") is False
+        assert demo.server_app.state_holder is original_holder and demo._queue.sleep_when_free == gradio_default
+        assert optimise_serving(demo) is True
+        assert isinstance(demo.server_app.state_holder, LazyStateHolder)
+        assert demo._queue.sleep_when_free == QUEUE_POLL_S != gradio_default
     finally:
         demo.close()

@@ -1,22 +1,33 @@
-"""Gradio's per-visitor session state, with each block's config built when it is first read.
+"""Every use of gradio's private internals, in one place, applied only on the version tested.
 
-Gradio 6.31 makes a ``SessionState`` for every new visitor (session hash) on their first event,
-and its ``__init__`` builds the config of *every* block of the app (``config_for_block``: each
-component's ``get_config`` and ``api_info``, through ``inspect.signature``). The app has ~160
-blocks: that took 20-35 ms of the server's event loop per new visitor, the largest single item
-in a profile of a 100-visitor burst (py-spy, ``benchmarks/load_test.py --users 100``), and every
-visitor's queue join waited behind the ones before it.
+The app reaches past gradio's public API for two serving optimisations and nothing else;
+:func:`optimise_serving` applies both to a launched demo when the installed gradio is one this module
+was tested on (:data:`TESTED_GRADIO`, pinned by the ``app`` extra), and otherwise warns and leaves
+gradio's defaults. Each internal is named where it is used and tested in tests/test_gradio_internals.py:
 
-Those configs are read only to make a deep link (``gr.DeepLinkButton``, which the app does not
-use) and to record the values events give a block. :class:`LazySessionState` keeps the same
-``config_values`` mapping (the same keys, the same configs, the same values applied), but builds a
-block's config when something reads it; a value an event gives a block that nobody has read yet
-is remembered and applied when its config is built. :func:`install` makes a launched demo use it.
+1. **Lazy sessions** (``gradio.state_holder.SessionState``, ``StateHolder`` and ``server_app.state_holder``).
+   Gradio 6.31 makes a ``SessionState`` for every new visitor (session hash) on their first event,
+   and its ``__init__`` builds the config of *every* block of the app (``config_for_block``: each
+   component's ``get_config`` and ``api_info``, through ``inspect.signature``). The app has ~160
+   blocks: that took 20-35 ms of the server's event loop per new visitor, the largest single item
+   in a profile of a 100-visitor burst (py-spy, ``benchmarks/load_test.py --users 100``), and every
+   visitor's queue join waited behind the ones before it.
+
+   Those configs are read only to make a deep link (``gr.DeepLinkButton``, which the app does not
+   use) and to record the values events give a block. :class:`LazySessionState` keeps the same
+   ``config_values`` mapping (the same keys, the same configs, the same values applied), but builds a
+   block's config when something reads it; a value an event gives a block that nobody has read yet
+   is remembered and applied when its config is built.
+
+2. **The queue's idle poll** (``Blocks._queue.sleep_when_free``). Gradio's queue looks for events every
+   1 ms while none can start: 1,000 wake-ups a second of the event loop, which then takes the GIL from
+   the batching engine. Every :data:`QUEUE_POLL_S` is enough.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, MutableMapping
 from copy import copy
 from typing import Any
@@ -24,7 +35,12 @@ from typing import Any
 import gradio as gr
 from gradio.state_holder import SessionState, StateHolder
 
-__all__ = ["LazySessionState", "LazyStateHolder", "install"]
+__all__ = ["LazySessionState", "LazyStateHolder", "QUEUE_POLL_S", "TESTED_GRADIO", "install", "optimise_serving"]
+
+TESTED_GRADIO = ("6.31",)
+"""gradio releases (major.minor) whose internals this module was written and tested against."""
+QUEUE_POLL_S = 0.01
+"""How often gradio's queue looks for a new event while it has none (gradio: 0.001 s, 0.05 s on Windows)."""
 
 _NO_VALUE = object()
 
@@ -126,3 +142,31 @@ def install(demo: gr.Blocks) -> None:
         holder.session_data.update(old.session_data)
         holder.time_last_used.update(old.time_last_used)
         app.state_holder = holder
+
+
+def is_tested(version: str | None = None) -> bool:
+    """Whether ``version`` (default: the installed gradio's) is one this module's internals were tested on."""
+    major_minor = ".".join((version or gr.__version__).split(".")[:2])
+    return major_minor in TESTED_GRADIO
+
+
+def set_queue_poll(demo: gr.Blocks, seconds: float = QUEUE_POLL_S) -> None:
+    """How often the launched ``demo``'s queue looks for new events while none can start."""
+    demo._queue.sleep_when_free = seconds  # gradio 6.31: Queue.sleep_when_free, read each idle loop
+
+
+def optimise_serving(demo: gr.Blocks, version: str | None = None) -> bool:
+    """Apply the app's serving optimisations to the launched ``demo`` (lazy sessions, a 10 ms queue
+    poll) when gradio is a tested version (``version`` defaults to the installed one); otherwise warn
+    and leave gradio's defaults. Returns whether they were applied."""
+    if not is_tested(version):
+        warnings.warn(
+            f"gradio {version or gr.__version__} is not one chargen's serving optimisations were tested on "
+            f"({', '.join(TESTED_GRADIO)}): serving with gradio's defaults (chargen[app] installs a tested one)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+    install(demo)
+    set_queue_poll(demo)
+    return True

@@ -1,0 +1,454 @@
+"""The app's "Generate" tab: the prompt, the sliders, greedy and sampled side by side.
+
+:class:`Handlers` holds the tab's event handlers over the loaded models (tests call them without a
+server); :class:`GenerateTab` renders the tab's components and wires their events, as gradio's own
+``ChatInterface`` does. The page's script (``chargen/app/static``) draws the texts from the handlers'
+outputs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import anyio
+import gradio as gr
+
+from chargen.app import page, train_views, views, widgets
+from chargen.errors import ChargenError
+from chargen.inference.batching import ServingSettings, stream_updates, visitor_of
+from chargen.inference.generate import Comparison, compare, stream_compare
+from chargen.model import CharRNN
+
+STREAM_INTERVAL_S = 0.25
+"""Seconds between streamed updates of one generation. The server generates at full speed and the
+browser animates what it has, so a few coalesced updates are enough; each update costs gradio
+~10 ms of CPU (benchmarks/load_test.py)."""
+STREAM_CHUNK = 16
+"""Characters generated per step of the stream (~10 ms of work). One at a time paid the stream's
+per-chunk bookkeeping 300 times a request: ~25% more server CPU in a 20-user burst."""
+CONCURRENCY = 2
+"""Generations running at once without batching: one per core of a 2-vCPU Space, each on one torch thread."""
+
+Outputs = tuple[Any, ...]
+
+
+def _refuse(exc: ChargenError) -> gr.Error:
+    return gr.Error(str(exc), print_exception=False)
+
+
+class Handlers:
+    """The app's event handlers over its loaded models; tests call them directly."""
+
+    def __init__(
+        self,
+        models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel],
+        session_models: train_views.SessionModels | None = None,
+        batching: ServingSettings | None = None,
+    ):
+        self.session_models = session_models
+        offered = offered_models(models)
+        if not offered:
+            raise ChargenError("the app needs at least one model")
+        self.models = {model.name: model for model in offered}
+        self.menu = views.ModelMenu.of(offered)
+        # One engine per offered model (threads chargen<i>-step / -prime); none without batching.
+        self.engines = (
+            {model.name: batching.engine(model.model, f"chargen{i}") for i, model in enumerate(offered)}
+            if batching is not None
+            else {}
+        )
+        self.pacer = batching.pacer() if batching is not None else None
+
+    @property
+    def model_names(self) -> list[str]:
+        """The short names of the offered models; the first is the default."""
+        return list(self.menu.names)
+
+    def _menu(self, session: gr.Request | None) -> views.ModelMenu:
+        """The app's models plus, for a session that trained or uploaded some, its own."""
+        if self.session_models is None:
+            return self.menu
+        return views.ModelMenu(tuple(self.session_models.names_for(session, self.menu.names)), self.menu.aliases)
+
+    def model(self, name: str, session: gr.Request | None = None) -> CharRNN:
+        """A checked model name's model: one of the app's, else one of the session's own."""
+        if name in self.models or self.session_models is None:
+            return self.models[name].model
+        return self.session_models.lookup(name, session, {})
+
+    def _request(self, *inputs: Any, session: gr.Request | None = None) -> views.Request:
+        try:
+            return views.parse_request(*inputs, model_names=self._menu(session))
+        except ChargenError as exc:
+            raise _refuse(exc) from None
+
+    def _outputs(self, request: views.Request, comparison: Any, stopped_at: int | None = None) -> Outputs:
+        notices = views.prompt_notices(request.prompt, comparison) if comparison.done else []
+        data = views.page_data(request, comparison, notices, stopped_at=stopped_at)
+        return (
+            comparison.greedy,
+            comparison.sampled,
+            str(comparison.seed),
+            data["loop_line"],
+            inspect.cleandoc(views.notices_markdown(notices)),  # gr.Markdown's postprocess (see generate_group)
+            data,
+        )
+
+    def generate(
+        self,
+        prompt: str,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        length: int = views.APP_DEFAULT_LENGTH,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
+        seed: int | str | None = None,
+        model_name: str | None = None,
+        session: gr.Request = None,
+    ) -> Iterator[Outputs]:
+        """Stream the greedy and the sampled continuation of ``prompt`` as a few coalesced updates:
+        (greedy, sampled, seed used, loop line, notices, page data); the last is complete."""
+        request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
+        try:
+            stream = stream_compare(
+                self.model(request.model_name, session),
+                request.prompt,
+                request.length,
+                chunk_size=STREAM_CHUNK,
+                settings=request.sampling,
+            )
+        except ChargenError as exc:
+            raise _refuse(exc) from None
+        for comparison in views.throttle(stream, STREAM_INTERVAL_S):
+            yield self._outputs(request, comparison)
+
+    async def generate_batched(
+        self,
+        prompt: str,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        length: int = views.APP_DEFAULT_LENGTH,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
+        seed: int | str | None = None,
+        model_name: str | None = None,
+        session: gr.Request = None,
+    ) -> AsyncIterator[Outputs]:
+        """:meth:`generate` through the model's batching engine: the same outputs and texts (identical
+        to ``compare``'s for the seed), the first characters at once, then paced updates, then the
+        complete result. A visitor who leaves or presses Stop cancels the request in the engine."""
+        request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
+        engine = self.engines.get(request.model_name)
+        if engine is None:  # a visitor's own model (Train tab): its own thread and batch, as unbatched
+            updates = self.generate(prompt, temperature, length, top_k, top_p, seed, model_name, session)
+            while (outputs := await anyio.to_thread.run_sync(next, updates, None)) is not None:
+                yield outputs
+            return
+        address = session.client.host if session is not None and session.client is not None else None
+        headers = getattr(session, "headers", None) if session is not None else None
+        visitor = visitor_of(address, headers.get("x-forwarded-for") if headers is not None else None)
+        try:
+            job = engine.submit(
+                request.prompt,
+                request.length,
+                temperature=request.temperature,
+                top_k=request.top_k,
+                top_p=request.top_p,
+                seed=request.seed,
+                visitor=visitor,
+            )
+            async for comparison in stream_updates(job, self.pacer):
+                yield self._outputs(request, comparison)
+        except ChargenError as exc:
+            raise _refuse(exc) from None
+
+    def stopped(
+        self,
+        prompt: str,
+        temperature: float,
+        shown: int,
+        top_k: int | None,
+        top_p: float | None,
+        seed: int | str | None,
+        model_name: str | None,
+        session: gr.Request = None,
+    ) -> Outputs:
+        """What Stop leaves: the first ``shown`` characters of the run with this seed (the same seed
+        at full length gives them as its prefix), with their loop line."""
+        request = self._request(
+            prompt, temperature, views.APP_MIN_LENGTH, top_k, top_p, seed, model_name, session=session
+        )
+        try:
+            shown = int(shown)
+        except (TypeError, ValueError):
+            shown = 0
+        shown = max(0, min(shown, views.APP_MAX_LENGTH))
+        if shown == 0 or request.seed is None:  # stopped before anything was shown
+            nothing = Comparison("", "", request.seed or 0, None, [], request.prompt, done=True)
+            return self._outputs(replace(request, length=0), nothing, stopped_at=0)
+        request = replace(request, length=shown)
+        comparison = compare(self.model(request.model_name, session), request.prompt, shown, settings=request.sampling)
+        return self._outputs(request, comparison, stopped_at=shown)
+
+    def distribution(
+        self,
+        prompt: str,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        model_name: str | None = None,
+        text: str = "",
+        position: int = -1,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
+        steps: str | None = "",
+        session: gr.Request = None,
+    ) -> dict[str, Any]:
+        """The distribution of the step that wrote ``text[position]`` after ``prompt`` (-1: the next
+        step after prompt + text): every character (a word model's: every token), likeliest first, as
+        ``[token, p_at_T, p_at_1, drawn]``; ``p_at_T`` is after top-k / top-p, as sampling drew. For a
+        word model, ``steps`` are the characters each step wrote (``/generate``'s ``greedy_steps`` /
+        ``sampled_steps``, e.g. ``"3,1,4"``; a final ``+`` when the text was cut at its length), so the
+        tokens generated are replayed; blank reads the text as the model tokenises it."""
+        try:
+            model = self.model(self._menu(session).resolve(model_name), session)
+            prompt = views.check_prompt(prompt)
+            temperature = views.check_temperature(temperature)
+            text = views.check_text(text, model)
+            position = views.check_position(position, text)
+            top_k, top_p = views.check_top_k(top_k), views.check_top_p(top_p)
+            written = views.check_steps(steps, text, model)
+            return views.step_distribution(model, prompt, text, position, temperature, top_k, top_p, written)
+        except ChargenError as exc:
+            raise _refuse(exc) from None
+
+    def page_distribution(
+        self,
+        prompt: str,
+        temperature: float = views.APP_DEFAULT_TEMPERATURE,
+        model_name: str | None = None,
+        text: str = "",
+        position: int = -1,
+        top_k: int | None = 0,
+        top_p: float | None = 1.0,
+        steps: str | None = "",
+        session: gr.Request = None,
+    ) -> dict[str, Any]:
+        """:meth:`distribution` for the page's own redraws, with the rows its chart draws: a problem is
+        shown in the chart, never as a pop-up from an event the visitor did not trigger."""
+        try:
+            data = self.distribution(prompt, temperature, model_name, text, position, top_k, top_p, steps, session)
+            return views.chart_rows(data, page.CHART_ROWS)
+        except gr.Error as exc:
+            return {"error": f"The chart can't be drawn: {exc.message}"}
+
+    def header(self, model_name: str | None = None, session: gr.Request = None) -> tuple[str, str]:
+        """The page's title line for the selected model, and the model's facts from its card."""
+        try:
+            name = self._menu(session).resolve(model_name)
+            offered = self.models.get(name) or self.session_models.offered(name, session)
+        except ChargenError:
+            offered = self.models[self.menu.names[0]]
+        return views.header_markdown(offered), views.facts_markdown(offered)
+
+
+def offered_models(
+    models: Mapping[str, CharRNN | views.OfferedModel] | Sequence[views.OfferedModel],
+) -> list[views.OfferedModel]:
+    """The models as the app offers them; plain models get their key as name and source."""
+    if not isinstance(models, Mapping):
+        return list(models)
+    return [
+        model if isinstance(model, views.OfferedModel) else views.OfferedModel(name, model, source=name)
+        for name, model in models.items()
+    ]
+
+
+@dataclass(frozen=True)
+class PageParts:
+    """What another tab may use of the Generate tab: the handlers and the shared controls."""
+
+    handlers: Handlers
+    model: gr.Dropdown
+    prompt: gr.Textbox
+    temperature: gr.Slider
+
+
+class GenerateTab:
+    """The "Generate" tab: :meth:`render` adds its components inside the ``gr.Tab`` being built,
+    :meth:`wire_events` connects them to :class:`Handlers` (``/generate``, ``/distribution`` and the
+    page's private events) once every tab is rendered."""
+
+    def __init__(self, handlers: Handlers, batching: ServingSettings | None = None) -> None:
+        self.handlers = handlers
+        self.batching = batching
+
+    def render(self) -> None:
+        """The prompt and buttons, the model and sliders, the lesson (both texts), the chart, and the
+        hidden outputs the page's script reads."""
+        names = self.handlers.model_names
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=280):
+                self.prompt = widgets.prompt_box(
+                    "prompt", placeholder="Type the start of a text; the model continues it."
+                )
+                with gr.Row():
+                    self.generate_button = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
+                    self.stop_button = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1, min_width=70)
+                    self.continue_button = gr.Button(
+                        "Continue", variant="secondary", elem_id="continue", scale=1, min_width=90
+                    )
+                self.notices_view = gr.Markdown(elem_id="notices", label="Notices")
+                self.example_buttons = []
+                with gr.Row(elem_id="examples"):
+                    for example, model_name in views.example_prompts(names):
+                        shown = "".join(views.WHITESPACE_MARKERS.get(ch, ch) for ch in example)
+                        button = gr.Button(
+                            shown if len(shown) <= 28 else shown[:27] + "\u2026",
+                            size="sm",
+                            min_width=10,
+                            scale=0,
+                            elem_classes=["cg-example"],
+                        )
+                        self.example_buttons.append((button, example, model_name))
+            with gr.Column(scale=2, min_width=260):
+                self.model = widgets.model_picker(names, "model")
+                with gr.Row():
+                    self.temperature = widgets.temperature_slider(
+                        "temperature", info="0 = greedy; low is safe, high is wild", min_width=160
+                    )
+                    self.length = widgets.length_slider(
+                        "length",
+                        label="Characters",
+                        info=f"{views.APP_MIN_LENGTH} to {views.APP_MAX_LENGTH}",
+                        min_width=160,
+                    )
+                self.playback = gr.Radio(
+                    list(page.PLAYBACK_MODES), value=page.PLAYBACK_MODES[0], label="Playback", elem_id="playback"
+                )
+                with gr.Accordion("Advanced sampling", open=False, elem_id="advanced"):
+                    self.top_k = gr.Slider(
+                        0, views.APP_MAX_TOP_K, value=0, step=1, label="Top-k", info="0 = off", elem_id="top_k"
+                    )
+                    self.top_p = gr.Slider(
+                        0.05, 1.0, value=1.0, step=0.05, label="Top-p", info="nucleus; 1 = off", elem_id="top_p"
+                    )
+                    self.seed = widgets.seed_box("seed")
+        gr.HTML(page.LESSON_HTML, js_on_load=None, elem_id="lesson_box")
+        gr.HTML(page.CHART_HTML, js_on_load=None, elem_id="chart_box")
+        self.facts = gr.Markdown(self.handlers.header(names[0])[1], elem_id="model_facts")
+        with gr.Group(elem_classes=["cg-hidden"]):
+            # The API's outputs and the chart's inputs; the page shows them through its script.
+            self.greedy_out = gr.Textbox(label="Greedy text", elem_id="greedy_text")
+            self.sampled_out = gr.Textbox(label="Sampled text", elem_id="sampled_text")
+            self.seed_out = gr.Textbox(label="Seed used", elem_id="seed_used")
+            self.loop_out = gr.Textbox(label="Loop line", elem_id="loop_out")
+            self.data_out = gr.JSON(label="Details: probabilities, loop, where the texts part", elem_id="details")
+            self.text_in = gr.Textbox("", label="Text", elem_id="dist_text")
+            self.position_in = gr.Number(-1, label="Position", precision=0, elem_id="dist_position")
+            self.steps_in = gr.Textbox("", label="Steps (word models)", elem_id="dist_steps")
+            self.chart_out = gr.JSON(label="Distribution", elem_id="dist_data")
+            self.dist_go = gr.Button("chart", elem_id="dist_go")
+            self.dist_api = gr.Button("distribution", elem_id="dist_api")
+
+    def parts(self) -> PageParts:
+        """The controls other tabs share with this one (one choice of model serves every tab)."""
+        return PageParts(self.handlers, self.model, self.prompt, self.temperature)
+
+    def wire_events(self, demo: gr.Blocks, header: gr.Markdown) -> None:
+        """Connect the tab's events; ``header`` is the page's title line, which follows the model."""
+        handlers = self.handlers
+        inputs = [self.prompt, self.temperature, self.length, self.top_k, self.top_p, self.seed, self.model]
+        outputs = [self.greedy_out, self.sampled_out, self.seed_out, self.loop_out, self.notices_view, self.data_out]
+        # Batched, a handler is a coroutine waiting on the engine (no thread), so as many run as the
+        # engine holds; unbatched, each is a thread with its own batch of 2.
+        generate_fn, generate_group = (
+            (handlers.generate_batched, {"concurrency_id": "generate", "concurrency_limit": self.batching.max_active})
+            if self.batching is not None
+            else (handlers.generate, {"concurrency_id": "model", "concurrency_limit": CONCURRENCY})
+        )
+        # The outputs leave the handler as sent (text, JSON-able data, notices as gr.Markdown would
+        # clean them): gradio's postprocessing ran each of the 6 outputs of every update in a worker
+        # thread, ~30% of the server's CPU in a 100-visitor burst (py-spy, benchmarks/load_test.py).
+        generate_group["postprocess"] = False
+        generation = self.generate_button.click(
+            generate_fn,
+            inputs=inputs,
+            outputs=outputs,
+            js="(...args) => window.chargen.generateArgs(...args)",
+            api_name="generate",
+            **generate_group,
+            show_progress="hidden",
+            preprocess=False,  # every input is checked by views.parse_request, page or API alike
+        )
+        continuation = self.continue_button.click(
+            generate_fn,
+            inputs=inputs,
+            outputs=outputs,
+            js="(...args) => window.chargen.continueArgs(...args)",
+            api_visibility="private",
+            **generate_group,
+            show_progress="hidden",
+            preprocess=False,
+        )
+        self.stop_button.click(
+            handlers.stopped,
+            inputs=inputs,
+            outputs=outputs,
+            js="(...args) => window.chargen.stopArgs(...args)",
+            cancels=[generation, continuation],
+            api_visibility="private",
+            concurrency_id="stop",
+            show_progress="hidden",
+            preprocess=False,
+        )
+        self.data_out.change(None, inputs=self.data_out, js="(d) => { window.chargen.receive(d); }")
+        dist_inputs = [
+            self.prompt,
+            self.temperature,
+            self.model,
+            self.text_in,
+            self.position_in,
+            self.top_k,
+            self.top_p,
+            self.steps_in,
+        ]
+        self.dist_go.click(
+            handlers.page_distribution,
+            inputs=dist_inputs,
+            outputs=self.chart_out,
+            js="(...args) => window.chargen.distArgs(...args)",
+            api_visibility="private",
+            concurrency_id="chart",
+            show_progress="hidden",
+            preprocess=False,
+            trigger_mode="always_last",
+        )
+        self.dist_api.click(
+            handlers.distribution,
+            inputs=dist_inputs,
+            outputs=self.chart_out,
+            api_name="distribution",
+            concurrency_id="chart",
+            show_progress="hidden",
+            preprocess=False,
+        )
+        self.chart_out.change(None, inputs=self.chart_out, js="(d) => { window.chargen.drawChart(d); }")
+        self.prompt.change(None, js="() => { window.chargen.onPromptChange(); }")
+        self.temperature.change(None, js="() => { window.chargen.onTemperatureChange(); }")
+        self.model.change(
+            handlers.header, inputs=self.model, outputs=[header, self.facts], api_visibility="private", queue=False
+        )
+        self.model.change(None, js="() => { window.chargen.onPromptChange(); }")
+        for button, example, model_name in self.example_buttons:
+            button.click(
+                lambda e=example, m=model_name: (e, m),
+                outputs=[self.prompt, self.model],
+                api_visibility="private",
+                queue=False,
+            )
+        demo.load(
+            None,
+            inputs=[*inputs, self.playback],
+            outputs=[*inputs, self.playback],
+            js="(...args) => window.chargen.fromUrl(...args)",
+        ).then(None, js="() => { window.chargen.onPromptChange(); window.chargen.autoGenerate(); }")
