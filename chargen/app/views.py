@@ -454,11 +454,6 @@ def loop_sentence(text: str, loop: Loop | None, what: str = "greedy output") -> 
     )
 
 
-def loop_summary(comparison: Comparison) -> str:
-    """The loop line of a comparison's greedy text (see :func:`loop_sentence`)."""
-    return loop_sentence(comparison.greedy, comparison.loop)
-
-
 def parting_index(greedy: str, sampled: str) -> int | None:
     """Where greedy and sampled part: the index of the first character where they differ (``None``
     when one is a prefix of the other)."""
