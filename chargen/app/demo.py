@@ -40,7 +40,7 @@ and a batch of 2 per request, at most ``CONCURRENCY`` at once (benchmarks/load_t
 __all__ = ["BATCHING", "CONCURRENCY", "Handlers", "build_demo", "launch_options", "load_app_models", "main"]
 __all__ += ["offered_models", "QUEUE_SIZE", "TORCH_THREADS", "warm_up"]
 
-TabBuilder = Callable[[PageParts], None]
+TabBuilder = Callable[[PageParts], object]
 """Adds one tab's components and events; called inside its ``gr.Tab``."""
 TABS: list[tuple[str, TabBuilder]] = [("Look inside", inside_tab.InsideTab.add_to_page)]
 """Extra tabs (title, builder) that :func:`build_demo` adds after "Generate" by default."""
@@ -61,7 +61,10 @@ def build_demo(
     engine per model. Serve it with ``demo.launch(**launch_options())``."""
     session_models = session_models or train_views.SessionModels()  # the Train tab's, per visitor
     handlers = Handlers(models, session_models, batching)
-    extra_tabs = [*(TABS if tabs is None else tabs), ("Train", train_views.train_tab(session_models, train_settings))]
+    extra_tabs = [
+        *(TABS if tabs is None else tabs),
+        ("Train", train_views.TrainTab.builder(session_models, train_settings)),
+    ]
     header_text, _ = handlers.header(handlers.model_names[0])
     with gr.Blocks(title="chargen: greedy vs. sampled") as demo:
         header = gr.Markdown(header_text, elem_id="header")

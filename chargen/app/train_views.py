@@ -1,7 +1,7 @@
 """The app's Train tab: a visitor trains a model on their own text, watches it learn and uses it.
 
-``add_train_tab(demo, model_picker, base_names, session_models)`` adds the tab inside a
-``gr.Blocks`` and wires its events: ``/train`` (text, cell, seconds, size, unit = "characters" or
+:class:`TrainTab` renders the tab and wires its events to a :class:`TrainHandlers` (which tests call
+without a server): ``/train`` (text, cell, seconds, size, unit = "characters" or
 "words", vocab_size for words) streams progress whose
 first output is a JSON object and whose last is ``{"model": "session:...", "steps": n, "val_loss": x}``;
 ``/compare_cells`` trains rnn, lstm and gru in turn; Stop keeps the best model so far. Trained and
@@ -13,7 +13,6 @@ caller's ``gr.Request``, so another session can never use them. The work is in t
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -244,139 +243,42 @@ def cost_text(seconds: float, settings: TrainTabSettings, runs: int = 1) -> str:
     )
 
 
-def add_train_tab(
-    demo: gr.Blocks,
-    model_picker: gr.Dropdown,
-    base_choices: Sequence[tuple[str, str]],
-    session_models: SessionModels,
-    settings: TrainTabSettings | None = None,
-    *,
-    in_tab: bool = False,
-) -> None:
-    """Add the Train tab to ``demo`` (call inside its ``with`` block) and wire its events.
+class TrainHandlers:
+    """The Train tab's handlers over the visitors' session models; tests call them without a server.
 
     Args:
-        demo: the app's Blocks, for the reload warning.
-        model_picker: the app's model dropdown; a trained or uploaded model joins it for this session.
-        base_choices: the app's own models as the picker's (label, name) pairs, always listed first.
         session_models: where session models live; the app's /generate looks names up there too.
+        base_choices: the app's own models as the picker's (label, name) pairs, always listed first.
         settings: budgets, ZeroGPU and Hub settings (default: :meth:`TrainTabSettings.from_env`).
-        in_tab: True when called inside a ``gr.Tab`` already (as ``app.build_demo``'s tab builders are).
     """
-    settings = settings or TrainTabSettings.from_env()
-    store, training_queue = session_models.store, session_models.queue
-    base_choices = list(base_choices)
-    zero_stream = zero_gpu_train_stream() if settings.zero_gpu else None
 
-    with contextlib.nullcontext() if in_tab else gr.Tab("Train", id="train", elem_id="train_tab"):
-        gr.Markdown(
-            "## Train your own\nPaste a text (or upload a UTF-8 `.txt`; "
-            f"{MIN_CHARS:,} characters to {MAX_BYTES // 2**20} MB) and watch a model learn it: the loss "
-            "falls and the samples go from noise to words. The model then joins the Generate tab's model list."
-        )
-        gr.Markdown(KEPT_LINE, elem_id="train_kept")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                text = gr.Textbox(
-                    label="Your text",
-                    lines=8,
-                    max_lines=12,
-                    placeholder=f"Paste at least {MIN_CHARS:,} characters here.",
-                    elem_id="train_text",
-                )
-                upload = gr.File(
-                    label="or upload a .txt", file_types=[".txt"], type="filepath", height=110, elem_id="train_file"
-                )
-            with gr.Column(scale=2):
-                cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
-                size = gr.Radio(list(SIZES), value="small", label="Size", elem_id="train_size")
-                with gr.Row(equal_height=True):
-                    unit = gr.Radio(
-                        list(UNITS),
-                        value="characters",
-                        label="Each step writes",
-                        info="a character, or a word (words and spaces; rare words spelled out)",
-                        elem_id="train_unit",
-                    )
-                    vocab_size = gr.Number(
-                        value=DEFAULT_TAB_VOCAB_SIZE,
-                        minimum=2,
-                        maximum=MAX_TAB_VOCAB_SIZE,
-                        precision=0,
-                        label="Vocabulary size (words)",
-                        info="the most frequent words and spaces, plus every character of the text",
-                        visible=False,
-                        elem_id="train_vocab_size",
-                    )
-                seconds = gr.Slider(
-                    settings.min_seconds,
-                    settings.max_seconds,
-                    value=settings.default_seconds,
-                    step=5,
-                    label="Time budget (seconds)",
-                    elem_id="train_seconds",
-                )
-                cost = gr.Markdown(
-                    cost_text(settings.default_seconds, settings), visible=settings.zero_gpu, elem_id="train_cost"
-                )
-                with gr.Row():
-                    train_button = gr.Button("Train", variant="primary", elem_id="train_button", scale=2)
-                    stop_button = gr.Button("Stop", elem_id="train_stop", scale=1)
-                compare_button = gr.Button(
-                    "Compare cells (RNN, LSTM, GRU: 3x the time)", size="sm", elem_id="train_compare"
-                )
-        status = gr.JSON(label="Progress", elem_id="train_status")
-        with gr.Row(equal_height=False):
-            curve = gr.LinePlot(
-                x="step",
-                y="loss",
-                color="curve",
-                label="Loss, nats per character: blue training, orange validation "
-                "(Compare cells: green rnn, red lstm, orange gru)",
-                color_map=CURVE_COLORS,
-                height=320,
-                elem_id="train_curve",
-            )
-            samples = gr.Textbox(
-                label="Samples as it learns (from the best weights so far)",
-                lines=12,
-                max_lines=12,
-                interactive=False,
-                autoscroll=True,
-                elem_id="train_samples",
-            )
-        with gr.Row(equal_height=False):
-            with gr.Column():
-                download = gr.DownloadButton(
-                    "Download the model (.zip)", visible=False, elem_id="train_download", size="md"
-                )
-                model_zip = gr.File(
-                    label="Use a downloaded model again: upload its .zip",
-                    file_types=[".zip"],
-                    type="filepath",
-                    height=110,
-                    elem_id="train_upload_zip",
-                )
-            with gr.Column():
-                if settings.oauth:
-                    gr.LoginButton(elem_id="train_login")
-                repo = gr.Textbox(label="Hub repo to push to", placeholder="your-name/my-char-model", elem_id="repo")
-                push_button = gr.Button("Push to the Hub", size="md", elem_id="train_push")
-                push_result = gr.Markdown(elem_id="train_push_result")
-        # A hidden box, not gr.State: any State (or an unload event) makes gradio hold a heartbeat stream
-        # open for the page's whole life, so the page never goes network-idle and tools that wait for
-        # that (../shared/tools/look.py) never see it load. The name is useless to other sessions anyway.
-        last_model = gr.Textbox(label="Model trained or uploaded last", visible=False, elem_id="train_last_model")
+    def __init__(
+        self,
+        session_models: SessionModels,
+        base_choices: Sequence[tuple[str, str]],
+        settings: TrainTabSettings | None = None,
+    ) -> None:
+        self.settings = settings or TrainTabSettings.from_env()
+        self.session_models = session_models
+        self.store, self.training_queue = session_models.store, session_models.queue
+        self.base_choices = list(base_choices)
+        self.zero_stream = zero_gpu_train_stream() if self.settings.zero_gpu else None
 
-    def picker(request: gr.Request | None, value: str | None) -> Any:
-        return gr.update(choices=session_models.choices(request, base_choices), value=value, visible=True)
+    def picker(self, request: gr.Request | None, value: str | None) -> Any:
+        """The model picker for this caller, with ``value`` chosen."""
+        return gr.update(choices=self.session_models.choices(request, self.base_choices), value=value, visible=True)
 
-    def run_stream(request: TrainRequest, stop: Any) -> Callable[[], Iterator[dict[str, Any]]]:
-        if zero_stream is not None:  # forked GPU process: the request's plain values in, plain data out
+    def run_stream(self, request: TrainRequest, stop: Any) -> Callable[[], Iterator[dict[str, Any]]]:
+        """One training run's updates, on this machine or in ZeroGPU's forked GPU process."""
+        if self.zero_stream is not None:  # forked GPU process: the request's plain values in, plain data out
+            zero_stream = self.zero_stream
             return lambda: _stoppable(zero_stream(request), stop)
-        return lambda: train_stream(request, stop=stop, nice=settings.niceness)
+        return lambda: train_stream(request, stop=stop, nice=self.settings.niceness)
 
-    def trained(runs: list[tuple[str, TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def trained(self, runs: list[tuple[str, TrainRequest]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """Run ``runs`` (label, request) in turn through the training queue, streaming the tab's outputs:
+        (status, curve, samples, picker, download, last model); the last names the session model."""
+        store = self.store
         session = _session(request)
         stop = store.stop_event(session)
         histories = {label: RunHistory() for label, _ in runs}
@@ -386,7 +288,7 @@ def add_train_tab(
             for label, run in runs:
                 if stop.is_set():
                     return
-                for update in run_stream(run, stop)():
+                for update in self.run_stream(run, stop)():
                     yield {**update, "_run": label}
 
         def keep(label: str) -> None:
@@ -402,7 +304,7 @@ def add_train_tab(
 
         last_yield = 0.0
         try:
-            for update in queued_stream(training_queue, all_runs, stop):
+            for update in queued_stream(self.training_queue, all_runs, stop):
                 if update["kind"] == "queued":
                     place = update["place"]
                     yield {"status": "queued", "place": place}, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -442,29 +344,31 @@ def add_train_tab(
             final,
             curve_frame({"": histories[runs[0][0]]} if one else histories, val_only=not one),
             samples_text({"": histories[runs[0][0]]} if one else histories),
-            picker(request, newest.name),
+            self.picker(request, newest.name),
             gr.update(value=str(store.zip(session, newest.name)), visible=True),
             newest.name,
         )
 
     def train(
-        text: Any, cell: Any, seconds: Any, size: Any, unit: Any, vocab_size: Any, request: gr.Request
+        self, text: Any, cell: Any, seconds: Any, size: Any, unit: Any, vocab_size: Any, request: gr.Request
     ) -> Iterator[tuple[Any, ...]]:
         """Train a model on ``text`` for ``seconds``; stream progress; the last update names the session model.
 
         ``unit`` is "characters" or "words"; ``vocab_size`` is a word model's count of tokens."""
+        settings = self.settings
         try:
             parsed = parse_train_request(
                 text, cell, seconds, size, settings.max_seconds, settings.min_seconds, unit, vocab_size
             )
         except ChargenError as exc:
             raise _error(exc) from None
-        yield from trained([(parsed.cell, parsed)], request)
+        yield from self.trained([(parsed.cell, parsed)], request)
 
     def compare_cells(
-        text: Any, seconds: Any, size: Any, unit: Any, vocab_size: Any, request: gr.Request
+        self, text: Any, seconds: Any, size: Any, unit: Any, vocab_size: Any, request: gr.Request
     ) -> Iterator[tuple[Any, ...]]:
         """Train rnn, lstm and gru on ``text`` for ``seconds`` each and overlay their validation curves."""
+        settings = self.settings
         limit = settings.max_seconds
         if settings.zero_gpu:  # three charged GPU calls
             limit = max(settings.min_seconds, min(limit, zero_gpu_max_seconds(runs=3)))
@@ -475,13 +379,15 @@ def add_train_tab(
             ]
         except ChargenError as exc:
             raise _error(exc) from None
-        yield from trained([(p.cell, p) for p in parsed], request)
+        yield from self.trained([(p.cell, p) for p in parsed], request)
 
-    def stop(request: gr.Request) -> None:
-        store.request_stop(_session(request))
+    def stop(self, request: gr.Request) -> None:
+        """Stop this caller's training; the best weights so far are kept."""
+        self.store.request_stop(_session(request))
 
-    def read_text_file(path: str | None) -> tuple[Any, Any]:
-        # The file box is emptied either way, so the next file can be dropped straight in.
+    def read_text_file(self, path: str | None) -> tuple[Any, Any]:
+        """An uploaded .txt as the text box's value (the file box emptied either way, so the next file
+        can be dropped straight in)."""
         if not path:
             return gr.skip(), gr.skip()
         try:
@@ -490,85 +396,216 @@ def add_train_tab(
             gr.Warning(str(exc))
             return gr.skip(), None
 
-    def upload_model(path: str | None, request: gr.Request) -> tuple[Any, ...]:
+    def upload_model(self, path: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """A downloaded model's .zip, back in this session: (status, picker, its name)."""
         if not path:
             return gr.skip(), gr.skip(), gr.skip()
         try:
-            kept = store.load_zip(_session(request), path)
+            kept = self.store.load_zip(_session(request), path)
         except ChargenError as exc:
             raise _error(exc) from None
         return (
             {"status": "uploaded", "model": kept.name, "cell": kept.model.cell, "unit": kept.model.unit},
-            picker(request, kept.name),
+            self.picker(request, kept.name),
             kept.name,
         )
 
-    def push(repo_id: str, request: gr.Request, oauth_token: gr.OAuthToken | None = None) -> str:
-        names = store.names(_session(request))
-        name = names[-1] if names else None  # the session's newest model: trained or uploaded last
+    def push(self, repo_id: str, request: gr.Request, oauth_token: gr.OAuthToken | None = None) -> str:
+        """Push the session's newest model (trained or uploaded last) to ``repo_id`` on the Hub."""
+        names = self.store.names(_session(request))
+        name = names[-1] if names else None
         if not name:
             raise gr.Error("train or upload a model first", print_exception=False)
         token = oauth_token.token if oauth_token is not None else None
         try:
-            url = push_session_model(store, _session(request), name, repo_id, token, settings.hub_endpoint)
+            url = push_session_model(self.store, _session(request), name, repo_id, token, self.settings.hub_endpoint)
         except ChargenError as exc:
             raise _error(exc) from None
         return f"Pushed to [{url}]({url})"
 
-    outputs = [status, curve, samples, model_picker, download, last_model]
-    training = train_button.click(
-        train,
-        inputs=[text, cell, seconds, size, unit, vocab_size],
-        outputs=outputs,
-        api_name="train",
-        concurrency_id="train",
-        concurrency_limit=4,  # the rest wait in TrainingQueue, which reports their place
-        show_progress="minimal",
-        preprocess=False,
-    )
-    comparing = compare_button.click(
-        compare_cells,
-        inputs=[text, seconds, size, unit, vocab_size],
-        outputs=outputs,
-        api_name="compare_cells",
-        concurrency_id="train",
-        show_progress="minimal",
-        preprocess=False,
-    )
-    for event in (training, comparing):
-        event.success(None, js=WARN_BEFORE_UNLOAD_JS)
-    stop_button.click(stop, api_name="stop_training", queue=False)
-    unit.change(
-        lambda chosen: gr.update(visible=chosen == "words"),
-        inputs=unit,
-        outputs=vocab_size,
-        queue=False,
-        api_visibility="private",
-        show_progress="hidden",
-    )
-    upload.upload(read_text_file, inputs=upload, outputs=[text, upload], api_visibility="private")
-    model_zip.upload(
-        upload_model, inputs=model_zip, outputs=[status, model_picker, last_model], api_name="upload_model"
-    ).success(None, js=WARN_BEFORE_UNLOAD_JS)
-    push_button.click(push, inputs=[repo], outputs=push_result, api_name="push")
-    if settings.zero_gpu:
-        seconds.change(lambda s: cost_text(s, settings), inputs=seconds, outputs=cost, queue=False)
-
-    # No demo.unload(...) to end the session when the page closes: it opens the same heartbeat stream
-    # (see last_model above). The store's sweeper removes a session's folder after its idle limit.
+    def cost(self, seconds: Any) -> str:
+        """What training for ``seconds`` costs on ZeroGPU (empty elsewhere)."""
+        return cost_text(seconds, self.settings)
 
 
-def train_tab(session_models: SessionModels, settings: TrainTabSettings | None = None) -> Callable[[Any], None]:
-    """A tab builder for ``app.build_demo``: called inside its ``gr.Tab`` with the page's shared parts
-    (``parts.model``, the model picker), it adds the Train tab's components and events."""
+class TrainTab:
+    """The Train tab: :meth:`render` adds its components inside the ``gr.Tab`` being built,
+    :meth:`wire_events` connects them to a :class:`TrainHandlers` and the page's model picker, which a
+    trained or uploaded model joins for its session."""
 
-    def build(parts: Any) -> None:
-        from gradio.context import Context
+    def __init__(self, handlers: TrainHandlers) -> None:
+        self.handlers = handlers
+        self.settings = handlers.settings
 
-        picker = parts.model
-        add_train_tab(Context.root_block, picker, list(picker.choices), session_models, settings, in_tab=True)
+    @classmethod
+    def builder(
+        cls, session_models: SessionModels, settings: TrainTabSettings | None = None
+    ) -> Callable[[Any], TrainTab]:
+        """A tab builder for :func:`chargen.app.demo.build_demo`: called inside its ``gr.Tab`` with the
+        Generate tab's parts (``parts.model``, the model picker), it renders the tab and wires its events."""
 
-    return build
+        def build(parts: Any) -> TrainTab:
+            picker = parts.model
+            tab = cls(TrainHandlers(session_models, list(picker.choices), settings))
+            tab.render()
+            tab.wire_events(picker)
+            return tab
+
+        return build
+
+    def render(self) -> None:
+        """The text and upload, the model's settings and budget, progress, curves, samples, download and push."""
+        gr.Markdown(
+            "## Train your own\nPaste a text (or upload a UTF-8 `.txt`; "
+            f"{MIN_CHARS:,} characters to {MAX_BYTES // 2**20} MB) and watch a model learn it: the loss "
+            "falls and the samples go from noise to words. The model then joins the Generate tab's model list."
+        )
+        gr.Markdown(KEPT_LINE, elem_id="train_kept")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                self.text = gr.Textbox(
+                    label="Your text",
+                    lines=8,
+                    max_lines=12,
+                    placeholder=f"Paste at least {MIN_CHARS:,} characters here.",
+                    elem_id="train_text",
+                )
+                self.upload = gr.File(
+                    label="or upload a .txt", file_types=[".txt"], type="filepath", height=110, elem_id="train_file"
+                )
+            with gr.Column(scale=2):
+                self.cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
+                self.size = gr.Radio(list(SIZES), value="small", label="Size", elem_id="train_size")
+                with gr.Row(equal_height=True):
+                    self.unit = gr.Radio(
+                        list(UNITS),
+                        value="characters",
+                        label="Each step writes",
+                        info="a character, or a word (words and spaces; rare words spelled out)",
+                        elem_id="train_unit",
+                    )
+                    self.vocab_size = gr.Number(
+                        value=DEFAULT_TAB_VOCAB_SIZE,
+                        minimum=2,
+                        maximum=MAX_TAB_VOCAB_SIZE,
+                        precision=0,
+                        label="Vocabulary size (words)",
+                        info="the most frequent words and spaces, plus every character of the text",
+                        visible=False,
+                        elem_id="train_vocab_size",
+                    )
+                self.seconds = gr.Slider(
+                    self.settings.min_seconds,
+                    self.settings.max_seconds,
+                    value=self.settings.default_seconds,
+                    step=5,
+                    label="Time budget (seconds)",
+                    elem_id="train_seconds",
+                )
+                self.cost = gr.Markdown(
+                    cost_text(self.settings.default_seconds, self.settings),
+                    visible=self.settings.zero_gpu,
+                    elem_id="train_cost",
+                )
+                with gr.Row():
+                    self.train_button = gr.Button("Train", variant="primary", elem_id="train_button", scale=2)
+                    self.stop_button = gr.Button("Stop", elem_id="train_stop", scale=1)
+                self.compare_button = gr.Button(
+                    "Compare cells (RNN, LSTM, GRU: 3x the time)", size="sm", elem_id="train_compare"
+                )
+        self.status = gr.JSON(label="Progress", elem_id="train_status")
+        with gr.Row(equal_height=False):
+            self.curve = gr.LinePlot(
+                x="step",
+                y="loss",
+                color="curve",
+                label="Loss, nats per character: blue training, orange validation "
+                "(Compare cells: green rnn, red lstm, orange gru)",
+                color_map=CURVE_COLORS,
+                height=320,
+                elem_id="train_curve",
+            )
+            self.samples = gr.Textbox(
+                label="Samples as it learns (from the best weights so far)",
+                lines=12,
+                max_lines=12,
+                interactive=False,
+                autoscroll=True,
+                elem_id="train_samples",
+            )
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                self.download = gr.DownloadButton(
+                    "Download the model (.zip)", visible=False, elem_id="train_download", size="md"
+                )
+                self.model_zip = gr.File(
+                    label="Use a downloaded model again: upload its .zip",
+                    file_types=[".zip"],
+                    type="filepath",
+                    height=110,
+                    elem_id="train_upload_zip",
+                )
+            with gr.Column():
+                if self.settings.oauth:
+                    gr.LoginButton(elem_id="train_login")
+                self.repo = gr.Textbox(
+                    label="Hub repo to push to", placeholder="your-name/my-char-model", elem_id="repo"
+                )
+                self.push_button = gr.Button("Push to the Hub", size="md", elem_id="train_push")
+                self.push_result = gr.Markdown(elem_id="train_push_result")
+        # A hidden box, not gr.State: any State (or an unload event) makes gradio hold a heartbeat stream
+        # open for the page's whole life, so the page never goes network-idle and tools that wait for
+        # that (../shared/tools/look.py) never see it load. The name is useless to other sessions anyway.
+        self.last_model = gr.Textbox(label="Model trained or uploaded last", visible=False, elem_id="train_last_model")
+
+    def wire_events(self, model_picker: gr.Dropdown) -> None:
+        """``/train``, ``/compare_cells``, ``/stop_training``, ``/upload_model``, ``/push`` and the tab's own events."""
+        handlers = self.handlers
+        outputs = [self.status, self.curve, self.samples, model_picker, self.download, self.last_model]
+        training = self.train_button.click(
+            handlers.train,
+            inputs=[self.text, self.cell, self.seconds, self.size, self.unit, self.vocab_size],
+            outputs=outputs,
+            api_name="train",
+            concurrency_id="train",
+            concurrency_limit=4,  # the rest wait in TrainingQueue, which reports their place
+            show_progress="minimal",
+            preprocess=False,
+        )
+        comparing = self.compare_button.click(
+            handlers.compare_cells,
+            inputs=[self.text, self.seconds, self.size, self.unit, self.vocab_size],
+            outputs=outputs,
+            api_name="compare_cells",
+            concurrency_id="train",
+            show_progress="minimal",
+            preprocess=False,
+        )
+        for event in (training, comparing):
+            event.success(None, js=WARN_BEFORE_UNLOAD_JS)
+        self.stop_button.click(handlers.stop, api_name="stop_training", queue=False)
+        self.unit.change(
+            lambda chosen: gr.update(visible=chosen == "words"),
+            inputs=self.unit,
+            outputs=self.vocab_size,
+            queue=False,
+            api_visibility="private",
+            show_progress="hidden",
+        )
+        self.upload.upload(
+            handlers.read_text_file, inputs=self.upload, outputs=[self.text, self.upload], api_visibility="private"
+        )
+        self.model_zip.upload(
+            handlers.upload_model,
+            inputs=self.model_zip,
+            outputs=[self.status, model_picker, self.last_model],
+            api_name="upload_model",
+        ).success(None, js=WARN_BEFORE_UNLOAD_JS)
+        self.push_button.click(handlers.push, inputs=[self.repo], outputs=self.push_result, api_name="push")
+        if self.settings.zero_gpu:
+            self.seconds.change(handlers.cost, inputs=self.seconds, outputs=self.cost, queue=False)
+        # No demo.unload(...) to end the session when the page closes: it opens the same heartbeat stream
+        # (see last_model above). The store's sweeper removes a session's folder after its idle limit.
 
 
 def _stoppable(stream: Iterator[dict[str, Any]], stop: Any) -> Iterator[dict[str, Any]]:
