@@ -146,3 +146,46 @@ def test_optimise_serving_applies_both_on_the_tested_gradio_and_neither_elsewher
         assert demo._queue.sleep_when_free == QUEUE_POLL_S != gradio_default
     finally:
         demo.close()
+
+
+def test_limit_mcp_tools_keeps_the_chosen_tools_and_refuses_unknown_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chargen.app import gradio_internals
+    from tests.conftest import launch_in_process
+
+    with gr.Blocks() as demo:
+        text = gr.Textbox()
+
+        def shout(words: str) -> str:
+            """Shout.
+
+            Args:
+                words: what to shout
+            """
+            return words.upper()
+
+        def whisper(words: str) -> str:
+            """Whisper.
+
+            Args:
+                words: what to whisper
+            """
+            return words.lower()
+
+        gr.Button("a").click(shout, inputs=text, outputs=text, api_name="shout")
+        gr.Button("b").click(whisper, inputs=text, outputs=text, api_name="whisper")
+    with pytest.raises(RuntimeError, match="mcp_server=True"):
+        gradio_internals.limit_mcp_tools(demo, ["shout"])
+    launch_in_process(demo, mcp_server=True)
+    try:
+        assert set(demo.mcp_server_obj.tool_to_endpoint) == {"shout", "whisper"}  # gradio's own: every endpoint
+        with pytest.raises(ValueError, match="nonesuch"):
+            gradio_internals.limit_mcp_tools(demo, ["shout", "nonesuch"])
+        monkeypatch.setattr(gr, "__version__", "9.0.0")
+        with pytest.warns(RuntimeWarning, match="every documented endpoint"):
+            assert gradio_internals.limit_mcp_tools(demo, ["shout"]) is False
+        assert set(demo.mcp_server_obj.tool_to_endpoint) == {"shout", "whisper"}
+        monkeypatch.undo()
+        assert gradio_internals.limit_mcp_tools(demo, ["shout"]) is True
+        assert demo.mcp_server_obj.tool_to_endpoint == {"shout": "/shout"}
+    finally:
+        demo.close()

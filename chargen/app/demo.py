@@ -38,7 +38,10 @@ paced so their cost stays flat as visitors come. ``CHARGEN_BATCHING=0`` serves a
 and a batch of 2 per request, at most ``CONCURRENCY`` at once (benchmarks/load_test.py runs both)."""
 
 __all__ = ["BATCHING", "CONCURRENCY", "Handlers", "build_demo", "launch_options", "load_app_models", "main"]
-__all__ += ["offered_models", "QUEUE_SIZE", "TORCH_THREADS", "warm_up"]
+__all__ += ["MCP_TOOLS", "offered_models", "QUEUE_SIZE", "serve", "TORCH_THREADS", "warm_up"]
+
+MCP_TOOLS = ("generate", "distribution", "sweep", "expectations")
+"""The endpoints agents can call as MCP tools at /gradio_api/mcp/ (named after their handlers)."""
 
 TabBuilder = Callable[[PageParts], object]
 """Adds one tab's components and events; called inside its ``gr.Tab``."""
@@ -122,6 +125,18 @@ def warm_up(models: Sequence[views.OfferedModel]) -> None:
         compare(offered.model, "", 1)
 
 
+def serve(demo: gr.Blocks, batching: ServingSettings | None = None, **launch: Any) -> None:
+    """Launch ``demo`` as ``python app.py`` does (without blocking): its CSS and script, the MCP server
+    with :data:`MCP_TOOLS`, and the serving optimisations of :mod:`chargen.app.gradio_internals`.
+    ``launch`` adds ``demo.launch`` options (tests: a server name and port)."""
+    # Gradio's queue runs at most max_threads events at once (default 40), whatever their concurrency
+    # limits: batched, generations are coroutines, so let in every one the engine holds, plus the 40.
+    max_threads = 40 if batching is None else batching.max_active + 40
+    demo.launch(prevent_thread_lock=True, max_threads=max_threads, mcp_server=True, **launch_options(), **launch)
+    gradio_internals.optimise_serving(demo)
+    gradio_internals.limit_mcp_tools(demo, MCP_TOOLS)
+
+
 def main(project_dir: Path = PROJECT_DIR) -> None:
     """Load the models and serve the page (answering first: the warm-up doesn't delay the page).
     ``project_dir`` holds the bundled ``checkpoints/`` and a deploy's ``chargen-models.txt``."""
@@ -129,10 +144,6 @@ def main(project_dir: Path = PROJECT_DIR) -> None:
     models, notices = load_app_models(configured_models(project_dir, os.environ), project_dir)
     batching = None if os.environ.get("CHARGEN_BATCHING", "1") == "0" else BATCHING
     demo = build_demo(models, notices, batching=batching)
-    # Gradio's queue runs at most max_threads events at once (default 40), whatever their concurrency
-    # limits: batched, generations are coroutines, so let in every one the engine holds, plus the 40.
-    max_threads = 40 if batching is None else batching.max_active + 40
-    demo.launch(prevent_thread_lock=True, max_threads=max_threads, **launch_options())
-    gradio_internals.optimise_serving(demo)
+    serve(demo, batching)
     warm_up(models)
     demo.block_thread()

@@ -8,8 +8,9 @@ outputs.
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,8 +109,26 @@ class Handlers:
         model_name: str | None = None,
         session: gr.Request = None,
     ) -> Iterator[Outputs]:
-        """Stream the greedy and the sampled continuation of ``prompt`` as a few coalesced updates:
-        (greedy, sampled, seed used, loop line, notices, page data); the last is complete."""
+        """Continue a prompt with a character-level language model twice, greedy and sampled, side by side.
+
+        The greedy text always takes the likeliest next character (it often falls into a loop); the sampled
+        text draws each character at the given temperature. The same seed and settings give the same texts.
+        Streams a few updates; the last one holds the complete texts.
+
+        Args:
+            prompt: The start of the text to continue (up to 10,000 characters; may be empty).
+            temperature: Sampling temperature, 0 to 2 (0 = greedy; low is safe, high is wild). Default 0.8.
+            length: How many characters to generate, 10 to 2000. Default 300.
+            top_k: Sample only from the k likeliest characters, 0 to 200 (0 = off). Default 0.
+            top_p: Nucleus sampling: the likeliest characters holding this much probability, >0 to 1 (1 = off).
+            seed: A whole number from 0 to 2**63 - 1 for a repeatable sampled text; blank for a random one.
+            model_name: Which model writes: one of the app's model names (blank = the default model).
+
+        Returns:
+            The greedy text, the sampled text, the seed used, a sentence about any loop in the greedy text,
+            notices about the prompt, and details as JSON (each sampled character's probability, the loop's
+            start and period, where the texts part).
+        """
         request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
         try:
             stream = stream_compare(
@@ -137,7 +156,8 @@ class Handlers:
     ) -> AsyncIterator[Outputs]:
         """:meth:`generate` through the model's batching engine: the same outputs and texts (identical
         to ``compare``'s for the seed), the first characters at once, then paced updates, then the
-        complete result. A visitor who leaves or presses Stop cancels the request in the engine."""
+        complete result. A visitor who leaves or presses Stop cancels the request in the engine.
+        (The page's and MCP's ``generate`` tool carries :meth:`generate`'s docstring.)"""
         request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
         engine = self.engines.get(request.model_name)
         if engine is None:  # a visitor's own model (Train tab): its own thread and batch, as unbatched
@@ -203,12 +223,25 @@ class Handlers:
         steps: str | None = "",
         session: gr.Request = None,
     ) -> dict[str, Any]:
-        """The distribution of the step that wrote ``text[position]`` after ``prompt`` (-1: the next
-        step after prompt + text): every character (a word model's: every token), likeliest first, as
-        ``[token, p_at_T, p_at_1, drawn]``; ``p_at_T`` is after top-k / top-p, as sampling drew. For a
-        word model, ``steps`` are the characters each step wrote (``/generate``'s ``greedy_steps`` /
-        ``sampled_steps``, e.g. ``"3,1,4"``; a final ``+`` when the text was cut at its length), so the
-        tokens generated are replayed; blank reads the text as the model tokenises it."""
+        """The model's next-character probabilities at one step of a text: every character (a word model's: every
+        token), likeliest first, as [token, probability at the temperature, probability at temperature 1, drawn].
+
+        Use it to see why a generated text went where it did: pass the prompt, the generated text and the
+        position of a character in it.
+
+        Args:
+            prompt: The prompt the text was generated from (up to 10,000 characters).
+            temperature: The temperature the text was sampled at, 0 to 2. Default 0.8.
+            model_name: The model that wrote the text (blank = the default model).
+            text: The generated text after the prompt (blank: the step right after the prompt).
+            position: The index (from 0) in text of the character whose step to show; -1 = the step after text.
+            top_k: The top-k the text was sampled with, 0 to 200 (0 = off). Default 0.
+            top_p: The top-p the text was sampled with, above 0 and at most 1 (1 = off). Default 1.
+            steps: Word models: characters per step, as /generate's greedy_steps (e.g. "3,1,4"); blank: re-read.
+
+        Returns:
+            The step's distribution as JSON: every token likeliest first, its probabilities, whether it was drawn.
+        """
         try:
             model = self.model(self._menu(session).resolve(model_name), session)
             prompt = views.check_prompt(prompt)
@@ -261,6 +294,35 @@ def offered_models(
         model if isinstance(model, views.OfferedModel) else views.OfferedModel(name, model, source=name)
         for name, model in models.items()
     ]
+
+
+def tool_named(name: str, fn: Callable[..., Any], doc: str | None = None) -> Callable[..., Any]:
+    """``fn`` under the name ``name`` (and docstring ``doc``): an MCP tool is named after its handler's
+    function, so the endpoint ``/generate`` is the tool ``generate`` whichever handler serves it. Keeps
+    what gradio reads of ``fn``: its signature and whether it is a (sync or async) generator."""
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def tool(*args: Any, **kwargs: Any) -> Any:
+            async for update in fn(*args, **kwargs):
+                yield update
+
+    elif inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def tool(*args: Any, **kwargs: Any) -> Any:
+            yield from fn(*args, **kwargs)
+
+    else:
+
+        @functools.wraps(fn)
+        def tool(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+
+    tool.__name__ = tool.__qualname__ = name
+    if doc is not None:
+        tool.__doc__ = doc
+    return tool
 
 
 @dataclass(frozen=True)
@@ -371,7 +433,7 @@ class GenerateTab:
         # thread, ~30% of the server's CPU in a 100-visitor burst (py-spy, benchmarks/load_test.py).
         generate_group["postprocess"] = False
         generation = self.generate_button.click(
-            generate_fn,
+            tool_named("generate", generate_fn, Handlers.generate.__doc__),
             inputs=inputs,
             outputs=outputs,
             js="(...args) => window.chargen.generateArgs(...args)",

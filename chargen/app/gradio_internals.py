@@ -1,7 +1,7 @@
 """Every use of gradio's private internals, in one place, applied only on the version tested.
 
-The app reaches past gradio's public API for two serving optimisations and nothing else;
-:func:`optimise_serving` applies both to a launched demo when the installed gradio is one this module
+The app reaches past gradio's public API for two serving optimisations and to choose its MCP tools;
+:func:`optimise_serving` applies the optimisations to a launched demo when the installed gradio is one this module
 was tested on (:data:`TESTED_GRADIO`, pinned by the ``app`` extra), and otherwise warns and leaves
 gradio's defaults. Each internal is named where it is used and tested in tests/test_gradio_internals.py:
 
@@ -22,20 +22,33 @@ gradio's defaults. Each internal is named where it is used and tested in tests/t
 2. **The queue's idle poll** (``Blocks._queue.sleep_when_free``). Gradio's queue looks for events every
    1 ms while none can start: 1,000 wake-ups a second of the event loop, which then takes the GIL from
    the batching engine. Every :data:`QUEUE_POLL_S` is enough.
+
+3. **The MCP server's tools** (``Blocks.mcp_server_obj.tool_to_endpoint``). Gradio makes every documented
+   endpoint an MCP tool; the only public way to leave one out is ``api_visibility="undocumented"``, which
+   also hides its inputs from ``gradio_client`` (no defaults filled: a change of the endpoints' contract).
+   :func:`limit_mcp_tools` keeps every endpoint as it is and offers agents the chosen tools only.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Collection, Iterator, MutableMapping
 from copy import copy
 from typing import Any
 
 import gradio as gr
 from gradio.state_holder import SessionState, StateHolder
 
-__all__ = ["LazySessionState", "LazyStateHolder", "QUEUE_POLL_S", "TESTED_GRADIO", "install", "optimise_serving"]
+__all__ = [
+    "LazySessionState",
+    "LazyStateHolder",
+    "QUEUE_POLL_S",
+    "TESTED_GRADIO",
+    "install",
+    "limit_mcp_tools",
+    "optimise_serving",
+]
 
 TESTED_GRADIO = ("6.31",)
 """gradio releases (major.minor) whose internals this module was written and tested against."""
@@ -169,4 +182,26 @@ def optimise_serving(demo: gr.Blocks, version: str | None = None) -> bool:
         return False
     install(demo)
     set_queue_poll(demo)
+    return True
+
+
+def limit_mcp_tools(demo: gr.Blocks, tools: Collection[str]) -> bool:
+    """Offer only ``tools`` (by tool name) through the MCP server of ``demo``, launched with
+    ``mcp_server=True``; every endpoint stays documented and callable. On an untested gradio, warns and
+    leaves every documented endpoint a tool. Returns whether the tools were limited."""
+    server = getattr(demo, "mcp_server_obj", None)  # gradio 6.31: made by App.create_app for mcp_server=True
+    if server is None:
+        raise RuntimeError("limit_mcp_tools(demo) needs a demo launched with mcp_server=True")
+    if not is_tested():
+        warnings.warn(
+            f"gradio {gr.__version__}: every documented endpoint is an MCP tool (chargen[app] installs a tested one)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+    offered = server.tool_to_endpoint  # tool name -> endpoint, read by list_tools and call_tool
+    missing = set(tools) - set(offered)
+    if missing:
+        raise ValueError(f"no endpoint makes the MCP tool(s) {', '.join(sorted(missing))}; tools: {', '.join(offered)}")
+    server.tool_to_endpoint = {name: endpoint for name, endpoint in offered.items() if name in tools}
     return True

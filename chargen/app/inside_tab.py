@@ -79,7 +79,19 @@ class InsideHandlers:
     def sweep(
         self, prompt: str, length: int, temperatures: str, seed: str, model_name: str, request: gr.Request = None
     ) -> list[dict[str, object]]:
-        """Continue the prompt at each temperature (0 = greedy), same seed, from one primed state."""
+        """Continue one prompt at several temperatures at once, from the same primed state and seed, to see
+        how the temperature changes a character-level model's text (0 = greedy, the likeliest character).
+
+        Args:
+            prompt: The start of the text to continue (up to 10,000 characters; may be empty).
+            length: How many characters each continuation has, 10 to 2000.
+            temperatures: Up to 8 temperatures from 0 to 2, separated by commas, e.g. "0, 0.5, 1, 1.5".
+            seed: A whole number from 0 to 2**63 - 1 for repeatable texts; blank for a random one.
+            model_name: Which model writes (blank = the default model).
+
+        Returns:
+            One entry per temperature: its text, seed, temperature and a sentence about any loop.
+        """
         return iv.sweep_answer(self.models_for(request), prompt, length, temperatures, seed, model_name)
 
     def samples(
@@ -96,7 +108,16 @@ class InsideHandlers:
         return iv.samples_answer(self.models_for(request), prompt, length, temperature, count, seed, model_name)
 
     def expectations(self, text: str, model_name: str, request: gr.Request = None) -> list[dict[str, object]]:
-        """Per character (a word model: per token) after the first: the probability it was given (T = 1), top 5."""
+        """What a character-level model expected at each character of a text: per character (a word model:
+        per token) after the first, the probability the model gave it (at temperature 1) and its top 5 guesses.
+
+        Args:
+            text: The text to read, 2 to 2000 characters (paste one, or a prompt and its continuation).
+            model_name: Which model reads (blank = the default model).
+
+        Returns:
+            One entry per character after the first: the character, its probability, and the top 5 guesses.
+        """
         return iv.expectations_answer(self.models_for(request), text, model_name)
 
     def cells(self, text: str, model_name: str, request: gr.Request = None) -> list[dict[str, object]]:
@@ -444,7 +465,11 @@ class InsideTab:
             self.model,
         ]
         self.samples_button.click(
-            _checked(handlers.samples), inputs=samples_inputs, outputs=self.sweep_json, api_name="samples", **shared
+            _checked(handlers.samples),
+            inputs=samples_inputs,
+            outputs=self.sweep_json,
+            api_name="samples",
+            **shared,
         ).success(handlers.draw_sweep, inputs=self.sweep_json, outputs=sweep_outputs, **private)
         self.to_expectations.click(
             handlers.open_in_expectations,
