@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from chargen.checks import MAX_TEMPERATURE
 from chargen.errors import ChargenError
 
-MODEL_HELP = "checkpoint folder, or Hugging Face Hub repo id user/repo[@revision]"
+MODEL_HELP = (
+    "checkpoint folder, a bundled model's short name (shakespeare, shakespeare-word, python), "
+    "or Hugging Face Hub repo id user/repo[@revision]"
+)
 
 
 def _one_torch_thread() -> None:

@@ -113,7 +113,9 @@ def test_top_k_zero_means_off_in_the_cli(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["eval", "generate"])
 def test_model_help_names_hub_repo_ids_too(command: str) -> None:
     result = run_cli(command, "--help")
-    assert "checkpoint folder, or Hugging Face Hub repo id user/repo[@revision]" in " ".join(result.stdout.split())
+    shown = " ".join(result.stdout.split())
+    assert "a bundled model's short name (shakespeare, shakespeare-word, python), or Hugging " in shown
+    assert "Face Hub repo id user/repo[@revision]" in shown
 
 
 def test_eval_and_generate_run_on_one_torch_thread(tmp_path: Path, monkeypatch, capsys) -> None:
