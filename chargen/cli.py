@@ -149,11 +149,17 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         help="held-out loss of a model on a text file",
         description=(
             "Print the mean negative log-likelihood per character of TEXTFILE (its total divided by the characters "
-            "scored, so word and character models compare), and for a word model per token too."
+            "scored, so word and character models compare), and for a word model per token too. Every character "
+            "is scored, from the state a line break leaves (where generation starts). Characters the model does "
+            "not know are left out, as generation leaves them out of a prompt, and listed with their counts "
+            '(the "dropped" field); --strict refuses them instead.'
         ),
     )
     p.add_argument("model", help=MODEL_HELP)
-    p.add_argument("textfile", help="UTF-8 text made of the model's characters")
+    p.add_argument("textfile", help="UTF-8 text, scored in the model's characters")
+    p.add_argument(
+        "--strict", action="store_true", help="refuse a text with characters the model does not know (an error)"
+    )
     p.add_argument(
         "--streams",
         type=int,
@@ -173,14 +179,16 @@ def _run_eval(args: argparse.Namespace) -> int:
     _one_torch_thread()
     model = load_model(args.model)
     text = read_text(args.textfile)
-    if len(text) < 2:
-        raise CorpusError(f"{args.textfile}: needs at least 2 characters to score, has {len(text)}")
     try:
-        figures = score_text(model, text, streams=args.streams)
+        figures = score_text(model, text, streams=args.streams, strict=args.strict)
     except ValueError as exc:
         if isinstance(exc, ChargenError):
             raise
         raise CorpusError(f"{args.textfile}: {exc}") from None
+    dropped = figures.get("dropped")
+    if isinstance(dropped, dict) and dropped:
+        counts = ", ".join(f"{ch!r} ({count:,})" for ch, count in dropped.items())
+        print(f"note: left out characters the model does not know: {counts}", file=sys.stderr)
     print(json.dumps(figures))
     return 0
 

@@ -20,7 +20,7 @@ def test_train_then_eval_end_to_end(corpus_file: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert set(figures) == {"nats_per_char", "bits_per_char", "chars"}
-    assert figures["chars"] == 1999 and 0 < figures["nats_per_char"] < 3.5
+    assert figures["chars"] == 2000 and 0 < figures["nats_per_char"] < 3.5  # every character, the first too
     assert figures["bits_per_char"] == pytest.approx(figures["nats_per_char"] / 0.693147, rel=1e-4)
 
 
@@ -74,7 +74,9 @@ def test_eval_bad_inputs(tmp_path: Path) -> None:
 
     save_checkpoint(tiny_model(vocab="abc"), tmp_path / "m")
     (tmp_path / "t.txt").write_text("abcxyz")
-    _assert_one_clear_error(run_cli("eval", str(tmp_path / "m"), str(tmp_path / "t.txt")), "'x'", "'y'", "'z'")
+    _assert_one_clear_error(
+        run_cli("eval", str(tmp_path / "m"), str(tmp_path / "t.txt"), "--strict"), "'x'", "'y'", "'z'"
+    )
     _assert_one_clear_error(run_cli("eval", str(tmp_path / "m"), str(tmp_path / "none.txt")), "no such file")
     _assert_one_clear_error(run_cli("eval", str(tmp_path / "nomodel"), str(tmp_path / "t.txt")), "nomodel")
 
