@@ -260,6 +260,11 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", help="auto (the fastest that runs), exact, fp32, fp16 or int8")
     p.add_argument("--json", action="store_true", help="print one JSON object (with --stream: JSON lines)")
     p.add_argument(
+        "--with-prompt",
+        action="store_true",
+        help='print the prompt before each text, as typed (with --json: a "prompt" field; the texts stay without it)',
+    )
+    p.add_argument(
         "--stream",
         action="store_true",
         help=(
@@ -293,6 +298,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         "top_p": sampling.top_p,
         "repetition_penalty": sampling.repetition_penalty,
     }
+    shown_prompt = args.prompt if args.with_prompt else ""
     result = None
     # Characters of each text printed so far: a step writes one character, but a word model's
     # step writes a whole token (and its row may be complete while the other still grows).
@@ -302,6 +308,7 @@ def _run_generate(args: argparse.Namespace) -> int:
             _print_dropped(result.dropped)
             if not args.json:
                 print(f"=== sampled (temperature {args.temperature:g}, seed {result.seed}) ===")
+                print(shown_prompt, end="")
         if args.stream and args.json:
             step = {"greedy": result.greedy[greedy_shown:], "sampled": result.sampled[sampled_shown:]}
             print(json.dumps(step), flush=True)
@@ -310,16 +317,16 @@ def _run_generate(args: argparse.Namespace) -> int:
         greedy_shown, sampled_shown = len(result.greedy), len(result.sampled)
     assert result is not None and result.done
     if args.json:
-        print(json.dumps({**result.to_dict(), **settings}))
+        print(json.dumps({**result.to_dict(), **settings, **({"prompt": args.prompt} if args.with_prompt else {})}))
         return 0
     if args.stream:
         print()
     else:
         _print_dropped(result.dropped)
         print(f"=== sampled (temperature {args.temperature:g}, seed {result.seed}) ===")
-        print(result.sampled)
+        print(shown_prompt + result.sampled)
     print("=== greedy ===")
-    print(result.greedy)
+    print(shown_prompt + result.greedy)
     print(f"=== loop: {result.loop.describe() if result.loop else 'none'} ===")
     return 0
 

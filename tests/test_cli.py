@@ -178,3 +178,56 @@ def test_the_package_metadata_names_what_exists() -> None:
     assert callable(getattr(importlib.import_module(module), name))
     installed = {line.split("=")[0].split(">")[0].strip().lower() for line in project["project"]["dependencies"]}
     assert {"torch", "safetensors", "huggingface-hub"} <= installed
+
+
+# -- issue 22: counting and the prompt in outputs ------------------------------------------------
+
+
+def _generate(capsys, *argv: str) -> str:
+    import torch
+
+    from chargen.cli import main
+
+    threads = torch.get_num_threads()
+    try:
+        assert main(["generate", str(FIXTURE), *argv]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return capsys.readouterr().out
+
+
+def test_the_loop_line_counts_positions_from_1_as_the_page_does(capsys) -> None:
+    import re
+
+    from chargen.app.views import loop_sentence
+    from chargen.inference.loops import find_loop
+
+    greedy = json.loads(_generate(capsys, "--length", "300", "--seed", "1", "--json"))["greedy"]
+    line = _generate(capsys, "--length", "300", "--seed", "1").splitlines()[-1]
+    found = re.fullmatch(r"=== loop: greedy output repeats every (\d+) characters? from character (\d+) ===", line)
+    assert found, line
+    period, position = int(found[1]), int(found[2])
+    # the oracle: counted from 1, character `position` is the first of the periodic tail
+    tail = greedy[position - 1 :]
+    assert all(tail[i] == tail[i + period] for i in range(len(tail) - period))
+    assert greedy[position - 2] != greedy[position - 2 + period]
+    assert f"from character {position} " in loop_sentence(greedy, find_loop(greedy))  # the page's line
+
+
+def _sections(output: str) -> list[str]:
+    """The texts between the ``=== ... ===`` header lines of generate's output (a text may hold line breaks)."""
+    import re
+
+    return [part.removeprefix("\n").removesuffix("\n") for part in re.split(r"^=== .* ===$", output, flags=re.M)[1:]]
+
+
+def test_generate_with_prompt_prints_the_prompt_before_each_text(capsys) -> None:
+    settings = ["--prompt", "ROMEO:", "--length", "40", "--seed", "2"]
+    bare = json.loads(_generate(capsys, *settings, "--json"))
+    assert "prompt" not in bare
+    texts = ["ROMEO:" + bare["sampled"], "ROMEO:" + bare["greedy"]]
+    assert _sections(_generate(capsys, *settings, "--with-prompt"))[:2] == texts
+    assert _sections(_generate(capsys, *settings, "--with-prompt", "--stream"))[:2] == texts
+    as_json = json.loads(_generate(capsys, *settings, "--with-prompt", "--json"))
+    assert as_json == {**bare, "prompt": "ROMEO:"}  # the texts stay without it, as the loop's start counts them
+    assert _sections(_generate(capsys, *settings))[:2] == [bare["sampled"], bare["greedy"]]
