@@ -306,6 +306,7 @@ def test_progress_bar_with_max_minutes_has_a_total_and_continues_the_saved_clock
     final = text.replace("\r", "\n").splitlines()[-1]
     assert "126/180" in final, final  # seconds of the budget: a total, so an ETA
     assert "[02:0" in final, final  # the clock starts from the 125 s already spent
+    assert "s/s" not in text and "<00:5" in final, final  # no rate of seconds per second; 54 s of budget left
     assert "step=41" in final and "loss=2.500" in final
 
 
@@ -323,6 +324,7 @@ def test_progress_bar_shows_val_only_after_an_evaluation_of_trained_weights() ->
 
     final = _bar_text(config, 0, 0.0, after).replace("\r", "\n").splitlines()[-1]
     assert "3/10" in final and "val=1.875" in final, final
+    assert "step/s" in final or "s/step" in final, final
 
     def nothing_held_out(bar):
         bar.val_loss = math.nan

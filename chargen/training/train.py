@@ -602,15 +602,20 @@ class _ProgressBar:
 
         self.by_time = config.max_minutes is not None
         self.val_loss: float | None = None
+        # smoothing=0: the rate (and so the ETA) is the run's average, not the last few updates'.
+        options = {"dynamic_ncols": True, "mininterval": 0.5, "file": file, "smoothing": 0}
         if self.by_time:
             budget = round(config.max_minutes * 60)
             done = min(int(elapsed), budget)
-            self.bar = tqdm(total=budget, initial=done, unit="s", dynamic_ncols=True, mininterval=0.5, file=file)
+            # Seconds of the budget: a rate would read "1.00s/s", so the bar shows none (speed is chars_s).
+            time_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]"
+            self.bar = tqdm(total=budget, initial=done, unit="s", bar_format=time_format, **options)
         else:
-            self.bar = tqdm(
-                total=config.max_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=0.5, file=file
-            )
+            self.bar = tqdm(total=config.max_steps, initial=step, unit="step", **options)
         self.bar.start_t -= elapsed  # the clock continues from the time already spent
+        # tqdm's rate is (n - initial) / elapsed: with the clock continued, the whole run's progress
+        # over the whole run's time gives the right rate and ETA after a resume.
+        self.bar.initial = 0
 
     def update(self, step: int, elapsed: float, loss: float, chars_per_second: float) -> None:
         """Move to ``step`` / ``elapsed`` and show the latest figures."""
