@@ -44,7 +44,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("corpus", help="UTF-8 text file to train on")
     p.add_argument("--out", required=True, help="folder for checkpoints, training state, log and plot")
-    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --out (a run that used its budget needs a bigger --max-steps or --max-minutes)",
+    )
     m = p.add_argument_group("model")
     m.add_argument(
         "--unit",
