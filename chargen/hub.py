@@ -323,6 +323,11 @@ def _load(name: str | Path, link: _HubLink, base_dir: str | Path | None = None) 
         if isinstance(name, str) and _REPO_REF.match(name.strip()) and is_local_name(name, base_dir):
             if not name.strip().startswith(_LOCAL_PREFIXES) and not os.path.isabs(name.strip()):
                 why = f"; {first} exists here, so this names a local folder, not a Hub repo"
+        if isinstance(name, str) and name.strip() in BUNDLED_MODELS:
+            why = (
+                f"; {name.strip()} names a bundled model, and this copy of chargen has none beside it "
+                f"(a clone of the repository has {BUNDLED_MODELS[name.strip()]})"
+            )
         hint = _did_you_mean(str(name).strip(), base_dir) if isinstance(name, str) else ""
         raise CheckpointError(f"{name}: no such checkpoint folder{where}{hint}{why}")
     return load_checkpoint(path)

@@ -531,6 +531,20 @@ def test_a_folder_named_like_a_short_name_wins_over_the_bundled_model(tmp_path: 
     assert same_weights(load_model("python"), tiny(3))
 
 
+def test_a_short_name_without_the_bundled_models_says_why(tmp_path: Path, monkeypatch) -> None:
+    import chargen.hub
+
+    monkeypatch.setattr(chargen.hub, "PROJECT_DIR", tmp_path / "installed")  # an install without checkpoints/
+    assert bundled_folder("python") is None
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as info:
+        load_model("python")
+    assert str(info.value) == (
+        "python: no such checkpoint folder; python names a bundled model, and this copy of chargen has none "
+        "beside it (a clone of the repository has checkpoints/python)"
+    )
+
+
 def test_the_cli_takes_a_short_name(tmp_path: Path) -> None:
     if not (BUNDLED["shakespeare"] / "config.json").is_file():
         pytest.skip("the bundled model is not in this checkout")
