@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from chargen.checks import MAX_TEMPERATURE
 from chargen.errors import ChargenError
 
-MODEL_HELP = "checkpoint folder, or Hugging Face Hub repo id user/repo[@revision]"
+MODEL_HELP = (
+    "checkpoint folder, a bundled model's short name (shakespeare, shakespeare-word, python), "
+    "or Hugging Face Hub repo id user/repo[@revision]"
+)
 
 
 def _one_torch_thread() -> None:
@@ -41,7 +44,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("corpus", help="UTF-8 text file to train on")
     p.add_argument("--out", required=True, help="folder for checkpoints, training state, log and plot")
-    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --out (a run that used its budget needs a bigger --max-steps or --max-minutes)",
+    )
     m = p.add_argument_group("model")
     m.add_argument(
         "--unit",
@@ -146,11 +153,17 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         help="held-out loss of a model on a text file",
         description=(
             "Print the mean negative log-likelihood per character of TEXTFILE (its total divided by the characters "
-            "scored, so word and character models compare), and for a word model per token too."
+            "scored, so word and character models compare), and for a word model per token too. Every character "
+            "is scored, from the state a line break leaves (where generation starts). Characters the model does "
+            "not know are left out, as generation leaves them out of a prompt, and listed with their counts "
+            '(the "dropped" field); --strict refuses them instead.'
         ),
     )
     p.add_argument("model", help=MODEL_HELP)
-    p.add_argument("textfile", help="UTF-8 text made of the model's characters")
+    p.add_argument("textfile", help="UTF-8 text, scored in the model's characters")
+    p.add_argument(
+        "--strict", action="store_true", help="refuse a text with characters the model does not know (an error)"
+    )
     p.add_argument(
         "--streams",
         type=int,
@@ -170,14 +183,16 @@ def _run_eval(args: argparse.Namespace) -> int:
     _one_torch_thread()
     model = load_model(args.model)
     text = read_text(args.textfile)
-    if len(text) < 2:
-        raise CorpusError(f"{args.textfile}: needs at least 2 characters to score, has {len(text)}")
     try:
-        figures = score_text(model, text, streams=args.streams)
+        figures = score_text(model, text, streams=args.streams, strict=args.strict)
     except ValueError as exc:
         if isinstance(exc, ChargenError):
             raise
         raise CorpusError(f"{args.textfile}: {exc}") from None
+    dropped = figures.get("dropped")
+    if isinstance(dropped, dict) and dropped:
+        counts = ", ".join(f"{ch!r} ({count:,})" for ch, count in dropped.items())
+        print(f"note: left out characters the model does not know: {counts}", file=sys.stderr)
     print(json.dumps(figures))
     return 0
 
@@ -249,6 +264,11 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", help="auto (the fastest that runs), exact, fp32, fp16 or int8")
     p.add_argument("--json", action="store_true", help="print one JSON object (with --stream: JSON lines)")
     p.add_argument(
+        "--with-prompt",
+        action="store_true",
+        help='print the prompt before each text, as typed (with --json: a "prompt" field; the texts stay without it)',
+    )
+    p.add_argument(
         "--stream",
         action="store_true",
         help=(
@@ -282,6 +302,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         "top_p": sampling.top_p,
         "repetition_penalty": sampling.repetition_penalty,
     }
+    shown_prompt = args.prompt if args.with_prompt else ""
     result = None
     # Characters of each text printed so far: a step writes one character, but a word model's
     # step writes a whole token (and its row may be complete while the other still grows).
@@ -291,6 +312,7 @@ def _run_generate(args: argparse.Namespace) -> int:
             _print_dropped(result.dropped)
             if not args.json:
                 print(f"=== sampled (temperature {args.temperature:g}, seed {result.seed}) ===")
+                print(shown_prompt, end="")
         if args.stream and args.json:
             step = {"greedy": result.greedy[greedy_shown:], "sampled": result.sampled[sampled_shown:]}
             print(json.dumps(step), flush=True)
@@ -299,16 +321,16 @@ def _run_generate(args: argparse.Namespace) -> int:
         greedy_shown, sampled_shown = len(result.greedy), len(result.sampled)
     assert result is not None and result.done
     if args.json:
-        print(json.dumps({**result.to_dict(), **settings}))
+        print(json.dumps({**result.to_dict(), **settings, **({"prompt": args.prompt} if args.with_prompt else {})}))
         return 0
     if args.stream:
         print()
     else:
         _print_dropped(result.dropped)
         print(f"=== sampled (temperature {args.temperature:g}, seed {result.seed}) ===")
-        print(result.sampled)
+        print(shown_prompt + result.sampled)
     print("=== greedy ===")
-    print(result.greedy)
+    print(shown_prompt + result.greedy)
     print(f"=== loop: {result.loop.describe() if result.loop else 'none'} ===")
     return 0
 

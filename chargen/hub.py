@@ -11,10 +11,17 @@ Which names are local (:func:`is_local_name`): a name is a local folder when it 
 ``base_dir``, the working directory by default); only other names of the form ``user/repo`` or
 ``user/repo@revision`` go to the Hub. So with a ``checkpoints/`` folder present,
 ``checkpoints/shakespear`` (a typo) is reported as a missing folder, never looked up on the Hub.
+
+Short names: ``shakespeare``, ``shakespeare-word`` and ``python`` (:data:`BUNDLED_MODELS`, the names
+the app shows) load the models bundled in ``checkpoints/`` beside the package (a clone or an
+editable install has them), unless a folder of that name exists where the name is looked up:
+that folder wins. A name that is neither a folder nor on the Hub says both, with the closest
+folder or short name that does exist.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
@@ -39,7 +46,17 @@ from chargen.model import CharRNN, ModelConfig
 HUB_TIMEOUT_S = 10.0
 """Seconds to wait for the Hub to answer one request before treating it as unreachable."""
 
-BUNDLED_MODEL = "checkpoints/shakespeare"
+BUNDLED_MODELS = {
+    "shakespeare": "checkpoints/shakespeare",
+    "shakespeare-word": "checkpoints/shakespeare-word",
+    "python": "checkpoints/python",
+}
+"""The models bundled with chargen: short name -> folder relative to :data:`PROJECT_DIR`. The app offers
+these when ``CHARGEN_MODELS`` is not set (the first is its default), ``deploy`` publishes them, and
+:func:`load_model` takes their short names."""
+BUNDLED_MODEL = BUNDLED_MODELS["shakespeare"]
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""The folder that holds the chargen package: in a clone or editable install, ``checkpoints/`` is here too."""
 MODELS_ENV = "CHARGEN_MODELS"
 CARD_NAME = "README.md"
 PLOT_NAME = "loss.png"
@@ -125,6 +142,20 @@ def parse_hub_ref(name: str | Path, base_dir: str | Path | None = None) -> HubRe
     if match is None:
         return None
     return HubRef(match["repo_id"], match["revision"])
+
+
+def bundled_folder(name: str | Path) -> Path | None:
+    """The folder of the bundled model whose short name is ``name`` (see :data:`BUNDLED_MODELS`), or None
+    when ``name`` is no short name or this copy of chargen has no ``checkpoints/`` beside it.
+
+    >>> bundled_folder("user/repo") is None
+    True
+    """
+    folder = BUNDLED_MODELS.get(str(name).strip()) if isinstance(name, str) else None
+    if folder is None:
+        return None
+    path = PROJECT_DIR / folder
+    return path if (path / CONFIG_NAME).is_file() else None
 
 
 def local_path(name: str | Path, base_dir: str | Path | None = None) -> Path:
@@ -273,17 +304,71 @@ def _new_link(endpoint: str | None, cache_dir: str | Path | None, timeout: float
 def _load(name: str | Path, link: _HubLink, base_dir: str | Path | None = None) -> CharRNN:
     ref = parse_hub_ref(name, base_dir)
     if ref is not None:
-        return _load_from_hub(ref, link)
+        try:
+            return _load_from_hub(ref, link)
+        except _NotOnHub as exc:
+            if ref.revision is not None:  # user/repo@revision names a Hub repo, never a folder
+                raise HubError(exc.message) from None
+            # A user/repo name that is no folder here may be a mistyped one: say both, not only the Hub's side.
+            hint = _did_you_mean(ref.repo_id, base_dir)
+            raise HubError(f"{ref}: no such folder here{hint}, and {exc.reason}") from None
     path = local_path(name, base_dir)
     if not path.exists():
+        bundled = bundled_folder(name)
+        if bundled is not None:  # a short name, and no folder of that name here to win over it
+            return load_checkpoint(bundled)
         where = "" if path == Path(str(name).strip()) else f" ({path})"
         first = Path(str(name).strip()).parts[0] if str(name).strip() else ""
         why = ""
         if isinstance(name, str) and _REPO_REF.match(name.strip()) and is_local_name(name, base_dir):
             if not name.strip().startswith(_LOCAL_PREFIXES) and not os.path.isabs(name.strip()):
                 why = f"; {first} exists here, so this names a local folder, not a Hub repo"
-        raise CheckpointError(f"{name}: no such checkpoint folder{where}{why}")
+        if isinstance(name, str) and name.strip() in BUNDLED_MODELS:
+            why = (
+                f"; {name.strip()} names a bundled model, and this copy of chargen has none beside it "
+                f"(a clone of the repository has {BUNDLED_MODELS[name.strip()]})"
+            )
+        hint = _did_you_mean(str(name).strip(), base_dir) if isinstance(name, str) else ""
+        raise CheckpointError(f"{name}: no such checkpoint folder{where}{hint}{why}")
     return load_checkpoint(path)
+
+
+class _NotOnHub(HubError):
+    """A repo id the Hub does not have, or that is not cached while the Hub can't be asked: ``reason`` says which."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+_SUGGESTION_SCAN_LIMIT = 500
+"""Folders looked at for a "did you mean": a typo in a huge folder should not cost a long scan."""
+
+
+def _did_you_mean(name: str, base_dir: str | Path | None) -> str:
+    """`` (did you mean X?)`` naming the checkpoint folder (up to two levels down in ``base_dir``) or the
+    bundled short name closest to ``name``, or an empty string when none is close."""
+    base = Path(base_dir or ".")
+    # A short name is offered for a name that looks like one; a path gets the folders that exist.
+    looks_short = "/" not in name and os.sep not in name
+    candidates = [short for short in BUNDLED_MODELS if looks_short and bundled_folder(short) is not None]
+    seen = 0
+    try:
+        for top in sorted(base.iterdir()):
+            if not top.is_dir() or top.name.startswith("."):
+                continue
+            for folder in [top, *sorted(p for p in top.iterdir() if p.is_dir())]:
+                seen += 1
+                if (folder / CONFIG_NAME).is_file():
+                    candidates.append(folder.relative_to(base).as_posix())
+                if seen >= _SUGGESTION_SCAN_LIMIT:
+                    break
+            if seen >= _SUGGESTION_SCAN_LIMIT:
+                break
+    except OSError:  # an unreadable folder only costs the suggestion
+        pass
+    close = difflib.get_close_matches(name.rstrip("/"), [c for c in candidates if c != name], n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _load_from_hub(ref: HubRef, link: _HubLink) -> CharRNN:
@@ -308,9 +393,10 @@ def _load_from_hub(ref: HubRef, link: _HubLink) -> CharRNN:
     except hf.GatedRepoError:
         raise HubError(f"{ref}: the repo is gated; accept its terms on the Hub and set HF_TOKEN") from None
     except hf.RepositoryNotFoundError:
-        raise HubError(
+        raise _NotOnHub(
+            "repo not found on the Hugging Face Hub (a private repo needs HF_TOKEN)",
             f"{ref}: repo not found on the Hugging Face Hub, and no local folder has that name "
-            "(a private repo needs HF_TOKEN)"
+            "(a private repo needs HF_TOKEN)",
         ) from None
     except hf.RevisionNotFoundError:
         raise HubError(f"{ref}: {ref.repo_id} has no revision {ref.revision!r}") from None
@@ -369,7 +455,10 @@ def _download(ref: HubRef, filename: str, link: _HubLink, hf: SimpleNamespace) -
 def _load_cached(ref: HubRef, link: _HubLink, why: str) -> CharRNN:
     cached = _cached_paths(ref, link)
     if cached is None:
-        raise HubError(f"{ref}: not in the local Hugging Face cache and {why}; load it once while online")
+        raise _NotOnHub(
+            f"not in the local Hugging Face cache ({why}; load a Hub repo once while online)",
+            f"{ref}: not in the local Hugging Face cache and {why}; load it once while online",
+        )
     model = _build(ref, *cached)
     if link.unreachable is not None:  # offline by choice needs no notice; a dead network does
         link.cached_fallbacks.append(str(ref))

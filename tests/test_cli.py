@@ -20,7 +20,7 @@ def test_train_then_eval_end_to_end(corpus_file: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert set(figures) == {"nats_per_char", "bits_per_char", "chars"}
-    assert figures["chars"] == 1999 and 0 < figures["nats_per_char"] < 3.5
+    assert figures["chars"] == 2000 and 0 < figures["nats_per_char"] < 3.5  # every character, the first too
     assert figures["bits_per_char"] == pytest.approx(figures["nats_per_char"] / 0.693147, rel=1e-4)
 
 
@@ -74,7 +74,9 @@ def test_eval_bad_inputs(tmp_path: Path) -> None:
 
     save_checkpoint(tiny_model(vocab="abc"), tmp_path / "m")
     (tmp_path / "t.txt").write_text("abcxyz")
-    _assert_one_clear_error(run_cli("eval", str(tmp_path / "m"), str(tmp_path / "t.txt")), "'x'", "'y'", "'z'")
+    _assert_one_clear_error(
+        run_cli("eval", str(tmp_path / "m"), str(tmp_path / "t.txt"), "--strict"), "'x'", "'y'", "'z'"
+    )
     _assert_one_clear_error(run_cli("eval", str(tmp_path / "m"), str(tmp_path / "none.txt")), "no such file")
     _assert_one_clear_error(run_cli("eval", str(tmp_path / "nomodel"), str(tmp_path / "t.txt")), "nomodel")
 
@@ -113,7 +115,9 @@ def test_top_k_zero_means_off_in_the_cli(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["eval", "generate"])
 def test_model_help_names_hub_repo_ids_too(command: str) -> None:
     result = run_cli(command, "--help")
-    assert "checkpoint folder, or Hugging Face Hub repo id user/repo[@revision]" in " ".join(result.stdout.split())
+    shown = " ".join(result.stdout.split())
+    assert "a bundled model's short name (shakespeare, shakespeare-word, python), or Hugging " in shown
+    assert "Face Hub repo id user/repo[@revision]" in shown
 
 
 def test_eval_and_generate_run_on_one_torch_thread(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -174,3 +178,56 @@ def test_the_package_metadata_names_what_exists() -> None:
     assert callable(getattr(importlib.import_module(module), name))
     installed = {line.split("=")[0].split(">")[0].strip().lower() for line in project["project"]["dependencies"]}
     assert {"torch", "safetensors", "huggingface-hub"} <= installed
+
+
+# -- issue 22: counting and the prompt in outputs ------------------------------------------------
+
+
+def _generate(capsys, *argv: str) -> str:
+    import torch
+
+    from chargen.cli import main
+
+    threads = torch.get_num_threads()
+    try:
+        assert main(["generate", str(FIXTURE), *argv]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return capsys.readouterr().out
+
+
+def test_the_loop_line_counts_positions_from_1_as_the_page_does(capsys) -> None:
+    import re
+
+    from chargen.app.views import loop_sentence
+    from chargen.inference.loops import find_loop
+
+    greedy = json.loads(_generate(capsys, "--length", "300", "--seed", "1", "--json"))["greedy"]
+    line = _generate(capsys, "--length", "300", "--seed", "1").splitlines()[-1]
+    found = re.fullmatch(r"=== loop: greedy output repeats every (\d+) characters? from character (\d+) ===", line)
+    assert found, line
+    period, position = int(found[1]), int(found[2])
+    # the oracle: counted from 1, character `position` is the first of the periodic tail
+    tail = greedy[position - 1 :]
+    assert all(tail[i] == tail[i + period] for i in range(len(tail) - period))
+    assert greedy[position - 2] != greedy[position - 2 + period]
+    assert f"from character {position} " in loop_sentence(greedy, find_loop(greedy))  # the page's line
+
+
+def _sections(output: str) -> list[str]:
+    """The texts between the ``=== ... ===`` header lines of generate's output (a text may hold line breaks)."""
+    import re
+
+    return [part.removeprefix("\n").removesuffix("\n") for part in re.split(r"^=== .* ===$", output, flags=re.M)[1:]]
+
+
+def test_generate_with_prompt_prints_the_prompt_before_each_text(capsys) -> None:
+    settings = ["--prompt", "ROMEO:", "--length", "40", "--seed", "2"]
+    bare = json.loads(_generate(capsys, *settings, "--json"))
+    assert "prompt" not in bare
+    texts = ["ROMEO:" + bare["sampled"], "ROMEO:" + bare["greedy"]]
+    assert _sections(_generate(capsys, *settings, "--with-prompt"))[:2] == texts
+    assert _sections(_generate(capsys, *settings, "--with-prompt", "--stream"))[:2] == texts
+    as_json = json.loads(_generate(capsys, *settings, "--with-prompt", "--json"))
+    assert as_json == {**bare, "prompt": "ROMEO:"}  # the texts stay without it, as the loop's start counts them
+    assert _sections(_generate(capsys, *settings))[:2] == [bare["sampled"], bare["greedy"]]

@@ -91,15 +91,29 @@ def test_more_characters_than_uint16_holds_is_a_clear_error(tmp_path: Path) -> N
     assert cached_encoding(path, tmp_path / "cache").dtype == "uint16"
 
 
+def _wide(text: str) -> str:
+    """``text`` with 300 more distinct characters spread through it: more than 256, so ids are 2 bytes
+    (uint16, as every word model's at 4,000 tokens) and a wrong byte offset reads the wrong ids."""
+    extra = [chr(0x100 + i) for i in range(300)]
+    step = len(text) // len(extra)
+    return "".join(text[i * step : (i + 1) * step] + ch for i, ch in enumerate(extra)) + text[len(extra) * step :]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
 @pytest.mark.parametrize(
     ("scheme", "fraction", "gap"), [("blocks", 0.05, None), ("tail", 0.1, None), ("blocks", 0.0, 5)]
 )
-def test_split_and_windows_equal_the_in_memory_corpus(tmp_path: Path, scheme: str, fraction: float, gap) -> None:
+def test_split_and_windows_equal_the_in_memory_corpus(
+    tmp_path: Path, scheme: str, fraction: float, gap, dtype: str
+) -> None:
     text = make_text(seed=3, words=6000) + "ü中🙂"
+    if dtype == "uint16":
+        text = _wide(text)
     path = tmp_path / "c.txt"
     path.write_text(text, encoding="utf-8")
     oracle = Corpus.from_text(text, fraction, min_chars=33, scheme=scheme, gap=gap)
     mapped = load_corpus(path, tmp_path / "cache", fraction, min_chars=33, scheme=scheme, gap=gap, chunk_bytes=999)
+    assert mapped.ids.dtype == dtype
     assert mapped.vocab == oracle.vocab and len(mapped.ids) == len(oracle.ids)
     assert mapped.train_spans == oracle.train_spans
     assert torch.equal(mapped.val, oracle.val)

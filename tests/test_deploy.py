@@ -498,3 +498,29 @@ def test_the_project_readme_runs_on_zerogpu_and_cpu_spaces() -> None:
     meta = front_matter((ROOT / "README.md").read_text(encoding="utf-8"))
     assert meta["python_version"] in ("3.10", "3.12")  # ZeroGPU runs only these; cpu-basic runs any
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
+
+
+def test_by_default_deploy_ships_every_model_the_app_shows(
+    hub: StandInHub, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chargen.app.views import short_name
+    from chargen.cli import build_parser
+    from chargen.hub import BUNDLED_MODELS
+
+    if not all((ROOT / folder / "config.json").is_file() for folder in BUNDLED_MODELS.values()):
+        pytest.skip("the bundled models are not all in this checkout")
+    monkeypatch.chdir(tmp_path)  # short names, found beside the package from any working directory
+    parsed = build_parser().parse_args(["deploy", SPACE])
+    assert parsed.models.split(",") == list(BUNDLED_MODELS)
+    settings = DeploySettings(SPACE)
+    lines: list[str] = []
+    pins = dry_run(settings, tmp_path / "space", endpoint=hub.endpoint, token=TOKEN, log=lines.append, root=project)
+    assert [pin.repo_id for pin in pins] == [f"{OWNER}/chargen-{name}" for name in BUNDLED_MODELS]
+    # the Space offers the models under the names the local app shows
+    assert [short_name(str(pin)) for pin in pins] == list(BUNDLED_MODELS)
+    assert front_matter((tmp_path / "space" / "README.md").read_text())["models"] == [p.repo_id for p in pins]
+    # --models chooses
+    chosen = DeploySettings(SPACE, models=("python",))
+    assert [
+        pin.repo_id for pin in dry_run(chosen, tmp_path / "one", endpoint=hub.endpoint, log=lines.append, root=project)
+    ] == [f"{OWNER}/chargen-python"]

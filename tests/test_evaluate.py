@@ -5,7 +5,7 @@ import torch
 from torch.nn import functional as F
 
 from chargen.model import CharRNN, ModelConfig
-from chargen.training.evaluate import nll_per_char, report
+from chargen.training.evaluate import nll_per_char, report, score_text
 from tests.conftest import tiny_model
 
 
@@ -60,3 +60,78 @@ def test_near_log_v_on_uniform_random_text() -> None:
 
 def test_report_converts_to_bits() -> None:
     assert report(math.log(2), 10) == {"nats_per_char": round(math.log(2), 6), "bits_per_char": 1.0, "chars": 10}
+
+
+# -- chargen eval: what it counts, and characters the model does not know (issue 22) -----------------
+
+
+def _oracle_nll(model: CharRNN, ids: list[int]) -> float:
+    """Total -log p of every id after the first, by the model's own forward in one pass (float64 softmax)."""
+    with torch.inference_mode():
+        logits, _ = model(torch.tensor([ids[:-1]]))  # (1, T, V)
+        return -torch.log_softmax(logits[0].double(), dim=1)[range(len(ids) - 1), ids[1:]].sum().item()
+
+
+@pytest.mark.parametrize("streams", [1, 3])
+def test_word_and_character_models_count_the_same_characters(streams: int) -> None:
+    from tests.conftest import make_text, tiny_word_model
+
+    word_model = tiny_word_model("gru", vocab_size=40)
+    char_model = tiny_model("gru", vocab="".join(word_model.vocab.chars))
+    text = "the cat sat on the mat.\n" + make_text(seed=7, words=60)  # "the": one token, several characters
+    assert len(word_model.vocab.tokens[word_model.vocab.encode(text)[0]]) > 1
+    words, chars = score_text(word_model, text, streams=streams), score_text(char_model, text, streams=streams)
+    assert words["chars"] == chars["chars"] == len(text)
+    assert words["tokens"] == len(word_model.vocab.encode(text))
+
+
+def test_every_character_is_scored_from_a_line_break_as_generation_starts() -> None:
+    model = tiny_model("lstm")
+    text = "abc defg\nhab cd"
+    ids = model.vocab.encode("\n" + text)
+    figures = score_text(model, text)
+    assert figures["chars"] == len(text)
+    assert figures["nats_per_char"] == pytest.approx(_oracle_nll(model, ids) / len(text), abs=2e-6)
+    # two streams: each row of ceil(15 / 2) = 8 characters, the last one shorter, each after a line break
+    figures = score_text(model, text, streams=2)
+    total = _oracle_nll(model, model.vocab.encode("\n" + text[:8])) + _oracle_nll(
+        model, model.vocab.encode("\n" + text[8:])
+    )
+    assert figures["chars"] == len(text)
+    assert figures["nats_per_char"] == pytest.approx(total / len(text), abs=2e-6)
+
+
+def test_unknown_characters_are_left_out_and_counted_unless_strict() -> None:
+    from chargen.errors import UnknownCharactersError
+
+    model = tiny_model("gru")
+    text = "abXc dZe\nfXg"
+    figures = score_text(model, text)
+    assert figures["dropped"] == {"X": 2, "Z": 1}
+    assert figures == {**score_text(model, "abc de\nfg"), "dropped": {"X": 2, "Z": 1}}
+    assert "dropped" not in score_text(model, "abc de\nfg")
+    with pytest.raises(UnknownCharactersError) as refused:
+        score_text(model, text, strict=True)
+    assert refused.value.unknown == ["X", "Z"]
+
+
+def test_the_eval_cli_leaves_out_unknown_characters_and_says_so(tmp_path, capsys) -> None:
+    import json
+
+    from chargen import save_checkpoint
+    from chargen.cli import main
+
+    folder = save_checkpoint(tiny_model("gru"), tmp_path / "m")
+    path = tmp_path / "t.txt"
+    path.write_text("abé cd\né", encoding="utf-8")
+    threads = torch.get_num_threads()
+    try:
+        assert main(["eval", str(folder), str(path)]) == 0
+        out, err = capsys.readouterr()
+        figures = json.loads(out)
+        assert figures["dropped"] == {"é": 2} and figures["chars"] == 6
+        assert err == "note: left out characters the model does not know: 'é' (2)\n"
+        assert main(["eval", str(folder), str(path), "--strict"]) == 2
+        assert capsys.readouterr().err.startswith("error: text has 1 character(s) not in the vocabulary: 'é'")
+    finally:
+        torch.set_num_threads(threads)

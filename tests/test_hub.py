@@ -22,8 +22,10 @@ from safetensors.torch import save_file
 from chargen.checkpoint import save_checkpoint
 from chargen.errors import CheckpointError
 from chargen.hub import (
+    BUNDLED_MODELS,
     HubError,
     HubRef,
+    bundled_folder,
     is_local_name,
     load_model,
     load_models,
@@ -151,7 +153,7 @@ def test_pinned_revision_tag_and_commit(hub: StandInHub, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("alice/missing", "alice/missing: repo not found on the Hugging Face Hub"),
+        ("alice/missing", "alice/missing: no such folder here, and repo not found on the Hugging Face Hub"),
         ("alice/tiny@v9", "alice/tiny@v9: alice/tiny has no revision 'v9'"),
     ],
 )
@@ -206,7 +208,10 @@ def test_unreachable_hub_uses_the_cache_and_is_otherwise_one_clear_error(hub: St
     load_model("alice/tiny", endpoint=hub.endpoint, cache_dir=cache)
     dead = closed_port_endpoint()
     assert same_weights(load_model("alice/tiny", endpoint=dead, cache_dir=cache), model)
-    with pytest.raises(HubError, match=r"^alice/other: not in the local Hugging Face cache and the Hugging Face Hub"):
+    with pytest.raises(
+        HubError,
+        match=r"^alice/other: no such folder here, and not in the local Hugging Face cache \(the Hugging Face Hub",
+    ):
         load_model("alice/other", endpoint=dead, cache_dir=cache)
 
 
@@ -222,7 +227,7 @@ def test_load_models_skips_a_missing_repo_with_a_notice(hub: StandInHub, tmp_pat
     )
     assert list(loaded.models) == [str(bundled), "alice/tiny"] and loaded.default == str(bundled)
     assert loaded.notices == [
-        "could not load alice/missing: repo not found on the Hugging Face Hub, and no local folder has that name "
+        "could not load alice/missing: no such folder here, and repo not found on the Hugging Face Hub "
         f"(a private repo needs HF_TOKEN); using {bundled}"
     ]
     models, notices = loaded  # also unpacks as (models, notices)
@@ -235,7 +240,7 @@ def test_load_models_falls_back_to_the_bundled_model(hub: StandInHub, tmp_path: 
     loaded = load_models(["alice/missing"], fallback=bundled, endpoint=hub.endpoint, cache_dir=tmp_path / "c")
     assert list(loaded.models) == [str(bundled)]
     assert len(loaded.notices) == 1
-    assert loaded.notices[0].startswith("could not load alice/missing: repo not found on the Hugging Face Hub")
+    assert loaded.notices[0].startswith("could not load alice/missing: no such folder here, and repo not found on")
     assert loaded.notices[0].endswith(f"; using {bundled}")
 
 
@@ -273,7 +278,7 @@ def test_load_models_uses_cached_copies_when_the_hub_is_down(hub: StandInHub, tm
     assert list(loaded.models) == ["alice/tiny"] and same_weights(loaded.models["alice/tiny"], model)
     assert loaded.notices[0].startswith("alice/tiny: the Hugging Face Hub could not be reached (")
     assert loaded.notices[0].endswith("); using the cached copy")
-    assert loaded.notices[1].startswith("could not load alice/gone: not in the local Hugging Face cache")
+    assert loaded.notices[1].startswith("could not load alice/gone: no such folder here, and not in the local Hugging")
     assert loaded.notices[1].endswith("; using alice/tiny")
 
 
@@ -403,8 +408,8 @@ def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, 
     assert lines[0] == {"hub_imported_for_local": False}  # a local folder never imports huggingface_hub
     assert lines[1]["same"] is True
     assert lines[2]["error"] == (
-        "HubError: carol/uncached: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
-        "load it once while online"
+        "HubError: carol/uncached: no such folder here, and not in the local Hugging Face cache "
+        "(HF_HUB_OFFLINE is set; load a Hub repo once while online)"
     )
     assert lines[2]["seconds"] < 1.0  # at once, not after huggingface_hub's ~20 s of retries
     assert hub.requests == []
@@ -413,7 +418,7 @@ def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, 
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["eval", "alice/missing", "text.txt"], "error: alice/missing: repo not found on the Hugging Face Hub"),
+        (["eval", "alice/missing", "text.txt"], "error: alice/missing: no such folder here, and repo not found on the"),
         (["eval", "bob/pickled", "text.txt"], "error: bob/pickled: holds only pickled weights (pytorch_model.bin)"),
         (["push", "ck", "carol/tiny"], "error: no Hugging Face token: set HF_TOKEN or run `hf auth login` first"),
     ],
@@ -490,8 +495,82 @@ def test_a_mistyped_local_folder_is_reported_as_missing_not_as_a_hub_failure(bas
         load_model("checkpoints/shakespear", endpoint=closed_port_endpoint(), cache_dir=tmp_path / "c")
     assert not isinstance(info.value, HubError)
     assert str(info.value) == (
-        "checkpoints/shakespear: no such checkpoint folder; checkpoints exists here, so this names a local folder, "
-        "not a Hub repo"
+        "checkpoints/shakespear: no such checkpoint folder (did you mean checkpoints/shakespeare?); checkpoints "
+        "exists here, so this names a local folder, not a Hub repo"
     )
     with pytest.raises(CheckpointError, match=r"^\./shakespear: no such checkpoint folder$"):
         load_model("./shakespear", endpoint=closed_port_endpoint(), cache_dir=tmp_path / "c")
+
+
+# -- short names and typos (issue 22) -----------------------------------------------------------
+
+BUNDLED = {name: ROOT / folder for name, folder in BUNDLED_MODELS.items()}
+
+
+def test_the_app_offers_the_library_s_bundled_models() -> None:
+    from chargen.app import views
+
+    assert views.BUNDLED_MODELS is BUNDLED_MODELS
+    assert list(BUNDLED_MODELS) == ["shakespeare", "shakespeare-word", "python"]
+
+
+@pytest.mark.parametrize("name", list(BUNDLED))
+def test_a_short_name_loads_the_bundled_model_from_any_folder(name: str, tmp_path: Path) -> None:
+    if not (BUNDLED[name] / "config.json").is_file():
+        pytest.skip(f"{BUNDLED[name]} is not in this checkout")
+    assert bundled_folder(name) == BUNDLED[name]
+    dead = closed_port_endpoint()  # a Hub lookup would fail: a load proves none happened
+    model = load_model(name, base_dir=tmp_path, endpoint=dead, cache_dir=tmp_path / "c")
+    assert same_weights(model, load_model(BUNDLED[name]))
+
+
+def test_a_folder_named_like_a_short_name_wins_over_the_bundled_model(tmp_path: Path, monkeypatch) -> None:
+    save_checkpoint(tiny(3), tmp_path / "python")
+    assert same_weights(load_model("python", base_dir=tmp_path), tiny(3))
+    monkeypatch.chdir(tmp_path)
+    assert same_weights(load_model("python"), tiny(3))
+
+
+def test_a_short_name_without_the_bundled_models_says_why(tmp_path: Path, monkeypatch) -> None:
+    import chargen.hub
+
+    monkeypatch.setattr(chargen.hub, "PROJECT_DIR", tmp_path / "installed")  # an install without checkpoints/
+    assert bundled_folder("python") is None
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as info:
+        load_model("python")
+    assert str(info.value) == (
+        "python: no such checkpoint folder; python names a bundled model, and this copy of chargen has none "
+        "beside it (a clone of the repository has checkpoints/python)"
+    )
+
+
+def test_the_cli_takes_a_short_name(tmp_path: Path) -> None:
+    if not (BUNDLED["shakespeare"] / "config.json").is_file():
+        pytest.skip("the bundled model is not in this checkout")
+    result = run_python(
+        ["-m", "chargen", "generate", "shakespeare", "--length", "5", "--seed", "1", "--json"],
+        {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["sampled"]) == 5
+
+
+def test_a_typo_that_is_neither_a_folder_nor_on_the_hub_says_both(base: Path, hub: StandInHub, tmp_path: Path):
+    dead = closed_port_endpoint()
+    with pytest.raises(HubError) as offline:
+        load_model("checkpoint/shakespeare", base_dir=base, endpoint=dead, cache_dir=tmp_path / "c")
+    assert str(offline.value).startswith(
+        "checkpoint/shakespeare: no such folder here (did you mean checkpoints/shakespeare?), "
+        "and not in the local Hugging Face cache (the Hugging Face Hub could not be reached ("
+    )
+    with pytest.raises(HubError) as online:
+        load_model("checkpoint/shakespeare", base_dir=base, endpoint=hub.endpoint, cache_dir=tmp_path / "c")
+    assert str(online.value) == (
+        "checkpoint/shakespeare: no such folder here (did you mean checkpoints/shakespeare?), "
+        "and repo not found on the Hugging Face Hub (a private repo needs HF_TOKEN)"
+    )
+    # a name pinned to a revision is a Hub name: no folder talk
+    with pytest.raises(HubError, match=r"^checkpoint/shakespeare@v1: repo not found on the Hugging Face Hub"):
+        load_model("checkpoint/shakespeare@v1", base_dir=base, endpoint=hub.endpoint, cache_dir=tmp_path / "c")

@@ -35,7 +35,7 @@ def test_the_lessons_loop():
     loop = find_loop(text)
     assert loop == Loop(start=12, period=45, unit="today of the second the company and a second ", length=180)
     assert loop.repeats == 4
-    assert loop.describe() == "greedy output repeats every 45 characters from character 12"
+    assert loop.describe() == "greedy output repeats every 45 characters from character 13"  # counted from 1
 
 
 def test_the_last_copy_may_be_cut_short():
@@ -60,7 +60,7 @@ def test_a_period_is_reported_as_its_shortest_unit():
 def test_a_run_of_one_character_is_a_period_one_loop():
     loop = find_loop("hello" + " " * 20)
     assert (loop.start, loop.period, loop.unit) == (5, 1, " ")
-    assert loop.describe() == "greedy output repeats every 1 character from character 5"
+    assert loop.describe() == "greedy output repeats every 1 character from character 6"
 
 
 def test_describe_names_what_repeats():

@@ -306,6 +306,7 @@ def test_progress_bar_with_max_minutes_has_a_total_and_continues_the_saved_clock
     final = text.replace("\r", "\n").splitlines()[-1]
     assert "126/180" in final, final  # seconds of the budget: a total, so an ETA
     assert "[02:0" in final, final  # the clock starts from the 125 s already spent
+    assert "s/s" not in text and "<00:5" in final, final  # no rate of seconds per second; 54 s of budget left
     assert "step=41" in final and "loss=2.500" in final
 
 
@@ -323,6 +324,7 @@ def test_progress_bar_shows_val_only_after_an_evaluation_of_trained_weights() ->
 
     final = _bar_text(config, 0, 0.0, after).replace("\r", "\n").splitlines()[-1]
     assert "3/10" in final and "val=1.875" in final, final
+    assert "step/s" in final or "s/step" in final, final
 
     def nothing_held_out(bar):
         bar.val_loss = math.nan
@@ -340,3 +342,47 @@ def test_a_second_ctrl_c_stops_at_once() -> None:
         with pytest.raises(KeyboardInterrupt):  # the second, say during a long evaluation: now
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(5)  # the handler runs between bytecodes; this never finishes
+
+
+# -- issue 22: stopping early and resuming a finished run ----------------------------------------
+
+
+def test_ctrl_c_before_the_first_evaluation_saves_the_trained_model(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+
+    def ctrl_c_at_step_8(progress) -> None:
+        if progress.step == 8:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends; the run stops after this step
+
+    config = TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=50, **{**TINY, "eval_every": 100})
+    result = train(config, progress_bar=False, callbacks=[ctrl_c_at_step_8])
+    assert result.stopped_early and result.step == 8
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [0, 8]  # evaluated on the way out
+    assert rows[1]["val_loss"] < rows[0]["val_loss"] and result.best_val_loss == rows[1]["val_loss"]
+    # the checkpoint is the trained step-8 model (the state's weights), not the untrained one
+    state = read_weights(out / STATE_NAME)
+    saved = load_model(out).state_dict()
+    assert all(torch.equal(saved[name], state[f"model.{name}"]) for name in saved)
+    # and a stop after an evaluation keeps the best evaluated model, as before: no extra evaluation
+    again = tmp_path / "again"
+    config = TrainConfig(corpus=str(corpus_file), out=str(again), max_steps=50, **TINY)
+    train(config, progress_bar=False, callbacks=[lambda p: p.step == 13])
+    assert [json.loads(line)["step"] for line in (again / "log.jsonl").read_text().splitlines()] == [0, 10]
+
+
+def test_resuming_a_run_whose_budget_is_spent_says_how_to_extend_it(
+    corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chargen.cli import main
+
+    out = tmp_path / "run"
+    train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=6, **TINY), progress_bar=False)
+    with pytest.raises(ConfigError, match=r"used its budget \(step 6 of --max-steps 6\).* --max-steps 12$"):
+        train(TrainConfig(corpus=str(corpus_file), out=str(out)), resume=True, progress_bar=False)
+    assert main(["train", str(corpus_file), "--out", str(out), "--resume", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"error: {out}: this run has used its budget")
+    # a bigger budget continues it
+    resumed = train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=8), resume=True, progress_bar=False)
+    assert resumed.step == 8

@@ -466,36 +466,39 @@ def test_eval_cli_reports_nats_per_char_and_per_token_of_a_word_model(
     assert main(["eval", str(word_checkpoint), str(path)]) == 0
     figures = json.loads(capsys.readouterr().out)
     ids = oracle_ids(word_model.vocab, text)
-    total, tokens, chars = token_nll(word_model, ids)
+    start = oracle_ids(word_model.vocab, "\n")  # every token is scored, from a line break as generation starts
+    total, tokens, chars = token_nll(word_model, start + ids)
     assert figures["unit"] == "word"
-    assert figures["tokens"] == tokens and figures["chars"] == chars == len(text) - len(word_model.vocab.tokens[ids[0]])
+    assert figures["tokens"] == tokens == len(ids) and figures["chars"] == chars == len(text)
     assert figures["nats_per_token"] == pytest.approx(total / tokens, abs=2e-6)
     assert figures["nats_per_char"] == pytest.approx(total / chars, abs=2e-6)
     assert figures["bits_per_char"] == pytest.approx(total / chars / math.log(2), abs=2e-6)
-    # --streams: the same figures per stream row (each row's first token has no context).
+    # --streams: the same figures per stream row (each row starts afresh from a line break).
     assert main(["eval", str(word_checkpoint), str(path), "--streams", "3"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    width = len(ids) // 3
-    parts = [token_nll(word_model, ids[i * width : (i + 1) * width]) for i in range(3)]
+    width = -(-len(ids) // 3)
+    parts = [token_nll(word_model, start + ids[i * width : (i + 1) * width]) for i in range(3)]
     total, tokens, chars = (sum(p[k] for p in parts) for k in range(3))
     assert (figures["tokens"], figures["chars"]) == (tokens, chars)
     assert figures["nats_per_char"] == pytest.approx(total / chars, abs=2e-6)
 
 
-def test_eval_refuses_characters_the_word_model_never_saw_naming_them(
+def test_eval_strict_refuses_characters_the_word_model_never_saw_naming_them(
     word_checkpoint, word_model, tmp_path, capsys, torch_threads
 ) -> None:
     path = tmp_path / "new.txt"
     path.write_text("the Zebra sat on é mat\n", encoding="utf-8")
-    assert main(["eval", str(word_checkpoint), str(path)]) == 2
+    assert main(["eval", str(word_checkpoint), str(path), "--strict"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "'Z'" in err and "'é'" in err and err.count("\n") == 1
     with pytest.raises(UnknownCharactersError) as info:
-        score_text(word_model, "the Zebra sat on é mat\n")
+        score_text(word_model, "the Zebra sat on é mat\n", strict=True)
     assert info.value.unknown == ["Z", "é"]
-    path.write_text("cat", encoding="utf-8")  # 3 characters but one token: nothing to score
+    # without --strict they are left out and counted, as generation leaves them out of a prompt
+    assert score_text(word_model, "the Zebra sat on é mat\n")["dropped"] == {"Z": 1, "é": 1}
+    path.write_text("ZZé", encoding="utf-8")
     assert main(["eval", str(word_checkpoint), str(path)]) == 2
-    assert "at least 2 tokens" in capsys.readouterr().err
+    assert "nothing to score: no tokens the model knows" in capsys.readouterr().err
 
 
 # -- generation ------------------------------------------------------------------------------------

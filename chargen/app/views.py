@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chargen import checks
 from chargen.errors import ConfigError
+from chargen.hub import BUNDLED_MODELS  # what the app offers when CHARGEN_MODELS is unset
 from chargen.inference import decoding
 from chargen.inference.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
 from chargen.inference.loops import Loop
@@ -166,15 +167,6 @@ def check_seed(seed: Any) -> int | None:
 
 
 # --- the models the app offers ----------------------------------------------------------------------
-
-BUNDLED_MODELS = {
-    "shakespeare": "checkpoints/shakespeare",
-    "shakespeare-word": "checkpoints/shakespeare-word",
-    "python": "checkpoints/python",
-}
-"""The one place that says which models the app offers when ``CHARGEN_MODELS`` is not set: short
-name -> folder relative to the project folder (where ``app.py`` and ``checkpoints/`` live). The
-first is the default, and the fallback when no configured model loads."""
 
 
 @dataclass(frozen=True)

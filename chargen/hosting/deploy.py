@@ -27,11 +27,12 @@ from typing import Any
 from chargen.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint
 from chargen.errors import ChargenError, ConfigError
 from chargen.hosting.space import MODELS_FILE
-from chargen.hub import HubError, push_checkpoint, push_files
+from chargen.hub import BUNDLED_MODELS, HubError, bundled_folder, push_checkpoint, push_files
 
 ROOT = Path(__file__).resolve().parents[2]
 """The project folder: app.py, requirements.txt and README.md sit beside the chargen package."""
-DEFAULT_MODELS = ("checkpoints/shakespeare", "checkpoints/python")
+DEFAULT_MODELS = tuple(BUNDLED_MODELS)
+"""Every model the app shows by default, by short name (found in ``checkpoints/`` beside the package)."""
 REPO_PREFIX = "chargen-"
 ZEROGPU = "zero-a10g"
 HARDWARE = {
@@ -67,7 +68,8 @@ class DeploySettings:
 
     Args:
         space_id: the Space, ``owner/name``; model repos go to the same owner.
-        models: checkpoint folders to publish and serve; the first is the app's default.
+        models: checkpoint folders (or bundled models' short names) to publish and serve; the first is the
+            app's default. By default every model the app shows when run locally.
         hardware: one of :data:`HARDWARE`, requested when the Space is created and named in its
             front matter (``suggested_hardware``); it also picks the torch build in requirements.txt.
         private: make the model repos and the Space private (no ``preload_from_hub`` then: the Space
@@ -141,12 +143,22 @@ class DeployResult:
 
 
 def model_targets(settings: DeploySettings) -> list[ModelTarget]:
-    """The model repo of each folder: ``OWNER/chargen-<folder name>``; two folders may not share a name."""
+    """The model repo of each folder: ``OWNER/chargen-<folder name>``; two folders may not share a name.
+
+    A name that is no folder here but a bundled model's short name (:data:`chargen.hub.BUNDLED_MODELS`)
+    publishes that bundled folder.
+    """
     targets: dict[str, ModelTarget] = {}
     for model in settings.models:
         folder = Path(model)
         if not folder.is_dir():
-            raise ConfigError(f"{model}: no such checkpoint folder (deploy publishes local folders)")
+            bundled = bundled_folder(model)
+            if bundled is None:
+                raise ConfigError(
+                    f"{model}: no such checkpoint folder (deploy publishes local folders, or the bundled models "
+                    f"{', '.join(BUNDLED_MODELS)} by short name)"
+                )
+            folder = bundled
         repo_id = f"{settings.owner}/{REPO_PREFIX}{folder.resolve().name}"
         if repo_id in targets:
             raise ConfigError(f"{model} and {targets[repo_id].folder} would both publish to {repo_id}")
@@ -444,7 +456,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--models",
         default=",".join(DEFAULT_MODELS),
-        help=f"comma-separated checkpoint folders, the first is the default (default {','.join(DEFAULT_MODELS)})",
+        help=(
+            "comma-separated checkpoint folders or bundled models' short names, the first is the default "
+            f"(default: every model the app shows, {','.join(DEFAULT_MODELS)})"
+        ),
     )
     p.add_argument("--hardware", default=ZEROGPU, choices=list(HARDWARE), help=f"(default {ZEROGPU}) {hardware}")
     p.add_argument(

@@ -31,9 +31,12 @@ class Loop:
         return self.length / self.period
 
     def describe(self, what: str = "greedy output") -> str:
-        """One line for people, e.g. ``greedy output repeats every 23 characters from character 140``."""
+        """One line for people, e.g. ``greedy output repeats every 23 characters from character 140``.
+
+        Positions count from 1, as the page's loop line does: the tail starts at character
+        ``start + 1`` (``start`` itself is an index into the text)."""
         unit = "character" if self.period == 1 else "characters"
-        return f"{what} repeats every {self.period} {unit} from character {self.start}"
+        return f"{what} repeats every {self.period} {unit} from character {self.start + 1}"
 
 
 def _trailing_matches(reversed_text: str) -> list[int]:

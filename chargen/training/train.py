@@ -322,6 +322,7 @@ def prepare(
             raise ConfigError(f"{out}: nothing to resume (no {STATE_NAME}); start a run without --resume")
         meta, tensors = _load_state(state_path)
         config = _resumed_config(config, meta["config"], out)
+        _check_budget_left(config, meta, out)
     elif state_path.exists():
         raise ConfigError(f"{out}: already holds a training run; pass --resume to continue it, or choose another --out")
     elif out.exists() and not out.is_dir():
@@ -373,14 +374,32 @@ def _resumed_config(given: TrainConfig, saved: dict[str, Any], out: Path) -> Tra
     return TrainConfig.from_dict(data)
 
 
+def _check_budget_left(config: TrainConfig, meta: dict[str, Any], out: Path) -> None:
+    """Refuse to resume a run whose budget is spent, saying how to give it more (else it would only
+    print its old summary again)."""
+    step, minutes = meta["step"], meta["elapsed"] / 60
+    if config.max_steps is not None and step >= config.max_steps:
+        raise ConfigError(
+            f"{out}: this run has used its budget (step {step:,} of --max-steps {config.max_steps:,}); "
+            f"to train on, resume with more, e.g. --max-steps {max(2 * step, step + 1)}"
+        )
+    if config.max_minutes is not None and minutes >= config.max_minutes:
+        raise ConfigError(
+            f"{out}: this run has used its budget ({minutes:.1f} of --max-minutes {config.max_minutes:g}); "
+            f"to train on, resume with more, e.g. --max-minutes {math.ceil(2 * minutes)}"
+        )
+
+
 def train(
     config: TrainConfig, resume: bool = False, callbacks: list[Callback] | None = None, progress_bar: bool = True
 ) -> TrainResult:
     """Train a model as ``config`` says, writing checkpoints to ``config.out``.
 
     A callback receives a :class:`Progress` after every step (with ``val_loss`` set after an
-    evaluation) and may return True to stop; the run then saves its state like a SIGTERM does.
-    ``resume=True`` continues the run saved in ``config.out`` exactly where it stopped.
+    evaluation) and may return True to stop; the run then saves its state like a SIGTERM does. A
+    run stopped before any evaluation of trained weights evaluates first, so its checkpoint is never
+    the untrained step-0 model. ``resume=True`` continues the run saved in ``config.out`` exactly
+    where it stopped; a run whose budget is spent is refused (:class:`ConfigError` naming a bigger one).
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) every process runs this with the same arguments: the
     model is wrapped in DistributedDataParallel (NCCL on GPUs, gloo on CPUs), each rank draws its
@@ -486,6 +505,18 @@ def _train(
             return {}
         return {"val_nats_per_char": _finite_or_none(loss / chars_per_token)}
 
+    def evaluation_row(lr: float, chars_per_second: float) -> dict[str, Any]:
+        """The log row of an evaluation after training steps (the training loss is the mean since the last)."""
+        return {
+            "step": step,
+            "train_loss": sum(window_losses) / len(window_losses),
+            "val_loss": _finite_or_none(last_val),
+            **per_char(last_val),
+            "lr": lr,
+            "elapsed": round(elapsed, 2),
+            "chars_per_s": round(chars_per_second),
+        }
+
     def log_and_save_state(row: dict[str, Any]) -> None:
         # The log row goes first: a kill between the two then only repeats this evaluation on
         # resume (rows past the saved step are dropped), where the other order would lose the row.
@@ -545,17 +576,7 @@ def _train(
             if main and (step % config.eval_every == 0 or finishing):
                 evaluate_and_save()
                 report.val_loss, report.best_val_loss = last_val, best_val
-                log_and_save_state(
-                    {
-                        "step": step,
-                        "train_loss": sum(window_losses) / len(window_losses),
-                        "val_loss": _finite_or_none(last_val),
-                        **per_char(last_val),
-                        "lr": lr,
-                        "elapsed": round(elapsed, 2),
-                        "chars_per_s": round(report.chars_per_second),
-                    }
-                )
+                log_and_save_state(evaluation_row(lr, report.chars_per_second))
                 window_losses = []
                 model.train()
             if bar is not None:
@@ -568,7 +589,12 @@ def _train(
             elapsed, stop_flag = distributed.agree(ranks, [elapsed, float(stop)])
             if stop_flag:
                 stopped_early = True
-                if main:
+                if main and not any(row["step"] > 0 for row in log_rows):
+                    # Stopped before the first evaluation: the saved checkpoint is still the untrained
+                    # step-0 model, which generates noise. Evaluate now, so it is the trained one.
+                    evaluate_and_save()
+                    log_and_save_state(evaluation_row(lr, report.chars_per_second))
+                elif main:
                     _save_state(out / STATE_NAME, model, optimizer, meta_now(), generator)
                 break
     if bar is not None:
@@ -602,15 +628,20 @@ class _ProgressBar:
 
         self.by_time = config.max_minutes is not None
         self.val_loss: float | None = None
+        # smoothing=0: the rate (and so the ETA) is the run's average, not the last few updates'.
+        options = {"dynamic_ncols": True, "mininterval": 0.5, "file": file, "smoothing": 0}
         if self.by_time:
             budget = round(config.max_minutes * 60)
             done = min(int(elapsed), budget)
-            self.bar = tqdm(total=budget, initial=done, unit="s", dynamic_ncols=True, mininterval=0.5, file=file)
+            # Seconds of the budget: a rate would read "1.00s/s", so the bar shows none (speed is chars_s).
+            time_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]"
+            self.bar = tqdm(total=budget, initial=done, unit="s", bar_format=time_format, **options)
         else:
-            self.bar = tqdm(
-                total=config.max_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=0.5, file=file
-            )
+            self.bar = tqdm(total=config.max_steps, initial=step, unit="step", **options)
         self.bar.start_t -= elapsed  # the clock continues from the time already spent
+        # tqdm's rate is (n - initial) / elapsed: with the clock continued, the whole run's progress
+        # over the whole run's time gives the right rate and ETA after a resume.
+        self.bar.initial = 0
 
     def update(self, step: int, elapsed: float, loss: float, chars_per_second: float) -> None:
         """Move to ``step`` / ``elapsed`` and show the latest figures."""
