@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from chargen.app import page as page_module
 from chargen.inference.generate import compare
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,7 +69,8 @@ class Page:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.goto(url + query, timeout=TIMEOUT_MS, wait_until="networkidle")
         self.page.wait_for_selector("#generate", timeout=TIMEOUT_MS)
-        self.page.wait_for_function("window.chargen !== undefined", timeout=TIMEOUT_MS)
+        # The script itself, not boot.js's stand-ins: only it holds the state.
+        self.page.wait_for_function("window.chargen && window.chargen.state !== undefined", timeout=TIMEOUT_MS)
 
     def set_inputs(self, prompt: str | None = None, length: int | None = None, seed: str | None = None) -> None:
         if prompt is not None:
@@ -167,6 +169,64 @@ def test_generate_shows_both_texts_above_the_fold_and_a_link_makes_them_again(ap
     assert (other.text("sampled"), other.seed_shown()) == fresh
     other.close()
     tab.close()
+
+
+# Test instrumentation, before any of the page's scripts: records the calls made to boot.js's stand-ins (the object
+# window.chargen holds until chargen.js arrives) and the names each window.chargen offers.
+RECORD_STAND_IN_CALLS = """(() => {
+    let current;
+    window.standInCalls = [];
+    window.chargenNames = [];
+    Object.defineProperty(window, "chargen", {
+        configurable: true,
+        get: () => current,
+        set: (value) => {
+            current = value;
+            window.chargenNames.push(Object.keys(value));
+            if (value.state !== undefined) return;
+            for (const name of Object.keys(value)) {
+                const call = value[name];
+                value[name] = (...args) => { window.standInCalls.push(name); return call(...args); };
+            }
+        },
+    });
+})()"""
+
+
+def test_the_script_is_fetched_and_a_link_works_when_it_arrives_after_the_first_events(app, url: str, browser) -> None:
+    """chargen.js and chargen.css come from gradio's static-file URL; held back until the page's load event
+    has run, the script still applies the link and generates (boot.js's stand-ins wait for it)."""
+    page = browser.new_page(viewport=LAPTOP)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.add_init_script(RECORD_STAND_IN_CALLS)
+    held = []
+    page.route(re.compile(r"/gradio_api/file=[^?]*/chargen\.js\?v=[0-9a-f]{12}$"), lambda route: held.append(route))
+    responses = []
+    page.on("response", lambda response: responses.append(response) if "/gradio_api/file=" in response.url else None)
+    page.goto(url + "?prompt=ROMEO:&seed=99&length=120&playback=instant", wait_until="commit", timeout=TIMEOUT_MS)
+    page.wait_for_function("window.standInCalls.includes('fromUrl')", timeout=TIMEOUT_MS)  # the load event ran
+    assert len(held) == 1 and page.evaluate("window.chargen.state === undefined")
+    held[0].continue_()
+    page.wait_for_function("window.chargen.state !== undefined && window.chargen.state.finished", timeout=TIMEOUT_MS)
+    expected = compare(app.models["shakespeare"], "ROMEO:", 120, temperature=0.8, seed=99)
+    texts = page.evaluate("[window.chargen.text('greedy'), window.chargen.text('sampled')]")
+    assert texts == [expected.greedy, expected.sampled]
+    assert page.locator("#prompt textarea").input_value() == "ROMEO:"
+    assert page.evaluate("window.standInCalls") == ["fromUrl", "loaded"]  # the rest came once it had arrived
+    # Every call the page's events make has a stand-in and is in the script's API.
+    calls = set()
+    for dependency in app.demo.config["dependencies"]:
+        calls.update(re.findall(r"window\.chargen\.(\w+)", dependency.get("js") or ""))
+    stand_in, script = page.evaluate("window.chargenNames")
+    assert calls and calls <= set(stand_in) and calls <= set(script)
+    files = {Path(response.url.split("?")[0]).name: response for response in responses}
+    assert set(files) == {"chargen.js", "chargen.css"}
+    assert all(response.status == 200 for response in files.values())
+    assert files["chargen.js"].body() == page_module.SCRIPT_PATH.read_bytes()
+    assert files["chargen.css"].body() == page_module.STYLE_PATH.read_bytes()
+    assert not errors, errors
+    page.close()
 
 
 def test_typing_shows_the_texts_grow_in_lockstep_and_continue_extends_them(app, url: str, browser) -> None:

@@ -10,7 +10,9 @@ subprocesses with ``HF_HUB_DISABLE_XET=1`` (read once at import).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,9 +176,14 @@ def test_deploy_creates_the_model_repos_and_the_space(hub: StandInHub, models: t
     expected |= {
         p.relative_to(project).as_posix() for p in (project / "chargen").rglob("*.py") if "__pycache__" not in p.parts
     }
+    # The web page's static files go too: without them the Space's page has no script and no styles.
+    static = project / "chargen/app/static"
+    expected |= {p.relative_to(project).as_posix() for p in static.iterdir()}
+    assert {"chargen/app/static/chargen.js", "chargen/app/static/chargen.css"} <= expected
     assert set(space) == expected
     assert space["app.py"] == (project / "app.py").read_bytes()
     assert space["chargen/hub.py"] == (project / "chargen/hub.py").read_bytes()
+    assert space["chargen/app/static/chargen.js"] == (static / "chargen.js").read_bytes()
 
     heads = {repo: hub.repos[repo].refs["main"] for repo in ("alice/chargen-verse", "alice/chargen-prose")}
     assert [str(pin) for pin in result.pins] == [f"{repo}@{sha}" for repo, sha in heads.items()]
@@ -229,7 +236,8 @@ def test_a_changed_model_updates_its_repo_and_the_pin_in_place(
 ) -> None:
     settings = DeploySettings(SPACE, models=models)
     run_deploy(hub, settings, project)
-    hub.commit(SPACE, {"chargen/removed_module.py": b"x = 1\n"}, repo_type="space")  # a module since deleted
+    since_deleted = {"chargen/removed_module.py": b"x = 1\n", "chargen/app/static/removed.js": b"window.x = 1;\n"}
+    hub.commit(SPACE, since_deleted, repo_type="space")
     prose_head = hub.repos["alice/chargen-prose"].refs["main"]
     save_checkpoint(tiny_model(cell="gru", hidden=8, layers=1, seed=99), models[0])  # retrained
 
@@ -243,7 +251,7 @@ def test_a_changed_model_updates_its_repo_and_the_pin_in_place(
         f"alice/chargen-verse@{verse_head}",
         f"alice/chargen-prose@{prose_head}",
     ]
-    assert "chargen/removed_module.py" not in space
+    assert not set(since_deleted) & set(space)
     assert hub.files("alice/chargen-verse")["model.safetensors"] == (Path(models[0]) / "model.safetensors").read_bytes()
 
 
@@ -459,11 +467,18 @@ def test_the_dry_run_folder_serves_generate_from_a_cold_cache(
             greedy, sampled, *_ = Client(url, verbose=False).predict("abc", 0.8, 25, api_name="/generate")
             with urllib.request.urlopen(url + "config", timeout=10) as response:
                 page_config = response.read().decode()
+            # The page's script and styles, at the URLs its head links: the Space's own files.
+            linked = {}
+            for link in re.findall(r'(?:src|href)="([^"]+)"', json.loads(page_config)["head"]):
+                with urllib.request.urlopen(url + link, timeout=10) as response:
+                    linked[link.split("?")[0].rsplit("/", 1)[-1]] = response.read()
         finally:
             process.terminate()
             process.wait(timeout=20)
     assert len(greedy) == len(sampled) == 25
     assert "alice/chargen-never-pushed" in page_config  # named on the page, the others served
+    static = folder / "chargen/app/static"
+    assert linked == {name: (static / name).read_bytes() for name in ("chargen.js", "chargen.css")}
     fetched = [p for m, p in hub.requests[downloads_before:] if m == "GET" and "/resolve/" in p]
     for pin in result.pins:
         assert f"/{pin.repo_id}/resolve/{pin.revision}/model.safetensors" in fetched

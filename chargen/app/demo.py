@@ -89,7 +89,7 @@ def build_demo(
 
 def launch_options() -> dict[str, Any]:
     """What ``demo.launch`` needs for the page to look and work as built: its CSS and script."""
-    return {"css": page.CSS, "head": page.HEAD}
+    return page.launch_options()
 
 
 def load_app_models(

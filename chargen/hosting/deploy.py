@@ -49,6 +49,9 @@ PRELOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME)
 """What the Space needs from each model repo: preloaded at build time, or downloaded at start."""
 SPACE_FILES = ("README.md", "app.py", "requirements.txt", MODELS_FILE)
 """The Space's top-level files; the ``chargen`` package goes too. Stale files under ``chargen/`` are deleted."""
+PACKAGE_SUFFIXES = (".py", ".js", ".css", ".html")
+"""The ``chargen`` package's files that go to the Space: its modules and the web page's static files
+(as ``pyproject.toml``'s package data); caches and anything else in the checkout stay behind."""
 PASSED_THROUGH = ("hf_oauth", "hf_oauth_scopes", "hf_oauth_expiration_minutes")
 """Front matter keys copied from the project's README.md into the Space's as they are."""
 HUB_URL = "https://huggingface.co"
@@ -167,14 +170,15 @@ def model_targets(settings: DeploySettings) -> list[ModelTarget]:
 
 
 def space_files(settings: DeploySettings, pins: list[Pin], root: Path = ROOT) -> dict[str, bytes]:
-    """Every file of the Space, by path: app.py, chargen/*.py, requirements.txt, README.md and the models file."""
+    """Every file of the Space, by path: app.py, the chargen package (:data:`PACKAGE_SUFFIXES`),
+    requirements.txt, README.md and the models file."""
     app = root / "app.py"
     if not app.is_file():
         raise DeployError(f"{app}: not found; deploy runs from a chargen checkout (app.py beside the chargen package)")
     files = {"app.py": app.read_bytes()}
     package = root / "chargen"
-    for path in sorted(package.rglob("*.py")):
-        if "__pycache__" not in path.parts:
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and "__pycache__" not in path.parts:
             files[path.relative_to(root).as_posix()] = path.read_bytes()
     files["requirements.txt"] = space_requirements(settings, root).encode()
     files["README.md"] = space_readme(settings, pins, root).encode()
@@ -415,7 +419,7 @@ def deploy(
         before = _head(api, settings.space_id, "space", hf)
         present = api.list_repo_files(settings.space_id, repo_type="space") if before else []
         operations = [hf.CommitOperationAdd(path_in_repo=name, path_or_fileobj=data) for name, data in files.items()]
-        stale = [p for p in present if p.startswith("chargen/") and p.endswith(".py") and p not in files]
+        stale = [p for p in present if p.startswith("chargen/") and p.endswith(PACKAGE_SUFFIXES) and p not in files]
         operations += [hf.CommitOperationDelete(path_in_repo=path) for path in stale]
         info = api.create_commit(
             settings.space_id, operations, repo_type="space", commit_message="chargen deploy: app and models"
