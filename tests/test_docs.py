@@ -139,3 +139,17 @@ def test_broken_links_are_found_and_code_is_not_read(tmp_path: Path) -> None:
         "#nowhere: no heading #nowhere in README.md",
         "docs/gone.md: no such file",
     ]
+
+
+def test_the_layout_page_lists_every_module_and_static_file_and_nothing_else() -> None:
+    """docs/layout.md names each file of the package once, so the tree it shows is the tree there is."""
+    listed = set(
+        re.findall(r"^\| `(chargen/[^`]+)` \|", (ROOT / "docs" / "layout.md").read_text(encoding="utf-8"), re.M)
+    )
+    package = ROOT / "chargen"
+    present = {
+        path.relative_to(ROOT).as_posix()
+        for path in package.rglob("*")
+        if path.is_file() and path.suffix in {".py", ".js", ".css", ".html"} and "__pycache__" not in path.parts
+    }
+    assert listed == present, {"not listed": sorted(present - listed), "listed but absent": sorted(listed - present)}
