@@ -132,7 +132,9 @@ def main() -> None:
     timings = {}
     for precision in ("auto", "fp16", "fp32"):
         timings[precision] = best_time(
-            lambda p=precision: compare(model, args.prompt, args.length, args.temperature, seed=seed, precision=p),
+            lambda p=precision: compare(
+                model, args.prompt, args.length, temperature=args.temperature, seed=seed, precision=p
+            ),
             args.repeats,
         )
     with torch.backends.mkldnn.flags(enabled=False):

@@ -190,14 +190,21 @@ def test_stream_validates_at_the_call_not_at_the_first_next(lstm):
 def test_stopping_the_stream_stops_the_work(lstm, monkeypatch):
     generate_module = sys.modules["chargen.inference.generate"]
     calls = []
-    original = generate_module._FastStepper.step
-    monkeypatch.setattr(generate_module._FastStepper, "step", lambda self, ids: calls.append(1) or original(self, ids))
+    start = generate_module.start_stepper
+
+    def counted_stepper(*args, **kwargs):  # every step of the stepper compare() starts is counted
+        stepper = start(*args, **kwargs)
+        step = stepper.step
+        stepper.step = lambda ids: calls.append(1) or step(ids)
+        return stepper
+
+    monkeypatch.setattr(generate_module, "start_stepper", counted_stepper)
     stream = stream_compare(lstm, "ab", 5000, chunk_size=10, seed=1)
     assert not calls  # nothing runs before the first next()
     first = next(stream)
     assert len(first.sampled) == 10
     stream.close()
-    assert len(calls) <= 10
+    assert 0 < len(calls) <= 10
 
 
 # --- loops ---------------------------------------------------------------------------------
@@ -359,6 +366,26 @@ def test_settings_and_keyword_arguments_are_not_mixed(lstm):
         compare(lstm, "ab", 10, temperature=0.5, settings=SamplingSettings())
     with pytest.raises(ConfigError, match="settings must be a chargen SamplingSettings"):
         compare(lstm, "ab", 10, settings={"temperature": 0.5})
+
+
+def test_settings_by_position_and_by_keywords_are_one_call(lstm):
+    from chargen import SamplingSettings
+
+    settings = SamplingSettings(temperature=0.7, top_k=3, seed=11, precision="fp32")
+    by_keywords = compare(lstm, "ab", 40, temperature=0.7, top_k=3, seed=11, precision="fp32")
+    assert compare(lstm, "ab", 40, settings) == by_keywords == compare(lstm, "ab", 40, settings=settings)
+    assert generate(lstm, "ab", 40, settings).text == by_keywords.sampled
+    assert list(stream_compare(lstm, "ab", 40, settings, chunk_size=40)) == [by_keywords]
+
+
+def test_mistaken_sampling_arguments_say_what_is_allowed(lstm):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'temprature'; the sampling arguments are temp"):
+        compare(lstm, "ab", 10, temprature=0.5)
+    with pytest.raises(TypeError, match="'chunk_size'"):
+        compare(lstm, "ab", 10, chunk_size=2)  # stream_compare's, not compare's
+    # A temperature passed by position, as before settings existed, is named as such.
+    with pytest.raises(ConfigError, match="got float; pass temperature=0.8 by name"):
+        compare(lstm, "ab", 10, 0.8)
 
 
 # --- limits --------------------------------------------------------------------------------

@@ -41,15 +41,32 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 
 from chargen.errors import ChargenError, ConfigError
 from chargen.inference.decoding import Temperature, apply_processors, greedy_choice, gumbel_noise
-from chargen.inference.engine import _GATES, _cached, _FastStepper, _PackedNetwork, resolve_precision, start_stepper
-from chargen.inference.generate import _UNSET, Comparison, TextLength, _prepare, _sampling, _Settings, comparison_of
-from chargen.inference.settings import SamplingSettings
+from chargen.inference.engine import (
+    StepNetwork,
+    Stepper,
+    StepperState,
+    resolve_precision,
+    start_stepper,
+    step_network,
+)
+from chargen.inference.generate import (
+    Comparison,
+    PreparedGeneration,
+    TextLength,
+    comparison_of,
+    prepare_generation,
+)
+from chargen.inference.settings import SamplingArguments, SamplingSettings
 from chargen.model import CharRNN
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
     "BatchedGeneration",
@@ -177,7 +194,7 @@ class BatchedGeneration:
     true once, when the request finished, failed (``error``) or was cancelled.
     """
 
-    def __init__(self, model: CharRNN, settings: _Settings, visitor: object):
+    def __init__(self, model: CharRNN, settings: PreparedGeneration, visitor: object):
         self._model = model
         self.settings = settings
         self.visitor = visitor
@@ -285,7 +302,7 @@ class BatchedGeneration:
 class _Row:
     """The engine's working state for one request: what ``compare``'s ``_decode`` keeps per call."""
 
-    def __init__(self, handle: BatchedGeneration, logits: torch.Tensor, vocab_size: int):
+    def __init__(self, handle: BatchedGeneration, vocab_size: int):
         settings = handle.settings
         self.handle = handle
         self.t = 0
@@ -308,53 +325,11 @@ class _Row:
             self.history = torch.empty(1, len(prompt_ids) + length, dtype=torch.long)
             self.history[0, : len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long)
             self.zero_noise = torch.zeros(2, vocab_size)
-        self.logits = logits  # (2, V): this request's scores for its next characters
-        self.stepper: object | None = None  # its own stepper when it does not step in the batch
-        self.state: tuple[torch.Tensor, list[torch.Tensor]] | None = None  # primed (hidden, cells)
+        self.stepper: Stepper | None = None  # its own stepper when it does not step in the batch
+        self.state: StepperState | None = None  # its 2 primed rows, until they join the batch
 
     def current_noise(self) -> torch.Tensor:
         return self.pair_noise[self.t] if self.fused else self.zero_noise
-
-
-class _BatchStepper(_FastStepper):
-    """:class:`_FastStepper`'s layers over rows with different states, given rather than primed.
-
-    ``hidden`` is ``(B, layers * H)`` and ``cells`` one ``(B, H)`` per layer (LSTM), both owned by
-    the stepper. The output head runs per pair of rows into that pair's own ``(2, V)`` buffer:
-    that is how ``compare`` runs it, and MKL's fp32 GEMM rounds differently at other sizes.
-    """
-
-    def __init__(self, net: _PackedNetwork, hidden: torch.Tensor, cells: list[torch.Tensor], pair_logits):
-        # Deliberately not calling _FastStepper.__init__: it primes one prompt for every row.
-        self.net = net
-        size, layers, gates = net.hidden, net.layers, _GATES[net.cell] * net.hidden
-        batch = hidden.shape[0]
-        self.hidden = hidden  # (B, layers * H)
-        self.h = [hidden[:, layer * size : (layer + 1) * size] for layer in range(layers)]
-        self.inputs = [hidden[:, (layer - 1) * size : (layer + 1) * size] for layer in range(1, layers)]
-        self.c = cells
-        self.x_gates = torch.empty(batch, gates)
-        self.gates = [torch.empty(batch, gates) for _ in range(layers)]
-        if net.cell == "lstm":
-            self.sigmoid_part = [g[:, : 3 * size] for g in self.gates]
-            self.tanh_part = [g[:, 3 * size :] for g in self.gates]
-            self.split = [g.split(size, dim=1) for g in self.gates]
-        elif net.cell == "gru":
-            self.hidden_gates = [torch.empty(batch, gates) for _ in range(layers)]
-            self.reset_update = [torch.empty(batch, 2 * size) for _ in range(layers)]
-            self.new = [torch.empty(batch, size) for _ in range(layers)]
-        self.pair_logits = pair_logits
-        self.last_pairs = [self.h[-1][2 * i : 2 * i + 2] for i in range(batch // 2)]
-        self._layer = {"lstm": self._lstm_layer, "gru": self._gru_layer, "rnn": self._rnn_layer}[net.cell]
-
-    def step(self, ids: torch.Tensor) -> None:  # type: ignore[override]
-        """Feed ``ids[B]``; each pair's scores land in its own buffer in ``pair_logits``."""
-        net = self.net
-        torch.index_select(net.table, 0, ids, out=self.x_gates)
-        for layer in range(net.layers):
-            self._layer(layer)
-        for last, out in zip(self.last_pairs, self.pair_logits, strict=True):
-            net.head_into(last, out)  # (2, V)
 
 
 def _name_this_thread(name: str) -> None:
@@ -415,9 +390,9 @@ class BatchingEngine:
         self._held: collections.Counter[object] = collections.Counter()  # visitor -> requests held
         self._rows: list[_Row] = []  # in batch order: request i has rows 2i (greedy) and 2i + 1 (sampled)
         self._scale = torch.ones(0, 1)
-        self._stepper: _BatchStepper | None = None
-        self._primed: collections.OrderedDict[tuple[int, ...], tuple] = collections.OrderedDict()  # prompt -> state
-        self._net: _PackedNetwork | None = None  # packed on first use, off the caller's thread
+        self._stepper: Stepper | None = None  # every request's rows, when batched
+        self._primed: collections.OrderedDict[tuple[int, ...], StepperState] = collections.OrderedDict()
+        self._network: StepNetwork | None = None  # packed on first use, off the caller's thread
         self._closed = False
         # Priming runs beside stepping, so a long prompt never holds up the batch (and on 2 cores
         # the two overlap: torch releases the GIL inside its kernels).
@@ -440,14 +415,10 @@ class BatchingEngine:
         self,
         prompt: str,
         length: int,
-        temperature: float = _UNSET,
-        top_k: int | None = _UNSET,
-        top_p: float | None = _UNSET,
-        repetition_penalty: float | None = _UNSET,
-        seed: int | None = _UNSET,
-        *,
         settings: SamplingSettings | None = None,
+        *,
         visitor: object = None,
+        **sampling: Unpack[SamplingArguments],
     ) -> BatchedGeneration:
         """Start a generation: the same arguments as :func:`chargen.inference.generate.compare` (the sampling
         keywords or ``settings=``, whose precision must be ``auto`` or the engine's), plus
@@ -455,12 +426,10 @@ class BatchingEngine:
 
         Arguments are checked here (a :class:`ConfigError`); a full engine raises :class:`EngineFull`.
         """
-        given = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
-        given.update(repetition_penalty=repetition_penalty, seed=seed)
-        sampling = _sampling(settings, **given)
-        if sampling.precision not in ("auto", self.precision):
-            raise ConfigError(f"this engine runs precision {self.precision!r}, not {sampling.precision!r}")
-        prepared = _prepare(self.model, prompt, length, replace(sampling, precision=self.precision))
+        settings = SamplingSettings.from_arguments(settings, **sampling)
+        if settings.precision not in ("auto", self.precision):
+            raise ConfigError(f"this engine runs precision {self.precision!r}, not {settings.precision!r}")
+        prepared = prepare_generation(self.model, prompt, length, replace(settings, precision=self.precision))
         handle = BatchedGeneration(self.model, prepared, visitor)
         with self._lock:
             if self._closed:
@@ -524,22 +493,19 @@ class BatchingEngine:
             return None
         try:
             with torch.inference_mode():
+                row = _Row(handle, self.vocab_size)
                 if self.batched:
-                    hidden, cells, logits = self._primed_state(handle.settings.prompt.ids)
-                    row = _Row(handle, logits.clone(), self.vocab_size)  # the head writes into it
-                    row.state = (hidden, cells)  # copied into the batch as it joins
+                    row.state = self._primed_state(handle.settings.prompt.ids)  # copied into the batch as it joins
                 else:
-                    stepper = start_stepper(self.model, handle.settings.prompt.ids, 2, self.precision)
-                    row = _Row(handle, stepper.logits.clone(), self.vocab_size)
-                    row.stepper = stepper
+                    row.stepper = start_stepper(self.model, handle.settings.prompt.ids, 2, self.precision)
         except Exception as exc:
             self._release(handle, exc)
             return None
         self.stats.requests += 1
         return row
 
-    def _primed_state(self, prompt_ids: list[int]) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
-        """``(hidden, cells, logits)`` of 2 rows primed with ``prompt_ids``, remembered for the last
+    def _primed_state(self, prompt_ids: list[int]) -> StepperState:
+        """The state of 2 rows primed with ``prompt_ids`` (never written: joining copies it), remembered for the last
         :data:`PRIMED_PROMPTS` prompts: visitors often send the same one (the default prompt, the
         examples), and the same forward pass gives the same state, so a hit is exact."""
         key = tuple(prompt_ids)
@@ -548,8 +514,7 @@ class BatchingEngine:
             self._primed.move_to_end(key)
             self.stats.prime_hits += 1
             return primed
-        stepper = start_stepper(self.model, prompt_ids, 2, self.precision)
-        primed = (stepper.hidden, list(stepper.c), stepper.logits)
+        primed = start_stepper(self.model, prompt_ids, 2, self.precision).state()
         self._primed[key] = primed
         if len(self._primed) > PRIMED_PROMPTS:
             self._primed.popitem(last=False)
@@ -625,24 +590,17 @@ class BatchingEngine:
     def _regroup(self, kept: list[_Row], joined: list[_Row]) -> None:
         """The batch becomes ``kept`` (rows of the current batch, their states gathered) + ``joined``."""
         if self.batched:
-            hiddens: list[torch.Tensor] = []
-            cells: list[list[torch.Tensor]] = []
-            if kept:
-                keep = self._pair_indices(kept)
-                hiddens.append(self._stepper.hidden.index_select(0, keep))
-                cells.append([c.index_select(0, keep) for c in self._stepper.c])
+            states = [self._stepper.state(self._pair_indices(kept))] if kept else []
             for row in joined:
-                hiddens.append(row.state[0])
-                cells.append(row.state[1])
+                states.append(row.state)
                 row.state = None
             self._rows = kept + joined
             if self._rows:
-                hidden = torch.cat(hiddens)  # (B, layers * H), a new buffer
-                layer_cells = [torch.cat([c[layer] for c in cells]) for layer in range(len(cells[0]))]
-                if self._net is None:  # the network start_stepper primed with (packed once per model)
-                    model, precision = self.model, self.precision
-                    self._net = _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))
-                self._stepper = _BatchStepper(self._net, hidden, layer_cells, [row.logits for row in self._rows])
+                if self._network is None:  # the network start_stepper primed with (packed once per model)
+                    self._network = step_network(self.model, self.precision)
+                # The head runs per request (2 rows), into that request's own buffer, as compare() runs it:
+                # MKL's fp32 GEMM rounds differently at other batch sizes and output alignments.
+                self._stepper = self._network.resume(StepperState.concat(states), head_rows=2)
             else:
                 self._stepper = None
         else:
@@ -652,7 +610,10 @@ class BatchingEngine:
     def _choose(self) -> torch.Tensor:
         """Every row's next character, as ``compare`` chooses it; returns ``ids[2 * requests]``."""
         rows = self._rows
-        logits = torch.cat([row.logits for row in rows])  # (B, V)
+        if self.batched:
+            logits = self._stepper.logits  # (B, V)
+        else:
+            logits = torch.cat([row.stepper.logits for row in rows])  # (B, V)
         noise = torch.cat([row.current_noise() for row in rows])  # (B, V)
         # compare's fused choice for every row: argmax(noise + logits * scale); greedy rows have
         # scale 1 and no noise, so they are the exact argmax of the logits.
@@ -660,7 +621,7 @@ class BatchingEngine:
         probs = torch.softmax(logits * self._scale, dim=1).gather(1, chosen[:, None])[:, 0]  # (B,)
         for i, row in enumerate(rows):
             if not row.fused:
-                chosen[2 * i + 1], probs[2 * i + 1] = self._choose_processed(row)
+                chosen[2 * i + 1], probs[2 * i + 1] = self._choose_processed(row, logits[2 * i + 1 : 2 * i + 2])
         chosen_list, probs_list = chosen.tolist(), probs.tolist()
         for i, row in enumerate(rows):
             handle = row.handle
@@ -673,10 +634,10 @@ class BatchingEngine:
             handle._progress()
         return chosen
 
-    def _choose_processed(self, row: _Row) -> tuple[torch.Tensor, torch.Tensor]:
-        """The sampled row of a request with top-k / top-p / repetition penalty, as ``compare``."""
+    def _choose_processed(self, row: _Row, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sampled row of a request with top-k / top-p / repetition penalty (``logits[1, V]``), as ``compare``."""
         position = row.prompt_length + row.t
-        scores = apply_processors(row.processors, row.history[:, :position], row.logits[1:])  # (1, V)
+        scores = apply_processors(row.processors, row.history[:, :position], logits)  # (1, V)
         choice = greedy_choice(scores + row.noise[row.t])[0]
         row.history[0, position] = choice
         prob = torch.softmax(scores, dim=1)[0, choice] if row.sampling else torch.tensor(1.0)
@@ -687,7 +648,7 @@ class BatchingEngine:
             self._stepper.step(chosen)
             return
         for i, row in enumerate(self._rows):
-            row.logits = row.stepper.step(chosen[2 * i : 2 * i + 2])
+            row.stepper.step(chosen[2 * i : 2 * i + 2])
 
 
 class UpdatePacer:

@@ -6,6 +6,11 @@ steps is a precision (:data:`PRECISIONS`): the model's own ``forward`` (``exact`
 fast stepper on weights packed once per model in fp32, fp16 or int8 and cached until the
 weights change. :mod:`chargen.inference.generate` turns steps into text; this module knows nothing of
 sampling.
+
+Code that steps rows of its own (the batching engine, beam search, the cells view) uses the
+public side only: :func:`step_network` (the packed network, to :meth:`~StepNetwork.start` from a
+prompt or :meth:`~StepNetwork.resume` from a :class:`StepperState`), and a stepper's
+:meth:`~Stepper.layer_states`, :meth:`~Stepper.state` and :meth:`~Stepper.select_rows`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import functools
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import torch
@@ -59,36 +65,135 @@ prints it; the bar for keeping them was 0.01).
 """
 
 
+@dataclass(frozen=True)
+class StepperState:
+    """A copy of some rows of a stepper: everything a stepper needs to carry them on.
+
+    Rows come first, so choosing rows and joining states are one op on dimension 0 (a stepper
+    made from a state owns copies of its tensors; the state itself is never written).
+
+    Args:
+        hidden: ``(B, layers, H)``, every layer's hidden state of each row.
+        cell: ``(B, layers, H)``, an LSTM's cell states; ``None`` for a GRU or RNN.
+        logits: ``(B, V)``, the scores of each row's next character (token).
+    """
+
+    hidden: torch.Tensor
+    cell: torch.Tensor | None
+    logits: torch.Tensor
+
+    @property
+    def batch(self) -> int:
+        """How many rows the state holds."""
+        return self.hidden.shape[0]
+
+    def select_rows(self, rows: torch.Tensor | Sequence[int]) -> StepperState:
+        """The state whose row ``i`` is a copy of row ``rows[i]`` of this one (rows may repeat or be left out)."""
+        index = torch.as_tensor(rows, dtype=torch.long).to(self.hidden.device)
+        return StepperState(
+            hidden=self.hidden.index_select(0, index),
+            cell=None if self.cell is None else self.cell.index_select(0, index),
+            logits=self.logits.index_select(0, index.to(self.logits.device)),
+        )
+
+    @staticmethod
+    def concat(states: Sequence[StepperState]) -> StepperState:
+        """The rows of ``states``, one after the other, in one state (all LSTM states, or none)."""
+        if not states:
+            raise ConfigError("concat needs at least one state")
+        cells = [state.cell for state in states]
+        if any(cell is None for cell in cells) and not all(cell is None for cell in cells):
+            raise ConfigError("cannot join states with cell states (LSTM) and states without")
+        return StepperState(
+            hidden=torch.cat([state.hidden for state in states]),
+            cell=None if cells[0] is None else torch.cat(cells),  # type: ignore[arg-type]
+            logits=torch.cat([state.logits for state in states]),
+        )
+
+
 class Stepper:
     """One generation's recurrent state over a batch of rows.
 
     ``logits[B, V]`` scores the next character of each row; ``step(ids[B])`` feeds one
-    character per row and returns the new logits.
+    character per row and returns the new logits. Make one with :func:`start_stepper`, or from a
+    :class:`StepNetwork` (``start`` primes a prompt, ``resume`` carries on a :class:`StepperState`).
     """
 
     logits: torch.Tensor
 
+    @property
+    def batch(self) -> int:
+        """How many rows the stepper holds."""
+        return self.logits.shape[0]
+
     def step(self, ids: torch.Tensor) -> torch.Tensor:
+        """Feed ``ids[B]`` (one per row); return the new ``logits[B, V]`` (a buffer the next step may overwrite)."""
+        raise NotImplementedError
+
+    def layer_states(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Every layer's hidden state and (LSTM only, else an empty list) cell state, each ``(B, H)``.
+
+        Not copies: they show the state the stepper holds now (and may change as it steps).
+        """
+        raise NotImplementedError
+
+    def state(self, rows: torch.Tensor | Sequence[int] | None = None) -> StepperState:
+        """A copy of the state of ``rows`` (every row when ``None``), in order, repeats allowed."""
+        raise NotImplementedError
+
+    def select_rows(self, rows: torch.Tensor | Sequence[int]) -> None:
+        """Keep ``rows`` only, in place: row ``i`` becomes (a copy of) row ``rows[i]``, logits included.
+
+        Stepping the result is stepping those rows alone; ``len(rows)`` may differ from the batch.
+        """
         raise NotImplementedError
 
 
-class _ReferenceStepper(Stepper):
-    """The model's own ``forward``: prime with the whole prompt in one call, then one call per step."""
+def _row_index(rows: torch.Tensor | Sequence[int], device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(rows, dtype=torch.long).to(device)
 
-    def __init__(self, model: CharRNN, prompt_ids: list[int], batch: int):
+
+class _ReferenceStepper(Stepper):
+    """The model's own ``forward``, one call per step, on an ``nn.LSTM`` / GRU / RNN state ``(layers, B, H)``."""
+
+    def __init__(self, model: CharRNN, state: State, logits: torch.Tensor):
         self.model = model
-        logits, state = model(torch.tensor([prompt_ids], dtype=torch.long, device=model.device), None)  # (1, T, V)
-        # Every row starts from the same primed state.
-        if isinstance(state, tuple):
-            self.state: State = tuple(s.repeat(1, batch, 1) for s in state)
-        else:
-            self.state = state.repeat(1, batch, 1)  # (layers, B, H)
-        self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
+        self.nn_state: State = state
+        self.logits = logits  # (B, V)
 
     def step(self, ids: torch.Tensor) -> torch.Tensor:
-        logits, self.state = self.model(ids[:, None], self.state)  # (B, 1, V)
+        logits, self.nn_state = self.model(ids[:, None], self.nn_state)  # (B, 1, V)
         self.logits = logits[:, 0]
         return self.logits
+
+    def _hidden_and_cell(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        state = self.nn_state
+        return state if isinstance(state, tuple) else (state, None)  # type: ignore[return-value]
+
+    def layer_states(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        hidden, cell = self._hidden_and_cell()
+        return list(hidden), [] if cell is None else list(cell)
+
+    def state(self, rows: torch.Tensor | Sequence[int] | None = None) -> StepperState:
+        hidden, cell = self._hidden_and_cell()
+        index = None if rows is None else _row_index(rows, hidden.device)
+
+        def rows_of(tensor: torch.Tensor) -> torch.Tensor:  # (layers, B, H) -> (B', layers, H), a copy
+            rows_first = tensor.transpose(0, 1)
+            return (
+                rows_first.clone(memory_format=torch.contiguous_format)
+                if index is None
+                else rows_first.index_select(0, index)
+            )
+
+        logits = self.logits.clone() if index is None else self.logits.index_select(0, index)
+        return StepperState(rows_of(hidden), None if cell is None else rows_of(cell), logits)
+
+    def select_rows(self, rows: torch.Tensor | Sequence[int]) -> None:
+        index = _row_index(rows, self.logits.device)
+        state = self.nn_state
+        self.nn_state = tuple(s[:, index] for s in state) if isinstance(state, tuple) else state[:, index]
+        self.logits = self.logits[index]
 
 
 # Hidden states, in (-1, 1), become uint8 codes 0..127 (steps of 1/63, covering [-1.016, 1]).
@@ -147,7 +252,86 @@ def _gate_order(cell: str, hidden: int) -> torch.Tensor:
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-class _PackedNetwork:
+class StepNetwork:
+    """The network that one precision steps, built once per model (:func:`step_network`); its steppers share it.
+
+    ``start`` primes rows with a prompt; ``resume`` carries rows on from a :class:`StepperState`
+    (rows from different prompts, each with its own state). ``precision`` is resolved (never ``auto``).
+    """
+
+    precision: str
+    layers: int
+    hidden: int
+    cell: str
+    vocab_size: int
+
+    def start(self, prompt_ids: list[int], batch: int) -> Stepper:
+        """Prime ``batch`` rows with ``prompt_ids`` (one forward call); every row starts from the same state.
+
+        Call it, and step the result, under ``torch.inference_mode()``.
+        """
+        raise NotImplementedError
+
+    def resume(self, state: StepperState, head_rows: int | None = None) -> Stepper:
+        """A stepper holding (copies of) ``state``'s rows.
+
+        ``head_rows`` (fast precisions only): run the output head over groups of that many rows,
+        each into its own buffer, so each group's logits are exactly those of a batch of
+        ``head_rows`` (fp32 GEMMs round differently at other batch sizes and output alignments);
+        ``None`` runs it once over the whole batch.
+        """
+        raise NotImplementedError
+
+    def _check_state(self, state: StepperState) -> None:
+        if not isinstance(state, StepperState):
+            raise ConfigError(f"state must be a StepperState, got {type(state).__name__}")
+        batch = state.batch
+        want = (batch, self.layers, self.hidden)
+        if tuple(state.hidden.shape) != want:
+            raise ConfigError(f"state.hidden must have shape {want} for this model, got {tuple(state.hidden.shape)}")
+        if (state.cell is None) != (self.cell != "lstm"):
+            raise ConfigError(f"state.cell must be {'given' if self.cell == 'lstm' else 'None'} for a {self.cell}")
+        if state.cell is not None and tuple(state.cell.shape) != want:
+            raise ConfigError(f"state.cell must have shape {want} for this model, got {tuple(state.cell.shape)}")
+        if tuple(state.logits.shape) != (batch, self.vocab_size):
+            got = tuple(state.logits.shape)
+            raise ConfigError(f"state.logits must have shape {(batch, self.vocab_size)} for this model, got {got}")
+
+
+class _ReferenceNetwork(StepNetwork):
+    """The model's own ``forward`` (precision ``exact``), on an eval-mode copy (:func:`reference_model`)."""
+
+    def __init__(self, model: CharRNN):
+        self.model = model
+        self.precision = "exact"
+        self.layers, self.hidden = model.rnn.num_layers, model.rnn.hidden_size
+        self.cell, self.vocab_size = model.cell, len(model.vocab)
+
+    def start(self, prompt_ids: list[int], batch: int) -> Stepper:
+        model = self.model
+        logits, state = model(torch.tensor([prompt_ids], dtype=torch.long, device=model.device), None)  # (1, T, V)
+        # Every row starts from the same primed state.
+        if isinstance(state, tuple):
+            repeated: State = tuple(s.repeat(1, batch, 1) for s in state)
+        else:
+            repeated = state.repeat(1, batch, 1)  # (layers, B, H)
+        return _ReferenceStepper(model, repeated, logits[:, -1].repeat(batch, 1))  # logits (B, V)
+
+    def resume(self, state: StepperState, head_rows: int | None = None) -> Stepper:
+        self._check_state(state)
+        if head_rows is not None:
+            raise ConfigError("head_rows applies to the fast precisions (fp32, fp16, int8), not to exact")
+        device = self.model.device
+
+        def layers_first(tensor: torch.Tensor) -> torch.Tensor:  # (B, layers, H) -> (layers, B, H), a copy
+            return tensor.to(device).transpose(0, 1).clone(memory_format=torch.contiguous_format)
+
+        hidden = layers_first(state.hidden)
+        nn_state: State = hidden if state.cell is None else (hidden, layers_first(state.cell))
+        return _ReferenceStepper(self.model, nn_state, state.logits.to(device).clone())
+
+
+class _PackedNetwork(StepNetwork):
     """A model's weights laid out for :class:`_FastStepper`, in one precision."""
 
     def __init__(self, model: CharRNN, precision: str):
@@ -156,6 +340,7 @@ class _PackedNetwork:
         self.precision = precision
         self.hidden = hidden = rnn.hidden_size
         self.layers = rnn.num_layers
+        self.vocab_size = len(model.vocab)
         # Priming runs the reference network for this precision in one forward call.
         self.reference = reference_model(model, precision)
         order = _gate_order(self.cell, hidden)
@@ -191,29 +376,68 @@ class _PackedNetwork:
         int8_head = precision == "int8" and head.out_features > INT8_HEAD_MIN_TOKENS
         self.head = _Linear(head.weight, head.bias, "int8" if int8_head else "fp32")
 
+    def start(self, prompt_ids: list[int], batch: int) -> Stepper:
+        size, layers = self.hidden, self.layers
+        logits, state = self.reference(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
+        h, c = state if isinstance(state, tuple) else (state, None)
+        # Every row starts from the same primed state.
+        hidden = h[:, 0].reshape(1, layers * size).repeat(batch, 1)  # (B, layers * H)
+        cells = [c[layer].repeat(batch, 1) for layer in range(layers)] if c is not None else []
+        return _FastStepper(self, hidden, cells, logits[:, -1].repeat(batch, 1))  # logits (B, V)
+
+    def resume(self, state: StepperState, head_rows: int | None = None) -> Stepper:
+        self._check_state(state)
+        batch, size, layers = state.batch, self.hidden, self.layers
+        # Fresh buffers the stepper owns (the state is never written).
+        hidden = torch.empty(batch, layers * size)
+        hidden.view(batch, layers, size).copy_(state.hidden)
+        cells = (
+            [torch.empty(batch, size).copy_(state.cell[:, layer]) for layer in range(layers)]
+            if state.cell is not None
+            else []
+        )
+        logits = torch.empty(batch, self.vocab_size).copy_(state.logits)
+        return _FastStepper(self, hidden, cells, logits, head_rows)
+
     def head_into(self, last_hidden: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The logits of ``last_hidden[B, H]`` (the top layer's states), written into ``out[B, V]``."""
         return self.head.into(last_hidden, out)
 
 
 class _FastStepper(Stepper):
-    """Steps a :class:`_PackedNetwork` on buffers (and views of them) made once per generation.
+    """Steps a :class:`_PackedNetwork` on buffers (and views of them) made for its batch.
 
     All layers' hidden states sit side by side in one ``(B, layers * H)`` buffer, so the input
     of layer ``l >= 1``, ``[h[l-1], h[l]]``, is a view and needs no concatenation. ``step``
     returns the ``logits`` buffer, which the next step overwrites.
     """
 
-    def __init__(self, net: _PackedNetwork, prompt_ids: list[int], batch: int):
+    def __init__(
+        self,
+        net: _PackedNetwork,
+        hidden: torch.Tensor,
+        cells: list[torch.Tensor],
+        logits: torch.Tensor,
+        head_rows: int | None = None,
+    ):
+        if head_rows is not None and (isinstance(head_rows, bool) or not isinstance(head_rows, int) or head_rows < 1):
+            raise ConfigError(f"head_rows must be a whole number of at least 1, or None; got {head_rows!r}")
         self.net = net
+        self.head_rows = head_rows
+        self._layer = {"lstm": self._lstm_layer, "gru": self._gru_layer, "rnn": self._rnn_layer}[net.cell]
+        self._hold(hidden, cells, logits)
+
+    def _hold(self, hidden: torch.Tensor, cells: list[torch.Tensor], logits: torch.Tensor) -> None:
+        """Hold these tensors (owned from now on) as the rows' state, with work buffers for their batch."""
+        net = self.net
         size, layers, gates = net.hidden, net.layers, _GATES[net.cell] * net.hidden
-        logits, state = net.reference(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
-        h, c = state if isinstance(state, tuple) else (state, None)
-        # Every row starts from the same primed state.
-        self.hidden = h[:, 0].reshape(1, layers * size).repeat(batch, 1)  # (B, layers * H)
-        self.h = [self.hidden[:, layer * size : (layer + 1) * size] for layer in range(layers)]
-        self.inputs = [self.hidden[:, (layer - 1) * size : (layer + 1) * size] for layer in range(1, layers)]
-        self.c = [c[layer].repeat(batch, 1) for layer in range(layers)] if c is not None else []
+        batch = hidden.shape[0]
+        if self.head_rows is not None and batch % self.head_rows:
+            raise ConfigError(f"a batch of {batch} rows is not made of groups of head_rows={self.head_rows}")
+        self.hidden = hidden  # (B, layers * H)
+        self.h = [hidden[:, layer * size : (layer + 1) * size] for layer in range(layers)]
+        self.inputs = [hidden[:, (layer - 1) * size : (layer + 1) * size] for layer in range(1, layers)]
+        self.c = cells
         self.x_gates = torch.empty(batch, gates)  # layer 0's input projection, looked up
         self.gates = [torch.empty(batch, gates) for _ in range(layers)]
         if net.cell == "lstm":
@@ -225,15 +449,47 @@ class _FastStepper(Stepper):
             self.hidden_gates = [torch.empty(batch, gates) for _ in range(layers)]
             self.reset_update = [torch.empty(batch, 2 * size) for _ in range(layers)]
             self.new = [torch.empty(batch, size) for _ in range(layers)]
-        self.logits = logits[:, -1].repeat(batch, 1)  # (B, V)
-        self._layer = {"lstm": self._lstm_layer, "gru": self._gru_layer, "rnn": self._rnn_layer}[net.cell]
+        self.logits = logits  # (B, V)
+        if self.head_rows is not None:
+            # Each group's head reads its rows of the top layer and writes its own (fresh) buffer.
+            rows = self.head_rows
+            self._head_inputs = [self.h[-1][start : start + rows] for start in range(0, batch, rows)]
+            self._head_outputs = [torch.empty(rows, logits.shape[1]) for _ in self._head_inputs]
 
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         net = self.net
         torch.index_select(net.table, 0, ids, out=self.x_gates)
         for layer in range(net.layers):
             self._layer(layer)
-        return net.head_into(self.h[-1], self.logits)  # (B, V)
+        if self.head_rows is None:
+            return net.head_into(self.h[-1], self.logits)  # (B, V)
+        for last, out in zip(self._head_inputs, self._head_outputs, strict=True):
+            net.head_into(last, out)  # (head_rows, V)
+        return torch.cat(self._head_outputs, out=self.logits)  # (B, V)
+
+    def layer_states(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        return list(self.h), list(self.c)
+
+    def state(self, rows: torch.Tensor | Sequence[int] | None = None) -> StepperState:
+        index = None if rows is None else _row_index(rows, self.hidden.device)
+
+        def rows_of(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.clone() if index is None else tensor.index_select(0, index)
+
+        hidden = rows_of(self.hidden)
+        batch, layers, size = hidden.shape[0], self.net.layers, self.net.hidden
+        cell = torch.stack([rows_of(c) for c in self.c], dim=1) if self.c else None  # (B, layers, H)
+        return StepperState(hidden.view(batch, layers, size), cell, rows_of(self.logits))
+
+    def select_rows(self, rows: torch.Tensor | Sequence[int]) -> None:
+        index = _row_index(rows, self.hidden.device)
+        if len(index) == self.batch:  # the same batch: rows copied in place, the buffers kept
+            self.hidden.copy_(self.hidden[index])  # the layers' h are views of this buffer
+            for cell in self.c:
+                cell.copy_(cell[index])
+            self.logits.copy_(self.logits[index])
+        else:
+            self._hold(self.hidden[index], [cell[index] for cell in self.c], self.logits[index])
 
     def _pre_activation(self, layer: int) -> torch.Tensor:
         """LSTM / RNN gate sums (input and hidden projections, biases) in ``gates[layer]``."""
@@ -386,13 +642,20 @@ def resolve_precision(model: CharRNN, precision: str = "auto") -> str:
     return precision
 
 
+def step_network(model: CharRNN, precision: str = "auto") -> StepNetwork:
+    """The network ``precision`` names for ``model`` (packed once per model and cached until its weights change).
+
+    Hold on to it to make many steppers without checking the weights each time (a server does).
+    """
+    precision = resolve_precision(model, precision)
+    if precision == "exact":
+        return _ReferenceNetwork(reference_model(model, "fp32"))
+    return _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))
+
+
 def start_stepper(model: CharRNN, prompt_ids: list[int], batch: int, precision: str = "auto") -> Stepper:
     """Prime ``batch`` rows with ``prompt_ids`` (one forward call) on the network ``precision`` names.
 
     Call it, and step the result, under ``torch.inference_mode()``.
     """
-    precision = resolve_precision(model, precision)
-    if precision == "exact":
-        return _ReferenceStepper(reference_model(model, "fp32"), prompt_ids, batch)
-    net = _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))
-    return _FastStepper(net, prompt_ids, batch)
+    return step_network(model, precision).start(prompt_ids, batch)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -43,22 +43,21 @@ from chargen.inference.decoding import (
     gumbel_noise,
 )
 
-# The engine's names, re-exported: code written before the split imports them from here.
+# The engine's public names, re-exported: code written before the split imports them from here.
 from chargen.inference.engine import (  # noqa: F401
-    _GATES,
     PRECISIONS,
     Stepper,
-    _cached,
-    _FastStepper,
-    _PackedNetwork,
     clear_cache,
     reference_model,
     resolve_precision,
     start_stepper,
 )
 from chargen.inference.loops import Loop, find_loop
-from chargen.inference.settings import SamplingSettings
+from chargen.inference.settings import SamplingArguments, SamplingSettings
 from chargen.model import CharRNN
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -68,15 +67,20 @@ __all__ = [
     "PRECISIONS",
     "Comparison",
     "Generation",
+    "PreparedGeneration",
     "PreparedPrompt",
     "SamplingSettings",
+    "TextLength",
     "check_chunk_size",
     "check_length",
     "check_seed",
     "compare",
+    "comparison_of",
+    "cut_text",
     "generate",
     "next_char_distribution",
     "next_char_distributions",
+    "prepare_generation",
     "prepare_prompt",
     "resolve_precision",
     "start_stepper",
@@ -85,31 +89,6 @@ __all__ = [
 
 DEFAULT_PROMPT = "\n"
 """Fed when the prompt is empty (or has no character the model knows): a line break, as at the start of a text."""
-
-
-class _Unset:
-    """The default of the sampling keyword arguments: not given (so ``settings=`` may be)."""
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-_UNSET: Any = _Unset()
-
-
-def _sampling(settings: SamplingSettings | None, **given: Any) -> SamplingSettings:
-    """``settings``, or the settings the individual keyword arguments spell; never both."""
-    passed = {name: value for name, value in given.items() if value is not _UNSET}
-    if settings is None:
-        return SamplingSettings(**passed)
-    if not isinstance(settings, SamplingSettings):
-        raise ConfigError(f"settings must be a chargen SamplingSettings, got {type(settings).__name__}")
-    if passed:
-        raise ConfigError(
-            f"pass settings= or the sampling arguments ({', '.join(sorted(passed))}), not both; "
-            "use dataclasses.replace(settings, ...) to change one"
-        )
-    return settings
 
 
 @dataclass
@@ -198,24 +177,32 @@ def prepare_prompt(model: CharRNN, prompt: str) -> PreparedPrompt:
     return PreparedPrompt(ids=ids, text=vocab.decode(ids), dropped=dropped)
 
 
-@dataclass
-class _Settings:
-    """One call's settings, checked: the prepared prompt, the length, the sampling, the seed in use."""
+@dataclass(frozen=True)
+class PreparedGeneration:
+    """One generation's arguments, checked: the prepared prompt, the length, the sampling, the seed in use.
+
+    :func:`prepare_generation` makes it; :func:`compare` and :mod:`chargen.inference.batching` decode from it.
+    """
 
     prompt: PreparedPrompt
     length: int
     temperature: float
     processors: list[LogitsProcessor]
     seed: int
+    """The seed in use: ``sampling.seed``, or a fresh one drawn when that is None."""
     precision: str
-    sampling: SamplingSettings | None = None
+    sampling: SamplingSettings
 
 
-def _prepare(model: CharRNN, prompt: str, length: int, sampling: SamplingSettings) -> _Settings:
+def prepare_generation(model: CharRNN, prompt: str, length: int, sampling: SamplingSettings) -> PreparedGeneration:
+    """Check one generation's arguments (a :class:`ConfigError` says what is wrong) and prepare its prompt.
+
+    The precision must run on this model and machine; a ``None`` seed becomes a fresh one.
+    """
     if not isinstance(model, CharRNN):
         raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
     resolve_precision(model, sampling.precision)
-    return _Settings(
+    return PreparedGeneration(
         prompt=prepare_prompt(model, prompt),
         length=check_length(length),
         temperature=sampling.temperature,
@@ -224,22 +211,6 @@ def _prepare(model: CharRNN, prompt: str, length: int, sampling: SamplingSetting
         precision=sampling.precision,
         sampling=sampling,
     )
-
-
-def _settings(
-    model: CharRNN,
-    prompt: str,
-    length: int,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    repetition_penalty: float | None,
-    seed: int | None,
-    precision: str,
-) -> _Settings:
-    """The checked settings of one call, from the individual arguments (chargen.inference.batching calls this)."""
-    sampling = SamplingSettings(temperature, top_k, top_p, repetition_penalty, seed, precision)
-    return _prepare(model, prompt, length, sampling)
 
 
 class TextLength:
@@ -273,8 +244,12 @@ class TextLength:
         return self.done
 
 
-def _cut(model: CharRNN, ids: Sequence[int], length: int) -> tuple[str, list[int]]:
-    """The text of ``ids`` cut to ``length`` characters, and (word models) the characters of each step kept."""
+def cut_text(model: CharRNN, ids: Sequence[int], length: int) -> tuple[str, list[int]]:
+    """The text of ``ids`` cut to ``length`` characters, and (word models) the characters each step kept.
+
+    A character model's steps write one character each, so its list is empty; a word model's last
+    kept step may be cut short.
+    """
     vocab = model.vocab
     if model.unit == "char":
         return vocab.decode(ids[:length]), []
@@ -291,7 +266,7 @@ def _cut(model: CharRNN, ids: Sequence[int], length: int) -> tuple[str, list[int
 
 def comparison_of(
     model: CharRNN,
-    settings: _Settings,
+    settings: PreparedGeneration,
     greedy_ids: Sequence[int],
     sampled_ids: Sequence[int],
     sampled_probs: Sequence[float],
@@ -300,8 +275,8 @@ def comparison_of(
     """The :class:`Comparison` that the ids chosen so far make: texts cut at the length asked for,
     the steps of a word model, the loop once ``done`` (:mod:`chargen.inference.batching` builds its
     results here too)."""
-    greedy, greedy_steps = _cut(model, greedy_ids, settings.length)
-    sampled, sampled_steps = _cut(model, sampled_ids, settings.length)
+    greedy, greedy_steps = cut_text(model, greedy_ids, settings.length)
+    sampled, sampled_steps = cut_text(model, sampled_ids, settings.length)
     kept = len(sampled_steps) if sampled_steps else len(sampled)
     return Comparison(
         greedy=greedy,
@@ -318,7 +293,7 @@ def comparison_of(
 
 
 def _decode(
-    model: CharRNN, settings: _Settings, chunk_size: int
+    model: CharRNN, settings: PreparedGeneration, chunk_size: int
 ) -> Iterator[tuple[list[int], list[int], list[float], bool]]:
     """Yield ``(greedy ids, sampled ids, sampled probabilities, complete)`` for each new chunk of steps.
 
@@ -388,40 +363,26 @@ def stream_compare(
     model: CharRNN,
     prompt: str,
     length: int,
-    temperature: float = _UNSET,
-    top_k: int | None = _UNSET,
-    top_p: float | None = _UNSET,
-    repetition_penalty: float | None = _UNSET,
-    seed: int | None = _UNSET,
-    chunk_size: int = 1,
-    precision: str = _UNSET,
-    *,
     settings: SamplingSettings | None = None,
+    *,
+    chunk_size: int = 1,
+    **sampling: Unpack[SamplingArguments],
 ) -> Iterator[Comparison]:
     """Yield the greedy and sampled continuations as they grow, every ``chunk_size`` steps (characters;
     a word model's tokens, so its results grow by a token or more).
 
-    Sampling is ``settings`` (a :class:`SamplingSettings`), or the individual arguments as
-    before (not both); see :func:`compare`. Arguments are validated at the call (a
+    Sampling is ``settings`` (a :class:`SamplingSettings`), or the sampling keywords that spell
+    one (not both); see :func:`compare`. Arguments are validated at the call (a
     :class:`ConfigError`), not at the first ``next``. Each result holds the whole texts so far;
     the last one has ``done=True``, the loop info, and equals :func:`compare`'s result for the
     same seed. Stopping the iteration stops the work.
     """
-    sampling = _sampling(
-        settings,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        repetition_penalty=repetition_penalty,
-        seed=seed,
-        precision=precision,
-    )
-    prepared = _prepare(model, prompt, length, sampling)
+    prepared = prepare_generation(model, prompt, length, SamplingSettings.from_arguments(settings, **sampling))
     chunk_size = check_chunk_size(chunk_size)
     return _stream_compare(model, prepared, chunk_size)
 
 
-def _stream_compare(model: CharRNN, settings: _Settings, chunk_size: int) -> Iterator[Comparison]:
+def _stream_compare(model: CharRNN, settings: PreparedGeneration, chunk_size: int) -> Iterator[Comparison]:
     greedy_ids: list[int] = []
     sampled_ids: list[int] = []
     probs: list[float] = []
@@ -436,14 +397,8 @@ def compare(
     model: CharRNN,
     prompt: str,
     length: int,
-    temperature: float = _UNSET,
-    top_k: int | None = _UNSET,
-    top_p: float | None = _UNSET,
-    repetition_penalty: float | None = _UNSET,
-    seed: int | None = _UNSET,
-    precision: str = _UNSET,
-    *,
     settings: SamplingSettings | None = None,
+    **sampling: Unpack[SamplingArguments],
 ) -> Comparison:
     """A greedy and a sampled continuation of ``prompt``, ``length`` characters each, side by side.
 
@@ -452,31 +407,24 @@ def compare(
     ``settings`` says: at its temperature (0 = greedy) after the optional top-k, top-p and
     repetition penalty, from a generator seeded with its seed (a fresh one, reported in the
     result, when None), on the network its precision names (see
-    :data:`chargen.inference.engine.PRECISIONS`). The individual keyword arguments (``temperature=0.8``
-    ...) build the same settings; pass one or the other.
+    :data:`chargen.inference.engine.PRECISIONS`).
 
     Args:
         model: the model to continue with.
         prompt: the text to continue (see :func:`prepare_prompt`).
         length: characters to make, 1..:data:`MAX_LENGTH`.
         settings: how the sampled text is drawn; default ``SamplingSettings()``.
+        **sampling: instead of ``settings``, the fields of one by name (``temperature=0.8``,
+            ``top_k``, ``top_p``, ``repetition_penalty``, ``seed``, ``precision``); not both.
 
     Returns:
         A :class:`Comparison` holding both texts, the seed used and any loop in the greedy text.
 
     Example:
-        >>> pair = compare(model, "ROMEO:", 200, settings=SamplingSettings(seed=7))  # doctest: +SKIP
+        >>> pair = compare(model, "ROMEO:", 200, SamplingSettings(seed=7))  # doctest: +SKIP
+        >>> pair = compare(model, "ROMEO:", 200, temperature=0.8, seed=7)  # doctest: +SKIP
     """
-    sampling = _sampling(
-        settings,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        repetition_penalty=repetition_penalty,
-        seed=seed,
-        precision=precision,
-    )
-    prepared = _prepare(model, prompt, length, sampling)
+    prepared = prepare_generation(model, prompt, length, SamplingSettings.from_arguments(settings, **sampling))
     # One chunk of the whole length: a single result, which is the complete one.
     (result,) = _stream_compare(model, prepared, prepared.length)
     return result
@@ -486,14 +434,8 @@ def generate(
     model: CharRNN,
     prompt: str,
     length: int,
-    temperature: float = _UNSET,
-    top_k: int | None = _UNSET,
-    top_p: float | None = _UNSET,
-    repetition_penalty: float | None = _UNSET,
-    seed: int | None = _UNSET,
-    precision: str = _UNSET,
-    *,
     settings: SamplingSettings | None = None,
+    **sampling: Unpack[SamplingArguments],
 ) -> Generation:
     """One continuation of ``prompt`` (without it), drawn as ``settings`` says (greedy at temperature 0).
 
@@ -501,22 +443,13 @@ def generate(
     bound by reading the weights), so the same settings and seed give exactly its ``sampled``.
     Arguments as in :func:`compare`.
     """
-    sampling = _sampling(
-        settings,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        repetition_penalty=repetition_penalty,
-        seed=seed,
-        precision=precision,
-    )
-    prepared = _prepare(model, prompt, length, sampling)
+    prepared = prepare_generation(model, prompt, length, SamplingSettings.from_arguments(settings, **sampling))
     ids: list[int] = []
     probs: list[float] = []
     for _, sampled_ids, sampled_probs, _ in _decode(model, prepared, prepared.length):
         ids.extend(sampled_ids)
         probs.extend(sampled_probs)
-    text, steps = _cut(model, ids, prepared.length)
+    text, steps = cut_text(model, ids, prepared.length)
     return Generation(
         text=text,
         seed=prepared.seed,

@@ -32,8 +32,8 @@ import torch
 from chargen.checks import MAX_SEED, check_length, check_seed, check_temperature
 from chargen.errors import ConfigError
 from chargen.inference.decoding import gumbel_noise
-from chargen.inference.engine import Stepper, reference_model, resolve_precision, start_stepper
-from chargen.inference.generate import _cut, prepare_prompt
+from chargen.inference.engine import reference_model, resolve_precision, start_stepper
+from chargen.inference.generate import cut_text, prepare_prompt
 from chargen.inference.loops import Loop, find_loop
 from chargen.model import CharRNN
 
@@ -189,7 +189,7 @@ def _decode_rows(
         per_row = chosen[:steps].T.tolist()
     entries = []
     for (temperature, seed), ids in zip(rows, per_row, strict=True):
-        text, _ = _cut(model, ids, length)
+        text, _ = cut_text(model, ids, length)
         entries.append(SweepEntry(temperature=temperature, seed=seed, text=text, loop=find_loop(text)))
     return entries
 
@@ -294,34 +294,6 @@ def _reference_logits(model: CharRNN, ids: list[int], precision: str) -> torch.T
     return logits[0].float().cpu()
 
 
-# --- the engine's state, read and reordered -----------------------------------------------------
-#
-# The stepper exposes logits and step(); cells need its per-layer states and beam search needs
-# to reorder its rows. These two helpers are the only code here that knows how the engine's
-# two steppers hold their state.
-
-
-def _layer_states(stepper: Stepper) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Every layer's hidden state and (LSTM only, else empty) cell state, each ``(B, H)``, without copying."""
-    if hasattr(stepper, "h"):  # the fast stepper: per-layer views into buffers it updates in place
-        return list(stepper.h), list(stepper.c)
-    state = stepper.state  # the reference stepper: an nn.LSTM / GRU / RNN state, (layers, B, H)
-    hidden, cell = state if isinstance(state, tuple) else (state, None)
-    return list(hidden), [] if cell is None else list(cell)
-
-
-def _select_rows(stepper: Stepper, rows: torch.Tensor) -> None:
-    """Make row ``i`` of the stepper's state a copy of row ``rows[i]`` (in place)."""
-    if hasattr(stepper, "hidden"):
-        stepper.hidden.copy_(stepper.hidden[rows])  # the layers' h are views of this buffer
-        for cell in stepper.c:
-            cell.copy_(cell[rows])
-    else:
-        state = stepper.state
-        rows = rows.to(stepper.logits.device)
-        stepper.state = tuple(s[:, rows] for s in state) if isinstance(state, tuple) else state[:, rows]
-
-
 # --- cells --------------------------------------------------------------------------------------
 
 
@@ -387,7 +359,7 @@ def activations(model: CharRNN, text: str, precision: str = "auto") -> Activatio
         for i in range(len(ids)):
             if i:
                 stepper.step(feed[i : i + 1])
-            hiddens, cells = _layer_states(stepper)
+            hiddens, cells = stepper.layer_states()
             for layer, h in enumerate(hiddens):
                 values[i, 0, layer] = h[0]
             for layer, c in enumerate(cells):
@@ -644,7 +616,7 @@ def beam_search(model: CharRNN, prompt: str, length: int, width: int = 4, precis
                 steps = t + 1
                 break
             if not torch.equal(parents[t], keep):  # rows that stay in place need no copying
-                _select_rows(stepper, parents[t])
+                stepper.select_rows(parents[t])
             # A row that stays is complete: what it is fed no longer matters.
             stepper.step(torch.where(chosen[t] == vocab_size, 0, chosen[t]))
         row = 0  # topk sorts: row 0 is the best
@@ -655,7 +627,7 @@ def beam_search(model: CharRNN, prompt: str, length: int, width: int = 4, precis
                 ids.append(token)
             row = int(parents[t, row])
         logprob = float(scores[0])
-    text, _ = _cut(model, ids[::-1], length)
+    text, _ = cut_text(model, ids[::-1], length)
     return BeamResult(text=text, logprob=logprob, width=width, loop=find_loop(text))
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypedDict
 
 from chargen.checks import (
     check_optional_seed,
@@ -17,6 +17,17 @@ from chargen.inference.decoding import LogitsProcessor, build_processors
 from chargen.inference.engine import PRECISIONS
 
 DEFAULT_TEMPERATURE = 0.8
+
+
+class SamplingArguments(TypedDict, total=False):
+    """The keyword arguments that spell a :class:`SamplingSettings` (``compare(..., temperature=0.8)``)."""
+
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    repetition_penalty: float | None
+    seed: int | None
+    precision: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,37 @@ class SamplingSettings:
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: normalised once, here
 
+    @classmethod
+    def from_arguments(cls, settings: SamplingSettings | None = None, **arguments: Any) -> SamplingSettings:
+        """``settings``, or the settings that the keyword ``arguments`` spell (defaults for the rest); never both.
+
+        What the generation functions do with their ``settings`` and sampling keywords: a
+        :class:`~chargen.errors.ConfigError` for settings that are not a :class:`SamplingSettings`
+        or for both at once, a ``TypeError`` for a keyword that is not a sampling argument.
+
+        Example:
+            >>> SamplingSettings.from_arguments(None, temperature=0.5).temperature
+            0.5
+        """
+        unknown = sorted(set(arguments) - set(SAMPLING_ARGUMENTS))
+        if unknown:
+            raise TypeError(
+                f"unexpected keyword argument{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                f"the sampling arguments are {', '.join(SAMPLING_ARGUMENTS)}"
+            )
+        if settings is None:
+            return cls(**arguments)
+        if not isinstance(settings, SamplingSettings):
+            # A number here is most likely a temperature passed by position, as before settings existed.
+            hint = f"; pass temperature={settings!r} by name" if isinstance(settings, (int, float)) else ""
+            raise ConfigError(f"settings must be a chargen SamplingSettings, got {type(settings).__name__}{hint}")
+        if arguments:
+            raise ConfigError(
+                f"pass settings= or the sampling arguments ({', '.join(sorted(arguments))}), not both; "
+                "use dataclasses.replace(settings, ...) to change one"
+            )
+        return settings
+
     @property
     def greedy(self) -> bool:
         """Whether the sampled text is greedy too (temperature 0)."""
@@ -75,6 +117,10 @@ class SamplingSettings:
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-able dict."""
         return asdict(self)
+
+
+SAMPLING_ARGUMENTS = tuple(field.name for field in fields(SamplingSettings))
+"""The names of :class:`SamplingSettings`' fields: the sampling keyword arguments."""
 
 
 def check_precision(precision: str) -> str:
