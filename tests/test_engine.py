@@ -304,3 +304,124 @@ def test_packing_one_model_does_not_hold_up_another():
     finally:
         release.set()
         packing.join()
+
+
+# --- the public stepper API: states, rows, resuming -------------------------------------------
+#
+# What the batching engine, beam search and the cells view build on. The oracle for "these rows
+# alone" is a stepper that only ever held them: started from the prompt at batch 1 and fed the
+# same characters.
+
+ALL = ("exact", *FAST)
+
+
+def _diverged(model: CharRNN, precision: str, batch: int, steps: int = 6):
+    """A stepper of ``batch`` rows fed different characters per row, and the ids each row was fed."""
+    fed = torch.randint(0, len(model.vocab), (steps, batch), generator=torch.Generator().manual_seed(batch))
+    stepper = start_stepper(model, [1, 2, 3], batch, precision)
+    for ids in fed:
+        stepper.step(ids)
+    return stepper, fed
+
+
+def _alone(model: CharRNN, precision: str, fed: torch.Tensor):
+    """A stepper of one row that was fed ``fed[steps]`` only."""
+    stepper = start_stepper(model, [1, 2, 3], 1, precision)
+    for token in fed:
+        stepper.step(token.reshape(1))
+    return stepper
+
+
+@pytest.mark.parametrize("precision", ALL)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("rows", [[2, 0], [3, 1, 1, 0], [1]])
+def test_select_rows_then_stepping_equals_stepping_those_rows_alone(precision, cell, rows):
+    model = tiny(cell, layers=2, seed=5)
+    more = torch.randint(0, len(model.vocab), (5, len(rows)), generator=torch.Generator().manual_seed(7))
+    with torch.inference_mode():
+        stepper, fed = _diverged(model, precision, batch=4)
+        before = stepper.state()
+        stepper.select_rows(rows)
+        assert stepper.batch == len(rows)
+        # Selecting is copying: exactly the chosen rows of the state, logits included.
+        after, want = stepper.state(), before.select_rows(rows)
+        assert torch.equal(after.hidden, want.hidden) and torch.equal(after.logits, want.logits)
+        assert (after.cell is None) == (cell != "lstm")
+        assert after.cell is None or torch.equal(after.cell, want.cell)
+        alone = [_alone(model, precision, fed[:, row]) for row in rows]
+        for i in range(len(rows)):
+            torch.testing.assert_close(stepper.logits[i], alone[i].logits[0], atol=1e-5, rtol=1e-5)
+        for ids in more:
+            got = stepper.step(ids)
+            for i, one in enumerate(alone):
+                torch.testing.assert_close(got[i], one.step(ids[i : i + 1])[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ALL)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_resumed_state_steps_exactly_as_the_stepper_it_came_from(precision, cell):
+    model = tiny(cell, layers=2, seed=8)
+    more = torch.randint(0, len(model.vocab), (8, 3), generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        stepper, _ = _diverged(model, precision, batch=3)
+        state = stepper.state()
+        resumed = engine.step_network(model, precision).resume(state)
+        assert torch.equal(resumed.logits, stepper.logits)
+        for ids in more:
+            assert torch.equal(resumed.step(ids), stepper.step(ids))
+        # The state was copied, never written: resuming it again starts from the same place.
+        again = engine.step_network(model, precision).resume(state)
+        assert torch.equal(again.logits, state.logits)
+        assert not torch.equal(again.state().hidden, stepper.state().hidden)
+
+
+def test_head_rows_gives_each_pair_the_logits_of_its_own_batch_of_two():
+    # What the batching engine relies on: int8 recurrent layers compute a row alone, and the head
+    # per pair into its own buffer is compare()'s batch-2 head, so a joined batch is bit-identical.
+    model = tiny_model("lstm", VOCAB, hidden=32, layers=2, seed=2, scale=3.0)
+    network = engine.step_network(model, "int8")
+    with torch.inference_mode():
+        pairs = [network.start(model.vocab.encode(prompt), 2) for prompt in ("ab", "h.", "c")]
+        joined = network.resume(engine.StepperState.concat([pair.state() for pair in pairs]), head_rows=2)
+        steps = torch.randint(0, len(model.vocab), (10, 6), generator=torch.Generator().manual_seed(1))
+        for ids in steps:
+            got = joined.step(ids)
+            for i, pair in enumerate(pairs):
+                assert torch.equal(got[2 * i : 2 * i + 2], pair.step(ids[2 * i : 2 * i + 2]))
+
+
+@pytest.mark.parametrize("precision", ["exact", "fp32"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_layer_states_are_the_models_own_recurrent_state(precision, cell):
+    model = tiny(cell, layers=2, seed=3)
+    ids = model.vocab.encode("abc.h e")
+    with torch.inference_mode():
+        stepper = start_stepper(model, ids[:1], 1, precision)
+        for token in ids[1:]:
+            stepper.step(torch.tensor([token]))
+        hiddens, cells = stepper.layer_states()
+        _, state = reference_model(model)(torch.tensor([ids]), None)  # the whole text in one forward call
+    h, c = state if isinstance(state, tuple) else (state, None)
+    assert len(hiddens) == 2 and len(cells) == (2 if cell == "lstm" else 0)
+    for layer in range(2):
+        torch.testing.assert_close(hiddens[layer][0], h[layer, 0], atol=1e-5, rtol=1e-5)
+        if c is not None:
+            torch.testing.assert_close(cells[layer][0], c[layer, 0], atol=1e-5, rtol=1e-5)
+
+
+def test_states_that_do_not_fit_are_refused_with_what_fits(lstm):
+    gru = tiny("gru")
+    with torch.inference_mode():
+        state = start_stepper(lstm, [1, 2], 2, "int8").state()
+        with pytest.raises(ConfigError, match=r"state.cell must be None for a gru"):
+            engine.step_network(gru, "int8").resume(state)
+        with pytest.raises(ConfigError, match=r"state.hidden must have shape \(2, 2, 16\)"):
+            engine.step_network(tiny(hidden=16), "fp32").resume(state)
+        with pytest.raises(ConfigError, match="not to exact"):
+            engine.step_network(lstm, "exact").resume(state, head_rows=2)
+        with pytest.raises(ConfigError, match="groups of head_rows=2"):
+            engine.step_network(lstm, "int8").resume(state.select_rows([0, 1, 0]), head_rows=2)
+        with pytest.raises(ConfigError, match="must be a StepperState"):
+            engine.step_network(lstm, "int8").resume({"hidden": state.hidden})
+        with pytest.raises(ConfigError, match="with cell states"):
+            engine.StepperState.concat([state, start_stepper(gru, [1], 1, "fp32").state()])
