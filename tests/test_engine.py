@@ -425,3 +425,22 @@ def test_states_that_do_not_fit_are_refused_with_what_fits(lstm):
             engine.step_network(lstm, "int8").resume({"hidden": state.hidden})
         with pytest.raises(ConfigError, match="with cell states"):
             engine.StepperState.concat([state, start_stepper(gru, [1], 1, "fp32").state()])
+
+
+@pytest.mark.parametrize("precision", ALL)
+def test_a_dropped_stepper_is_freed_at_once(lstm, precision):
+    # A server makes a stepper per regroup: one kept alive by a reference cycle until the garbage
+    # collector runs would hold its buffers (and cost ~1 ms a regroup in fresh allocations).
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        with torch.inference_mode():
+            stepper = engine.step_network(lstm, precision).resume(start_stepper(lstm, [1, 2], 2, precision).state())
+            stepper.step(torch.tensor([1, 2]))
+            dropped = weakref.ref(stepper)
+            del stepper
+        assert dropped() is None
+    finally:
+        gc.enable()

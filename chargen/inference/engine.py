@@ -424,7 +424,9 @@ class _FastStepper(Stepper):
             raise ConfigError(f"head_rows must be a whole number of at least 1, or None; got {head_rows!r}")
         self.net = net
         self.head_rows = head_rows
-        self._layer = {"lstm": self._lstm_layer, "gru": self._gru_layer, "rnn": self._rnn_layer}[net.cell]
+        # The class's function, not a bound method: a stepper holding its own bound method would be a
+        # reference cycle, freed only by the garbage collector (a server makes one per regroup).
+        self._layer_of_cell = _FAST_LAYERS[net.cell]
         self._hold(hidden, cells, logits)
 
     def _hold(self, hidden: torch.Tensor, cells: list[torch.Tensor], logits: torch.Tensor) -> None:
@@ -460,7 +462,7 @@ class _FastStepper(Stepper):
         net = self.net
         torch.index_select(net.table, 0, ids, out=self.x_gates)
         for layer in range(net.layers):
-            self._layer(layer)
+            self._layer_of_cell(self, layer)
         if self.head_rows is None:
             return net.head_into(self.h[-1], self.logits)  # (B, V)
         for last, out in zip(self._head_inputs, self._head_outputs, strict=True):
@@ -520,6 +522,9 @@ class _FastStepper(Stepper):
         reset, update = reset_update[:, :size], reset_update[:, size:]
         new = torch.addcmul(gi[:, 2 * size :], reset, gh[:, 2 * size :], out=self.new[layer]).tanh_()
         h.sub_(new).mul_(update).add_(new)  # h' = (1 - z) * n + z * h
+
+
+_FAST_LAYERS = {"lstm": _FastStepper._lstm_layer, "gru": _FastStepper._gru_layer, "rnn": _FastStepper._rnn_layer}
 
 
 def reference_model(model: CharRNN, precision: str = "fp32") -> CharRNN:
