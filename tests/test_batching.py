@@ -315,7 +315,8 @@ def test_the_app_refuses_a_visitor_past_their_share_and_keeps_serving(batched_ap
     from gradio_client import Client
 
     module, demo, models = batched_app
-    handlers = [fn.fn.__self__ for fn in demo.fns.values() if fn.api_name == "generate"][0]
+    # The event runs tool_named(...)'s wrapper of the bound handler (functools.wraps keeps it as __wrapped__).
+    handlers = [fn.fn.__wrapped__.__self__ for fn in demo.fns.values() if fn.api_name == "generate"][0]
     name = next(iter(models))
     # This address already holds its 8 (held straight in the engine, long enough to outlast the call).
     held = [handlers.engines[name].submit("ROMEO:", 5000, visitor="127.0.0.1") for _ in range(8)]
