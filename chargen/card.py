@@ -4,8 +4,8 @@ The front matter is never assembled by hand: it is huggingface_hub's :class:`~hu
 (``library_name: chargen``, ``pipeline_tag: text-generation``, the tags) dumped by
 :meth:`huggingface_hub.ModelCard.from_template`, which renders the template's body with Jinja. The body
 has a title, a summary line, a table of facts, the loss curve, any further sections and how to load the
-model. The template is a Python string, not a package data file, so it travels wherever ``chargen/*.py``
-does (a Space's upload takes the package's ``.py`` files only).
+model. The template is the package file ``chargen/card_template.md`` (shipped in the wheel and by
+``deploy``, as the page's static files are).
 """
 
 from __future__ import annotations
@@ -25,37 +25,8 @@ if TYPE_CHECKING:
 
 BASE_TAGS = ("char-rnn",)
 """Tags every chargen card has, before the model's cell and ``text-generation``."""
-CARD_TEMPLATE = """---
-{{ card_data }}
----
-
-# {{ title }} (chargen)
-
-{{ summary }}
-
-| | |
-|---|---|
-{% for name, value in facts -%}
-| {{ name }} | {{ value }} |
-{% endfor %}
-{%- if loss_curve %}
-![loss curve]({{ loss_curve }})
-{% endif %}
-{%- for heading, text in sections %}
-## {{ heading }}
-
-{{ text }}
-{% endfor %}
-## Use it
-
-```python
-import chargen
-
-model = chargen.load_model("path/to/this/folder")  # or "user/repo" once pushed to the Hub
-print(chargen.generate(model, {{ prompt }}, 300, temperature=0.8).text)
-```
-
-"""
+CARD_TEMPLATE_PATH = Path(__file__).resolve().with_name("card_template.md")
+CARD_TEMPLATE = CARD_TEMPLATE_PATH.read_text(encoding="utf-8")
 """The one card template (Jinja, rendered by ``ModelCard.from_template``; Jinja drops its last line break,
 so the card ends with one); see :class:`CardContent`."""
 

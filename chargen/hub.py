@@ -269,7 +269,7 @@ def push_checkpoint(
     ref = _REPO_REF.match(repo_id)
     if ref is None or ref["revision"] is not None:
         raise HubError(f"{repo_id!r} is not a Hub repo id; expected user/repo")
-    hf = _hf()
+    hf = hf_modules()
     try:
         hf.validate_repo_id(repo_id)
     except hf.HFValidationError as exc:
@@ -372,7 +372,7 @@ def _did_you_mean(name: str, base_dir: str | Path | None) -> str:
 
 
 def _load_from_hub(ref: HubRef, link: _HubLink) -> CharRNN:
-    hf = _hf()
+    hf = hf_modules()
     try:
         hf.validate_repo_id(ref.repo_id)
     except hf.HFValidationError as exc:
@@ -471,7 +471,7 @@ def _unreachable(link: _HubLink) -> str:
 
 def _cached_paths(ref: HubRef, link: _HubLink) -> tuple[Path, Path] | None:
     """The cached config and weights for ``ref`` (a branch or tag resolves to the commit last seen), or None."""
-    hf = _hf()
+    hf = hf_modules()
     paths = []
     for filename in (CONFIG_NAME, WEIGHTS_NAME):
         path = hf.try_to_load_from_cache(ref.repo_id, filename, cache_dir=link.cache_dir, revision=ref.revision)
@@ -515,7 +515,7 @@ def _network_errors(hf: SimpleNamespace) -> tuple[type[BaseException], ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def _hf() -> SimpleNamespace:
+def hf_modules() -> SimpleNamespace:
     """huggingface_hub's pieces, imported on first use so local folders never pay for the import."""
     import huggingface_hub
 

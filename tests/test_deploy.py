@@ -180,6 +180,7 @@ def test_deploy_creates_the_model_repos_and_the_space(hub: StandInHub, models: t
     static = project / "chargen/app/static"
     expected |= {p.relative_to(project).as_posix() for p in static.iterdir()}
     assert {"chargen/app/static/chargen.js", "chargen/app/static/chargen.css"} <= expected
+    expected.add("chargen/card_template.md")  # the model card template: the Train tab writes cards in the Space
     assert set(space) == expected
     assert space["app.py"] == (project / "app.py").read_bytes()
     assert space["chargen/hub.py"] == (project / "chargen/hub.py").read_bytes()

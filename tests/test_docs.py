@@ -150,6 +150,6 @@ def test_the_layout_page_lists_every_module_and_static_file_and_nothing_else() -
     present = {
         path.relative_to(ROOT).as_posix()
         for path in package.rglob("*")
-        if path.is_file() and path.suffix in {".py", ".js", ".css", ".html"} and "__pycache__" not in path.parts
+        if path.is_file() and path.suffix in {".py", ".js", ".css", ".html", ".md"} and "__pycache__" not in path.parts
     }
     assert listed == present, {"not listed": sorted(present - listed), "listed but absent": sorted(listed - present)}
