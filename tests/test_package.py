@@ -5,6 +5,7 @@ gradio; the library never imports the app)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,38 @@ def test_gradio_private_names_appear_in_one_module_only() -> None:
             assert not name.startswith("gradio."), f"{path.name} imports {name}: internals go in gradio_internals.py"
         assert "._queue" not in text and "state_holder" not in text and "LocalContext" not in text, path.name
         assert "root_block" not in text, path.name
+
+
+FRONT_END = re.compile(r"<[A-Za-z/!]|=>|\bfunction\b|^\s*[.#@]?[\w-]+(\s*[.#:>][\w-]+)*\s*\{", re.M)
+"""What marks a string as front-end code: an HTML tag, an arrow or function, a CSS rule's selector."""
+
+
+def test_no_module_holds_a_long_script_in_a_string() -> None:
+    """Front-end code (script, styles, HTML) lives in real files: no string of it in a .py file runs past
+    20 lines (sample texts for the page, docstrings and the like may)."""
+    for path in [*PACKAGE.rglob("*.py"), ROOT / "app.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                lines = node.value.count("\n") + 1
+                if FRONT_END.search(node.value):
+                    assert lines <= 20, f"{path.relative_to(ROOT)}:{node.lineno}: {lines} lines of front-end code"
+
+
+@pytest.mark.parametrize(
+    "text, is_front_end",
+    [
+        ("<style>\n#a { color: red; }", True),
+        ("() => { window.chargen.go(); }", True),
+        ("#expect_view .token {\n margin: 0 }", True),
+        ("First Citizen:\nBefore we proceed any further", False),
+        ("config = {}\nreturn config", False),
+    ],
+)
+def test_front_end_code_is_recognised(text: str, is_front_end: bool) -> None:
+    assert bool(FRONT_END.search(text)) is is_front_end
