@@ -63,10 +63,9 @@ def main(out: Path) -> None:
         stepper = step_network(gpu_model, "exact").start(ids, 3)
         state = stepper.state()
         reference_logits, _ = cpu_model(torch.tensor([ids]), None)
-        check(
-            f"{cell}: primed logits on {device} == cpu forward",
-            torch.allclose(state.logits[0].cpu(), reference_logits[0, -1], atol=1e-4),
-        )
+        gap = (state.logits[0].cpu() - reference_logits[0, -1]).abs().max().item()
+        # cuDNN's RNNs may run their matrix products in TF32 on Ampere and later: ~1e-3, not 1e-6.
+        check(f"{cell}: primed logits on {device} == cpu forward", gap < 1e-2, f"(max gap {gap:.1e})")
         stepper.select_rows([0, 2])
         resumed_stepper = step_network(gpu_model, "exact").resume(stepper.state())
         next_ids = torch.tensor([1, 2], device=device)
@@ -84,8 +83,14 @@ def main(out: Path) -> None:
         beam_gpu = inside.beam_search(gpu_model, prompt, 60, 4, precision="exact")
         beam_cpu = inside.beam_search(cpu_model, prompt, 60, 4, precision="exact")
         check(f"{cell}: beam text {device} == cpu", beam_gpu.text == beam_cpu.text)
-        acts = inside.activations(gpu_model, prompt + gpu_pair.greedy[:50], precision="exact")
-        check(f"{cell}: activations on {device}", acts is not None)
+        read = prompt + gpu_pair.greedy[:50]
+        acts_gpu = inside.activations(gpu_model, read, precision="exact")
+        acts_cpu = inside.activations(cpu_model, read, precision="exact")
+        check(f"{cell}: activations on {device} == cpu", torch.allclose(acts_gpu.values, acts_cpu.values, atol=1e-4))
+        expected_gpu = inside.expectations(gpu_model, read, precision="exact")
+        expected_cpu = inside.expectations(cpu_model, read, precision="exact")
+        close = all(abs(a.p - b.p) < 1e-4 for a, b in zip(expected_gpu, expected_cpu, strict=True))
+        check(f"{cell}: expectations on {device} == cpu", close)
     (out / "summary.json").write_text(json.dumps({"failures": failures}))
     if failures:
         sys.exit(1)

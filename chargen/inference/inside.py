@@ -268,7 +268,7 @@ def expectations(
             prompt_logits = _reference_logits(model, ids[:primed], precision)
             logits[: primed - 1] = prompt_logits[: primed - 1]
         logits[primed - 1] = stepper.logits[0]
-        feed = torch.tensor(ids)
+        feed = torch.tensor(ids, device=stepper.logits.device)  # the stepper's device (a GPU model's too)
         for i in range(primed, len(ids) - 1):
             logits[i] = stepper.step(feed[i : i + 1])[0]
         probs = torch.softmax(logits.double(), dim=1)  # (T - 1, V)
@@ -352,9 +352,9 @@ def activations(model: CharRNN, text: str, precision: str = "auto") -> Activatio
         raise ConfigError("text is empty; cells need at least one character")
     kinds = CELL_KINDS if model.cell == "lstm" else CELL_KINDS[:1]
     layers, size = model.config.num_layers, model.config.hidden_size
-    feed = torch.tensor(ids)
     with torch.inference_mode():
         stepper = start_stepper(model, ids[:1], 1, precision)
+        feed = torch.tensor(ids, device=stepper.logits.device)  # the stepper's device (a GPU model's too)
         values = torch.empty(len(ids), len(kinds), layers, size)
         for i in range(len(ids)):
             if i:
