@@ -321,7 +321,8 @@ def _run_generate(args: argparse.Namespace) -> int:
         greedy_shown, sampled_shown = len(result.greedy), len(result.sampled)
     assert result is not None and result.done
     if args.json:
-        print(json.dumps({**result.to_dict(), **settings, **({"prompt": args.prompt} if args.with_prompt else {})}))
+        extra = {"prompt": args.prompt} if args.with_prompt else {}
+        print(json.dumps({**result.to_dict(), **settings, **extra, "originality": _originality(args.model, result)}))
         return 0
     if args.stream:
         print()
@@ -333,6 +334,27 @@ def _run_generate(args: argparse.Namespace) -> int:
     print(shown_prompt + result.greedy)
     print(f"=== loop: {result.loop.describe() if result.loop else 'none'} ===")
     return 0
+
+
+def _model_folder(name: str):
+    """The local folder that model ``name`` loads from (a folder, or a bundled model's short name), None for the Hub."""
+    from chargen.hub import bundled_folder, local_path, parse_hub_ref
+
+    if parse_hub_ref(name) is not None:
+        return None
+    path = local_path(name)
+    return path if path.is_dir() else bundled_folder(name)
+
+
+def _originality(model_name: str, result) -> dict[str, dict] | None:
+    """The originality meter of both texts, for a local model folder that ships a training-text index."""
+    from chargen.inference.originality import find_index, originality
+
+    folder = _model_folder(model_name)
+    index = find_index(folder) if folder is not None else None
+    if index is None:
+        return None
+    return {"greedy": originality(result.greedy, index), "sampled": originality(result.sampled, index)}
 
 
 def _print_dropped(dropped: list[str]) -> None:
