@@ -1,0 +1,127 @@
+"""The n-gram model against a brute-force interpolated Kneser-Ney written straight from its definition."""
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chargen.errors import CheckpointError, ConfigError
+from chargen.ngram import NgramConfig, NgramModel, count_ngrams, train_ngram
+from chargen.vocab import Vocab
+
+ALPHABET = "ab c\n"
+
+
+def brute_kn(pieces: list[str], order: int, vocab: str):
+    """P(w | history) by the textbook recursion over string n-grams of ``pieces`` (counted apart)."""
+    counts: Counter[str] = Counter()
+    before: dict[str, set[str]] = {}
+    for piece in pieces:
+        for n in range(1, order + 1):
+            for i in range(len(piece) - n + 1):
+                gram = piece[i : i + n]
+                counts[gram] += 1
+                if i > 0:
+                    before.setdefault(gram, set()).add(piece[i - 1])
+
+    def count(gram: str, top: bool) -> int:
+        return counts[gram] if top else len(before.get(gram, ()))
+
+    def discount(k: int, top: bool) -> float:
+        values = [count(g, top) for g in counts if len(g) == k]
+        n1, n2 = values.count(1), values.count(2)
+        return n1 / (n1 + 2 * n2) if n1 and n2 else 0.5
+
+    def prob(k: int, context: str, w: str) -> float:
+        if k == 0:
+            return 1 / len(vocab)
+        top = k == order
+        total = sum(count(context + v, top) for v in vocab)
+        lower = prob(k - 1, context[1:], w)
+        if total == 0:
+            return lower
+        d = discount(k, top)
+        distinct = sum(1 for v in vocab if count(context + v, top) > 0)
+        return max(count(context + w, top) - d, 0) / total + d * distinct / total * lower
+
+    def predict(history: str, w: str) -> float:
+        context = history[len(history) - (order - 1) :] if order > 1 else ""
+        return prob(len(context) + 1, context, w)
+
+    return predict
+
+
+def _model(pieces: list[str], order: int) -> NgramModel:
+    vocab = Vocab.from_list(sorted(ALPHABET))
+    return train_ngram([vocab.encode(p) for p in pieces], vocab, order)
+
+
+@given(
+    pieces=st.lists(st.text(alphabet=ALPHABET, max_size=40), min_size=1, max_size=3),
+    order=st.integers(1, 4),
+    histories=st.lists(st.text(alphabet=ALPHABET, max_size=5), min_size=1, max_size=4),
+)
+@settings(max_examples=150, deadline=None)
+def test_matches_brute_force_kneser_ney(pieces: list[str], order: int, histories: list[str]) -> None:
+    model = _model(pieces, order)
+    oracle = brute_kn(pieces, order, "".join(model.vocab.tokens))
+    # Contexts from the text itself (seen) and random ones (mostly unseen).
+    histories = histories + [p[:i] for p in pieces for i in range(0, len(p), 3)]
+    for history in histories:
+        probs = model.probabilities(model.vocab.encode(history))
+        assert probs.sum() == pytest.approx(1.0, abs=1e-12)
+        expected = [oracle(history, w) for w in model.vocab.tokens]
+        assert probs == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2, 5, 10])
+def test_probabilities_sum_to_one_at_every_context(order: int) -> None:
+    text = "the cat sat on the mat; the rat ate the hat.\n" * 3 + "zebras\n"
+    vocab = Vocab.from_text(text)
+    model = train_ngram([vocab.encode(text)], vocab, order)
+    ids = vocab.encode(text)
+    for i in range(len(ids) + 1):
+        probs = model.probabilities(ids[:i])
+        assert probs.min() > 0 and probs.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_forward_gives_log_probabilities_in_pieces_as_in_one_pass() -> None:
+    text = "abracadabra, abracadabra\n" * 4
+    vocab = Vocab.from_text(text)
+    model = train_ngram([vocab.encode(text)], vocab, 4)
+    ids = torch.tensor([vocab.encode(text[:30]), vocab.encode(text[30:60])])
+    whole, state = model(ids)
+    first, mid = model(ids[:, :11])
+    second, end = model(ids[:, 11:], mid)
+    assert torch.equal(torch.cat([first, second], 1), whole) and torch.equal(end, state)
+    for t in range(30):  # each position is the distribution after the row's history
+        expected = np.log(model.probabilities(ids[1, : t + 1].tolist()))
+        assert torch.allclose(whole[1, t], torch.from_numpy(expected).float())
+    assert torch.allclose(whole.exp().sum(-1), torch.ones(2, 30))
+
+
+def test_known_counts() -> None:
+    tensors = count_ngrams([[0, 1, 0, 1, 1]], 2, 2)
+    # order 1 (continuation counts): 0 follows {1}; 1 follows {0, 1}
+    assert tensors["order1.token"].tolist() == [0, 1] and tensors["order1.count"].tolist() == [1, 2]
+    # order 2 (raw counts): 01 twice, 10 once, 11 once, sorted by (parent, token)
+    assert tensors["order2.parent"].tolist() == [0, 1, 1] and tensors["order2.token"].tolist() == [1, 0, 1]
+    assert tensors["order2.count"].tolist() == [2, 1, 1]
+    assert tensors["discounts"].tolist() == pytest.approx([1 / 3, 0.5])  # order 2: n1 = 2, n2 = 1 -> 2/4
+
+
+def test_order_and_tensors_are_checked() -> None:
+    vocab = ("a", "b")
+    with pytest.raises(ConfigError, match="order must be an integer from 1 to 10"):
+        NgramConfig(vocab=vocab, order=11)
+    tensors = count_ngrams([[0, 1, 1, 0]], 2, 2)
+    bad = {**tensors, "order2.token": np.array([1, 0, 1][: len(tensors["order2.token"])], dtype=np.int32)[::-1]}
+    with pytest.raises(CheckpointError):
+        NgramModel(NgramConfig(vocab=vocab, order=2), {**bad, "order2.parent": tensors["order2.parent"][::-1]})
+    with pytest.raises(CheckpointError, match="missing"):
+        NgramModel(NgramConfig(vocab=vocab, order=3), tensors)
+    assert math.isclose(float(NgramModel(NgramConfig(vocab=vocab, order=2), tensors).probabilities([0]).sum()), 1.0)
