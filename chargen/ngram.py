@@ -40,7 +40,6 @@ N values). Word vocabularies (``unit="word"``) work the same way, a token per st
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -331,18 +330,3 @@ def train_ngram(pieces: Sequence[Sequence[int]], vocab: Vocab, order: int) -> Ng
     """An order-``order`` model counted over ``pieces`` (lists of ``vocab``'s ids, counted apart)."""
     config = NgramConfig(vocab=vocab.tokens, order=order, unit=vocab.unit)
     return NgramModel(config, count_ngrams(pieces, order, len(vocab)))
-
-
-def ngram_to_files(model: NgramModel) -> tuple[str, dict[str, torch.Tensor]]:
-    """``config.json``'s text and the tensors of ``model.safetensors`` for ``model``."""
-    config_text = json.dumps(model.config.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    return config_text, {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in model.tensors.items()}
-
-
-def ngram_from_files(data: Any, tensors: dict[str, torch.Tensor]) -> NgramModel:
-    """The model that parsed ``config.json`` ``data`` and the tensors read from ``model.safetensors`` make."""
-    try:
-        config = NgramConfig.from_dict(data)
-    except ConfigError as exc:
-        raise CheckpointError(str(exc)) from None
-    return NgramModel(config, {name: t.numpy() for name, t in tensors.items()})

@@ -1,5 +1,6 @@
 """The n-gram model against a brute-force interpolated Kneser-Ney written straight from its definition."""
 
+import json
 import math
 from collections import Counter
 
@@ -125,3 +126,90 @@ def test_order_and_tensors_are_checked() -> None:
     with pytest.raises(CheckpointError, match="missing"):
         NgramModel(NgramConfig(vocab=vocab, order=3), tensors)
     assert math.isclose(float(NgramModel(NgramConfig(vocab=vocab, order=2), tensors).probabilities([0]).sum()), 1.0)
+
+
+def _shakespeare_like() -> str:
+    return (
+        "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+        "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
+    ) * 4
+
+
+def test_checkpoint_round_trip_and_load_model(tmp_path) -> None:
+    from chargen.checkpoint import CONFIG_NAME, load_checkpoint, save_checkpoint
+    from chargen.hub import load_model
+
+    text = _shakespeare_like()
+    vocab = Vocab.from_text(text)
+    model = train_ngram([vocab.encode(text)], vocab, 4)
+    save_checkpoint(model, tmp_path / "m")
+    config = json.loads((tmp_path / "m" / CONFIG_NAME).read_text())
+    assert config["cell"] == "ngram" and config["order"] == 4 and config["format_version"] == 4
+    for loaded in (load_checkpoint(tmp_path / "m"), load_model(str(tmp_path / "m"))):
+        assert isinstance(loaded, NgramModel) and loaded.config == model.config
+        assert set(loaded.tensors) == set(model.tensors)
+        for name, array in model.tensors.items():
+            assert np.array_equal(loaded.tensors[name], array) and loaded.tensors[name].dtype == array.dtype
+    # An edited config.json no longer matches its counts.
+    (tmp_path / "m" / CONFIG_NAME).write_text(json.dumps({**config, "order": 3}))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "m")
+
+
+def test_eval_is_the_mean_negative_log_probability() -> None:
+    from chargen.training.evaluate import score_text
+
+    text = _shakespeare_like()
+    vocab = Vocab.from_text(text)
+    model = train_ngram([vocab.encode(text[:300])], vocab, 3)
+    held_out = text[300:420]
+    ids = vocab.encode(held_out)
+    expected = -sum(math.log(model.probabilities(ids[:i])[ids[i]]) for i in range(1, len(ids))) / (len(ids) - 1)
+    figures = score_text(model, held_out)
+    assert figures["chars"] == len(ids) - 1
+    assert figures["nats_per_char"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_generate_and_compare_step_through_the_counts() -> None:
+    import chargen
+
+    text = _shakespeare_like()
+    vocab = Vocab.from_text(text)
+    model = train_ngram([vocab.encode(text)], vocab, 6)
+    settings = chargen.SamplingSettings(temperature=0.9, seed=5)
+    pair = chargen.compare(model, "All:\n", 60, settings=settings)
+    # Greedy is the argmax of the counts after the prompt, step by step.
+    history = vocab.encode("All:\n")
+    for ch in pair.greedy:
+        assert ch == vocab.tokens[int(np.argmax(model.probabilities(history)))]
+        history.append(vocab.encode(ch)[0])
+    assert len(pair.sampled) == 60 and set(pair.sampled) <= set(text)
+    # The same settings give the same sampled text; generate's text is compare's sampled text.
+    assert chargen.generate(model, "All:\n", 60, settings=settings).text == pair.sampled
+    # Every sampled step had positive probability under the temperature-scaled counts.
+    assert all(0 < p <= 1 for p in pair.sampled_probs)
+
+
+@pytest.mark.slow
+def test_cli_trains_evaluates_and_generates(tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(_shakespeare_like() * 10)
+    out = tmp_path / "ngram"
+    done = run_cli("train", str(corpus), "--cell", "ngram", "--order", "5", "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["step"] == 0 and 0 < summary["best_val_loss"] < 1.0  # the text repeats: easy to predict
+    log = json.loads((out / "log.jsonl").read_text())
+    assert log["order"] == 5 and log["val_loss"] == pytest.approx(summary["best_val_loss"], abs=1e-4)
+    held_out = tmp_path / "held_out.txt"
+    held_out.write_text("All:\nSpeak, speak.\n")
+    done = run_cli("eval", str(out), str(held_out))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["chars"] == 18
+    done = run_cli("generate", str(out), "--prompt", "All:", "--length", "30", "--seed", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["sampled"]) == 30
+    bad = run_cli("train", str(corpus), "--cell", "ngram", "--order", "11", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "order must be an integer from 1 to 10" in bad.stderr
