@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from chargen.errors import ConfigError
@@ -81,7 +82,14 @@ def adapted_nll(model: CharRNN, ids: torch.Tensor, settings: AdaptSettings | Non
         raise ConfigError("dynamic evaluation adapts a network's weights; an n-gram model has none")
     if len(ids) < 2:
         raise ValueError("need at least 2 characters to score")
-    adapting = copy.deepcopy(model).eval().requires_grad_(True)  # eval: no dropout while it reads
+    adapting = copy.deepcopy(model).requires_grad_(True)
+    # Dropout off while it reads, in training mode all the same: cuDNN's RNN backward refuses eval mode.
+    for module in adapting.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        elif isinstance(module, nn.RNNBase):
+            module.dropout = 0.0
+    adapting.train()
     params = [p for p in adapting.parameters()]
     trained = [p.detach().clone() for p in params]
     mean_squares: list[torch.Tensor] | None = None
