@@ -163,10 +163,10 @@ def test_eval_is_the_mean_negative_log_probability() -> None:
     vocab = Vocab.from_text(text)
     model = train_ngram([vocab.encode(text[:300])], vocab, 3)
     held_out = text[300:420]
-    ids = vocab.encode(held_out)
+    ids = vocab.encode("\n" + held_out)  # every character is scored, read after a line break
     expected = -sum(math.log(model.probabilities(ids[:i])[ids[i]]) for i in range(1, len(ids))) / (len(ids) - 1)
     figures = score_text(model, held_out)
-    assert figures["chars"] == len(ids) - 1
+    assert figures["chars"] == len(held_out)
     assert figures["nats_per_char"] == pytest.approx(expected, abs=1e-5)
 
 
@@ -207,7 +207,7 @@ def test_cli_trains_evaluates_and_generates(tmp_path) -> None:
     held_out.write_text("All:\nSpeak, speak.\n")
     done = run_cli("eval", str(out), str(held_out))
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["chars"] == 18
+    assert json.loads(done.stdout)["chars"] == 19
     done = run_cli("generate", str(out), "--prompt", "All:", "--length", "30", "--seed", "2", "--json")
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["sampled"]) == 30

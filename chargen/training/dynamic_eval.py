@@ -33,7 +33,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from chargen.errors import ConfigError
+from chargen.inference.generate import DEFAULT_PROMPT
 from chargen.model import CharRNN
+from chargen.training.evaluate import unknown_counts
 
 ADAPT_NAME = "adapt.json"
 """A checkpoint folder's stored dynamic-evaluation settings: ``{"lr": ..., "chosen_on": ...}``."""
@@ -126,7 +128,13 @@ def score_adapted(model: CharRNN, text: str, settings: AdaptSettings | None = No
     settings = settings or AdaptSettings()
     if getattr(model, "unit", "char") != "char":
         raise ConfigError("--adapt scores character models only")
-    ids = torch.tensor(model.vocab.encode(text), dtype=torch.long)
+    # The same ids as the static score (chargen.training.evaluate.score_text): unknown characters
+    # left out, and the text read after the line break that generation starts from.
+    dropped = unknown_counts(model, text)
+    if dropped:
+        text = "".join(ch for ch in text if ch not in dropped)
+    start = model.vocab.encode(DEFAULT_PROMPT) if not model.vocab.unknown(DEFAULT_PROMPT) else []
+    ids = torch.tensor(start + model.vocab.encode(text), dtype=torch.long)
     nats, _ = adapted_nll(model, ids, settings)
     return {
         "adapted_nats_per_char": round(nats, 6),
