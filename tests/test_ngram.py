@@ -213,3 +213,22 @@ def test_cli_trains_evaluates_and_generates(tmp_path) -> None:
     assert len(json.loads(done.stdout)["sampled"]) == 30
     bad = run_cli("train", str(corpus), "--cell", "ngram", "--order", "11", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "order must be an integer from 1 to 10" in bad.stderr
+
+
+def test_the_step_network_of_an_ngram_model() -> None:
+    from chargen.inference.engine import resolve_precision, start_stepper, step_network
+
+    text = _shakespeare_like()
+    vocab = Vocab.from_text(text)
+    model = train_ngram([vocab.encode(text)], vocab, 3)
+    assert resolve_precision(model, "int8") == "exact"  # counts have one precision
+    stepper = start_stepper(model, vocab.encode("All:"), 2)
+    stepper.step(torch.tensor(vocab.encode("\nS")))  # row 0 reads "\n", row 1 reads "S"
+    stepper.select_rows([1, 1, 0])
+    expected = [vocab.encode("l:S"), vocab.encode("l:S"), vocab.encode("l:\n")]
+    for row, history in enumerate(expected):
+        assert torch.allclose(stepper.logits[row], torch.from_numpy(np.log(model.probabilities(history))).float())
+    with pytest.raises(ConfigError, match="no recurrent state"):
+        stepper.state()
+    with pytest.raises(ConfigError, match="no recurrent state"):
+        step_network(model).resume(None)
