@@ -119,6 +119,12 @@ def test_order_and_tensors_are_checked() -> None:
     vocab = ("a", "b")
     with pytest.raises(ConfigError, match="order must be an integer from 1 to 10"):
         NgramConfig(vocab=vocab, order=11)
+    from chargen.training.train import TrainConfig
+
+    with pytest.raises(ConfigError, match="--cell ngram needs --order"):
+        TrainConfig("corpus.txt", "out", cell="ngram")
+    with pytest.raises(ConfigError, match="order applies to --cell ngram only"):
+        TrainConfig("corpus.txt", "out", cell="gru", order=3)
     tensors = count_ngrams([[0, 1, 1, 0]], 2, 2)
     bad = {**tensors, "order2.token": np.array([1, 0, 1][: len(tensors["order2.token"])], dtype=np.int32)[::-1]}
     with pytest.raises(CheckpointError):

@@ -25,7 +25,7 @@ from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_ato
 from chargen.checkpoint import read_weights_and_metadata, save_checkpoint
 from chargen.errors import CheckpointError, ConfigError
 from chargen.model import CharRNN, ModelConfig
-from chargen.ngram import NGRAM_CELL, check_order
+from chargen.ngram import MAX_ORDER, MIN_ORDER, NGRAM_CELL, check_order
 from chargen.training import distributed
 from chargen.training.corpus_file import cache_dir_for, load_corpus
 from chargen.training.data import VAL_SCHEMES, Corpus, parallel_streams
@@ -116,6 +116,8 @@ class TrainConfig:
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise ConfigError(f"vocab-size must be a positive integer, got {size!r}")
         if self.cell == NGRAM_CELL:
+            if self.order is None:
+                raise ConfigError(f"--cell ngram needs --order, an integer from {MIN_ORDER} to {MAX_ORDER}")
             check_order(self.order)
             return
         if self.order is not None:
