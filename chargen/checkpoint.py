@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
@@ -25,6 +26,7 @@ from safetensors.torch import save_file
 from chargen.atomic import write_atomic, write_text_atomic
 from chargen.errors import ChargenError, CheckpointError
 from chargen.model import CharRNN, ModelConfig
+from chargen.ngram import NgramConfig, NgramModel, is_ngram_config
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -33,13 +35,13 @@ CONFIG_DIGEST_KEY = "chargen_config_sha256"
 """Metadata key of ``model.safetensors``: the digest (:func:`config_digest`) of the config saved with it."""
 
 
-def config_digest(config: ModelConfig) -> str:
+def config_digest(config: ModelConfig | NgramConfig) -> str:
     """A short SHA-256 of ``config`` in a canonical JSON form (key order and spacing don't matter)."""
     canonical = json.dumps(config.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
-def save_checkpoint(model: CharRNN, folder: str | Path) -> Path:
+def save_checkpoint(model: CharRNN | NgramModel, folder: str | Path) -> Path:
     """Write ``model`` to ``folder`` (created if needed) as config.json + model.safetensors.
 
     config.json is replaced first and the weights last, each atomically, so the weights' rename
@@ -47,7 +49,10 @@ def save_checkpoint(model: CharRNN, folder: str | Path) -> Path:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {name: t.detach().to("cpu", torch.float32).contiguous() for name, t in model.state_dict().items()}
+    if isinstance(model, NgramModel):  # counts keep their integer types
+        tensors = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in model.tensors.items()}
+    else:
+        tensors = {name: t.detach().to("cpu", torch.float32).contiguous() for name, t in model.state_dict().items()}
     metadata = {"format": "pt", CONFIG_DIGEST_KEY: config_digest(model.config)}
     config_text = json.dumps(model.config.to_dict(), ensure_ascii=False, indent=2) + "\n"
     write_text_atomic(folder / CONFIG_NAME, config_text)
@@ -55,8 +60,9 @@ def save_checkpoint(model: CharRNN, folder: str | Path) -> Path:
     return folder
 
 
-def read_config(path: str | Path) -> ModelConfig:
-    """Parse and validate a ``config.json``; any problem is a :class:`CheckpointError` naming the file."""
+def read_config(path: str | Path) -> ModelConfig | NgramConfig:
+    """Parse and validate a ``config.json`` (an n-gram model's is an :class:`NgramConfig`); any problem is
+    a :class:`CheckpointError` naming the file."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -65,6 +71,8 @@ def read_config(path: str | Path) -> ModelConfig:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
     try:
+        if is_ngram_config(data):
+            return NgramConfig.from_dict(data)
         return ModelConfig.from_dict(data)
     except (ChargenError, TypeError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
@@ -94,7 +102,7 @@ def read_weights_and_metadata(path: str | Path) -> tuple[dict[str, torch.Tensor]
     return tensors, {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
 
 
-def check_pair(config: ModelConfig, metadata: dict[str, Any], weights_path: str | Path) -> None:
+def check_pair(config: ModelConfig | NgramConfig, metadata: dict[str, Any], weights_path: str | Path) -> None:
     """Refuse weights saved with another config than ``config`` (when they say which: older ones don't)."""
     saved = metadata.get(CONFIG_DIGEST_KEY)
     if saved is not None and saved != config_digest(config):
@@ -104,8 +112,15 @@ def check_pair(config: ModelConfig, metadata: dict[str, Any], weights_path: str 
         )
 
 
-def build_model(config: ModelConfig, tensors: dict[str, torch.Tensor], weights_path: str | Path) -> CharRNN:
+def build_model(
+    config: ModelConfig | NgramConfig, tensors: dict[str, torch.Tensor], weights_path: str | Path
+) -> CharRNN | NgramModel:
     """A model from ``config`` holding exactly ``tensors``; any mismatch names the weights file."""
+    if isinstance(config, NgramConfig):
+        try:
+            return NgramModel(config, {name: t.numpy() for name, t in tensors.items()})
+        except CheckpointError as exc:
+            raise CheckpointError(f"{weights_path}: {exc}") from None
     model = CharRNN(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
@@ -130,7 +145,7 @@ def build_model(config: ModelConfig, tensors: dict[str, torch.Tensor], weights_p
     return model
 
 
-def load_checkpoint(folder: str | Path) -> CharRNN:
+def load_checkpoint(folder: str | Path) -> CharRNN | NgramModel:
     """Load a model from a local checkpoint folder, in eval mode on the CPU."""
     folder = Path(folder)
     if not folder.is_dir():

@@ -62,7 +62,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="--unit word: tokens in the vocabulary, every character of the corpus included (default 4000)",
     )
-    m.add_argument("--cell", choices=None, help="rnn, lstm or gru (default gru)")
+    m.add_argument("--cell", choices=None, help="rnn, lstm, gru or ngram (a Markov model: --order) (default gru)")
+    m.add_argument(
+        "--order",
+        type=int,
+        help="--cell ngram: characters per n-gram, 1..10 (the next one and order - 1 before it; try 5)",
+    )
     m.add_argument("--layers", type=int, dest="num_layers", help="recurrent layers (default 2)")
     m.add_argument("--hidden", type=int, dest="hidden_size", help="hidden size (default 512)")
     m.add_argument("--embedding", type=int, dest="embedding_size", help="embedding size (default 64)")
@@ -170,6 +175,19 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="score the text as this many parallel pieces (faster, slightly higher loss); default 1",
     )
+    p.add_argument(
+        "--adapt",
+        action="store_true",
+        help=(
+            "also score it with dynamic evaluation (a copy of the model adapts to each piece after scoring it): "
+            "adds adapted_nats_per_char beside the static nats_per_char"
+        ),
+    )
+    p.add_argument(
+        "--adapt-lr",
+        type=float,
+        help="--adapt's learning rate (default: the model folder's adapt.json, else 1e-4; at most 3e-4)",
+    )
 
 
 def _run_eval(args: argparse.Namespace) -> int:
@@ -180,6 +198,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     if args.streams < 1:
         raise ChargenError(f"--streams must be at least 1, got {args.streams}")
+    _check_adapt(args)
     _one_torch_thread()
     model = load_model(args.model)
     text = read_text(args.textfile)
@@ -193,8 +212,29 @@ def _run_eval(args: argparse.Namespace) -> int:
     if isinstance(dropped, dict) and dropped:
         counts = ", ".join(f"{ch!r} ({count:,})" for ch, count in dropped.items())
         print(f"note: left out characters the model does not know: {counts}", file=sys.stderr)
+    if args.adapt:
+        from chargen.training.dynamic_eval import DEFAULT_ADAPT_LR, AdaptSettings, score_adapted, stored_lr
+
+        lr = args.adapt_lr
+        folder = _model_folder(args.model)
+        if lr is None and folder is not None:  # the model's own choice, else the default
+            lr = stored_lr(folder)
+        adapt = AdaptSettings(lr=DEFAULT_ADAPT_LR if lr is None else lr)
+        figures = {**figures, **score_adapted(model, text, adapt)}
     print(json.dumps(figures))
     return 0
+
+
+def _check_adapt(args: argparse.Namespace) -> None:
+    """Refuse ``--adapt`` options that can't work, before the model loads."""
+    if args.adapt_lr is not None and not args.adapt:
+        raise ChargenError("--adapt-lr applies with --adapt only")
+    if args.adapt and args.streams != 1:
+        raise ChargenError("--adapt reads the text as one stream: leave out --streams")
+    if args.adapt_lr is not None:
+        from chargen.training.dynamic_eval import AdaptSettings
+
+        AdaptSettings(lr=args.adapt_lr)
 
 
 def _add_push(sub: argparse._SubParsersAction) -> None:
@@ -321,7 +361,8 @@ def _run_generate(args: argparse.Namespace) -> int:
         greedy_shown, sampled_shown = len(result.greedy), len(result.sampled)
     assert result is not None and result.done
     if args.json:
-        print(json.dumps({**result.to_dict(), **settings, **({"prompt": args.prompt} if args.with_prompt else {})}))
+        extra = {"prompt": args.prompt} if args.with_prompt else {}
+        print(json.dumps({**result.to_dict(), **settings, **extra, "originality": _originality(args.model, result)}))
         return 0
     if args.stream:
         print()
@@ -333,6 +374,27 @@ def _run_generate(args: argparse.Namespace) -> int:
     print(shown_prompt + result.greedy)
     print(f"=== loop: {result.loop.describe() if result.loop else 'none'} ===")
     return 0
+
+
+def _model_folder(name: str):
+    """The local folder that model ``name`` loads from (a folder, or a bundled model's short name), None for the Hub."""
+    from chargen.hub import bundled_folder, local_path, parse_hub_ref
+
+    if parse_hub_ref(name) is not None:
+        return None
+    path = local_path(name)
+    return path if path.is_dir() else bundled_folder(name)
+
+
+def _originality(model_name: str, result) -> dict[str, dict] | None:
+    """The originality meter of both texts, for a local model folder that ships a training-text index."""
+    from chargen.inference.originality import find_index, originality
+
+    folder = _model_folder(model_name)
+    index = find_index(folder) if folder is not None else None
+    if index is None:
+        return None
+    return {"greedy": originality(result.greedy, index), "sampled": originality(result.sampled, index)}
 
 
 def _print_dropped(dropped: list[str]) -> None:

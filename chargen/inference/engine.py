@@ -635,6 +635,8 @@ def resolve_precision(model: CharRNN, precision: str = "auto") -> str:
     """The precision ``precision`` stands for on this model and machine (``auto`` resolved)."""
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if getattr(model, "cell", None) == "ngram":
+        return "exact"  # an n-gram model's counts have one precision: chargen.inference.ngram_steps
     on_cpu = model.device.type == "cpu"
     if precision == "auto":
         if not on_cpu:
@@ -653,6 +655,10 @@ def step_network(model: CharRNN, precision: str = "auto") -> StepNetwork:
     Hold on to it to make many steppers without checking the weights each time (a server does).
     """
     precision = resolve_precision(model, precision)
+    if getattr(model, "cell", None) == "ngram":  # counts, no network
+        from chargen.inference.ngram_steps import NgramNetwork
+
+        return NgramNetwork(model)
     if precision == "exact":
         return _ReferenceNetwork(reference_model(model, "fp32"))
     return _cached(model, ("packed", precision), lambda: _PackedNetwork(model, precision))

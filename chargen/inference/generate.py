@@ -55,6 +55,7 @@ from chargen.inference.engine import (  # noqa: F401
 from chargen.inference.loops import Loop, find_loop
 from chargen.inference.settings import SamplingArguments, SamplingSettings
 from chargen.model import CharRNN
+from chargen.ngram import NgramModel
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
@@ -199,8 +200,8 @@ def prepare_generation(model: CharRNN, prompt: str, length: int, sampling: Sampl
 
     The precision must run on this model and machine; a ``None`` seed becomes a fresh one.
     """
-    if not isinstance(model, CharRNN):
-        raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
+    if not isinstance(model, (CharRNN, NgramModel)):
+        raise ConfigError(f"model must be a chargen CharRNN or NgramModel, got {type(model).__name__}")
     resolve_precision(model, sampling.precision)
     return PreparedGeneration(
         prompt=prepare_prompt(model, prompt),
@@ -480,8 +481,8 @@ def next_char_distributions(
 
     Returns one list per temperature, in the order given, each likeliest first.
     """
-    if not isinstance(model, CharRNN):
-        raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
+    if not isinstance(model, (CharRNN, NgramModel)):
+        raise ConfigError(f"model must be a chargen CharRNN or NgramModel, got {type(model).__name__}")
     temperatures = [check_temperature(t) for t in temperatures]
     resolve_precision(model, precision)
     prepared = prepare_prompt(model, prompt)

@@ -25,6 +25,7 @@ from chargen.atomic import remove_stale_temp_files, write_atomic, write_text_ato
 from chargen.checkpoint import read_weights_and_metadata, save_checkpoint
 from chargen.errors import CheckpointError, ConfigError
 from chargen.model import CharRNN, ModelConfig
+from chargen.ngram import MAX_ORDER, MIN_ORDER, NGRAM_CELL, check_order
 from chargen.training import distributed
 from chargen.training.corpus_file import cache_dir_for, load_corpus
 from chargen.training.data import VAL_SCHEMES, Corpus, parallel_streams
@@ -76,6 +77,7 @@ class TrainConfig:
     val_gap: int | None = None
     seed: int = 1337
     device: str | None = None  # None: DEFAULT_DEVICE for a fresh run, the saved one on resume
+    order: int | None = None  # cell "ngram" only: tokens per n-gram, 1..10 (chargen.training.ngram_train)
 
     def __post_init__(self) -> None:
         positive_ints = ("seq_len", "batch_size", "eval_every", "eval_chars", "eval_streams")
@@ -113,6 +115,13 @@ class TrainConfig:
             raise ConfigError("vocab-size applies to --unit word only (a character model's tokens are its characters)")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise ConfigError(f"vocab-size must be a positive integer, got {size!r}")
+        if self.cell == NGRAM_CELL:
+            if self.order is None:
+                raise ConfigError(f"--cell ngram needs --order, an integer from {MIN_ORDER} to {MAX_ORDER}")
+            check_order(self.order)
+            return
+        if self.order is not None:
+            raise ConfigError(f"order applies to --cell ngram only, got --cell {self.cell}")
         # Validates cell, sizes and dropout with the model's own messages.
         self.model_config(["a"], "char")
 
@@ -408,6 +417,10 @@ def train(
     run saved with one number of processes resumes with another (same step, optimizer state and
     rank 0's random state; other ranks draw afresh). On a GPU the steps run under bf16 autocast.
     """
+    if config.cell == NGRAM_CELL:  # a count, not an optimisation
+        from chargen.training.ngram_train import count_run
+
+        return count_run(config, resume)
     ranks = distributed.ranks_from_env()
     distributed.start(ranks)
     try:
