@@ -12,6 +12,7 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,6 +22,7 @@ from chargen.app import page, train_views, views, widgets
 from chargen.errors import ChargenError
 from chargen.inference.batching import ServingSettings, stream_updates, visitor_of
 from chargen.inference.generate import Comparison, compare, stream_compare
+from chargen.inference.originality import TrainingTextIndex, find_index, originality
 from chargen.model import CharRNN
 
 STREAM_INTERVAL_S = 0.25
@@ -55,12 +57,18 @@ class Handlers:
             raise ChargenError("the app needs at least one model")
         self.models = {model.name: model for model in offered}
         self.menu = views.ModelMenu.of(offered)
-        # One engine per offered model (threads chargen<i>-step / -prime); none without batching.
+        # One engine per offered network (threads chargen<i>-step / -prime); none without batching. An
+        # n-gram model has no network to batch: it generates as a visitor's own model does.
         self.engines = (
-            {model.name: batching.engine(model.model, f"chargen{i}") for i, model in enumerate(offered)}
+            {
+                model.name: batching.engine(model.model, f"chargen{i}")
+                for i, model in enumerate(offered)
+                if isinstance(model.model, CharRNN)
+            }
             if batching is not None
             else {}
         )
+        self._indexes: dict[str, TrainingTextIndex | None] = {}
         self.pacer = batching.pacer() if batching is not None else None
 
     @property
@@ -86,9 +94,24 @@ class Handlers:
         except ChargenError as exc:
             raise _refuse(exc) from None
 
+    def training_text_index(self, name: str) -> TrainingTextIndex | None:
+        """The index of the training text of the app's model ``name`` (its folder's
+        ``originality.safetensors``), loaded on first use; None when it has none."""
+        if name not in self._indexes:
+            offered = self.models.get(name)
+            folder = Path(offered.source) if offered is not None and offered.source else None
+            self._indexes[name] = find_index(folder) if folder is not None and folder.is_dir() else None
+        return self._indexes[name]
+
     def _outputs(self, request: views.Request, comparison: Any, stopped_at: int | None = None) -> Outputs:
         notices = views.prompt_notices(request.prompt, comparison) if comparison.done else []
         data = views.page_data(request, comparison, notices, stopped_at=stopped_at)
+        index = self.training_text_index(request.model_name) if comparison.done else None
+        if index is not None:  # how much of each text is copied from the training text (the last update only)
+            data["originality"] = {
+                "greedy": originality(comparison.greedy, index),
+                "sampled": originality(comparison.sampled, index),
+            }
         return (
             comparison.greedy,
             comparison.sampled,

@@ -184,16 +184,19 @@ class OfferedModel:
     def description(self) -> str:
         """The architecture in words, e.g. ``a 2-layer LSTM (512 units)``."""
         config = self.model.config
+        if self.model.cell == "ngram":  # a Markov chain: counts of what followed each context
+            return f"an order-{config.order} Markov chain (n-gram counts, Kneser-Ney smoothed)"
         layers = f"{config.num_layers}-layer " if config.num_layers > 1 else ""
         return f"a {layers}{config.cell.upper()} ({config.hidden_size} units)"
 
 
 def header_markdown(offered: OfferedModel) -> str:
     """The page's title and first lines, describing the selected model."""
+    numbers = "counts" if offered.model.cell == "ngram" else "parameters"
     return (
         "# chargen: greedy vs. sampled\n"
         f"The **{offered.name}** model, {offered.description} with {parameter_count(offered.model) / 1e6:.1f} M "
-        f"parameters, continues your text {_unit_words(offered.model)}. **Greedy** always takes the likeliest next "
+        f"{numbers}, continues your text {_unit_words(offered.model)}. **Greedy** always takes the likeliest next "
         f"{_unit_name(offered.model)}, so it soon repeats itself; **sampled** draws each one at the temperature you "
         "choose: low is safe and dull, high is lively and then nonsense."
     )
@@ -213,10 +216,14 @@ def _unit_words(model: CharRNN) -> str:
 def facts_markdown(offered: OfferedModel) -> str:
     """The selected model's facts for the page: its vocabulary, size and what its card says."""
     config = offered.model.config
-    parts = [
-        f"**{offered.name}**: {config.cell.upper()}, {config.num_layers} layer{'s' if config.num_layers > 1 else ''} "
-        f"of {config.hidden_size}, {_vocabulary_size(offered.model)}, {parameter_count(offered.model):,} parameters",
-    ]
+    if offered.model.cell == "ngram":
+        shape = f"n-gram of order {config.order}"
+        size = f"{parameter_count(offered.model):,} counts"
+    else:
+        layers = f"{config.num_layers} layer{'s' if config.num_layers > 1 else ''}"
+        shape = f"{config.cell.upper()}, {layers} of {config.hidden_size}"
+        size = f"{parameter_count(offered.model):,} parameters"
+    parts = [f"**{offered.name}**: {shape}, {_vocabulary_size(offered.model)}, {size}"]
     if offered.facts:
         parts.append(markdown_text(offered.facts))
     else:
@@ -296,7 +303,9 @@ def card_facts(folder: str | Path) -> str:
 
 
 def parameter_count(model: CharRNN) -> int:
-    """How many numbers the model holds."""
+    """How many numbers the model holds (an n-gram model: its counts)."""
+    if hasattr(model, "num_parameters"):
+        return model.num_parameters()
     return sum(p.numel() for p in model.parameters())
 
 
