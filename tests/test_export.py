@@ -112,7 +112,11 @@ def test_fp16_stores_the_recurrent_matrices_in_half(graphs):
     assert [i.name for i in graph.graph.input] == ["token", "h", "c"]
     assert [o.name for o in graph.graph.output] == ["logits", "h_out", "c_out"]
     graph32 = onnx.load_from_string(graphs["lstm-char", "fp32"])
-    assert all(init.data_type == onnx.TensorProto.FLOAT for init in graph32.graph.initializer if init.dims)
+    assert not [init.name for init in graph32.graph.initializer if init.data_type == onnx.TensorProto.FLOAT16]
+    # The exporter's shape arithmetic is folded away: a browser step pays per node.
+    assert {node.op_type for node in graph.graph.node} <= {
+        *("Add", "Cast", "Concat", "Gather", "MatMul", "Mul", "Sigmoid", "Slice", "Tanh", "Unsqueeze", "Sub"),
+    }
 
 
 def test_export_writes_graph_and_description(tmp_path):

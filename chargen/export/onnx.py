@@ -90,7 +90,7 @@ class OneStep(nn.Module):
         # The matrices the engine's fp16 rounds (chargen.inference.engine._build_reference): every
         # recurrent matrix, and the input matrices of layers above the first.
         rounded = torch.float16 if precision == "fp16" else torch.float32
-        self.embedding = nn.Parameter(model.embedding.weight.detach().clone(), requires_grad=False)
+        self.embedding_table = nn.Parameter(model.embedding.weight.detach().clone(), requires_grad=False)
         self.inputs = nn.ModuleList()
         self.hiddens = nn.ModuleList()
         biases_ih, biases_hh = [], []
@@ -100,28 +100,32 @@ class OneStep(nn.Module):
             self.hiddens.append(_StoredMatrix(getattr(rnn, f"weight_hh_l{layer}"), rounded))
             biases_ih.append(getattr(rnn, f"bias_ih_l{layer}").detach())
             biases_hh.append(getattr(rnn, f"bias_hh_l{layer}").detach())
-        self.register_buffer("bias_ih", torch.stack(biases_ih).clone())  # (L, G*H)
-        self.register_buffer("bias_hh", torch.stack(biases_hh).clone())  # (L, G*H)
+        for layer in range(self.layers):
+            self.register_buffer(f"bias_ih_{layer}", biases_ih[layer].clone())  # (G*H,)
+            self.register_buffer(f"bias_hh_{layer}", biases_hh[layer].clone())  # (G*H,)
         self.head_t = nn.Parameter(model.head.weight.detach().t().contiguous().clone(), requires_grad=False)
         self.head_bias = nn.Parameter(model.head.bias.detach().clone(), requires_grad=False)
 
     def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        x = self.embedding[token]  # (B, E)
+        # Written so each piece is one ONNX node (Gather, MatMul, Slice...): a step in the browser pays per node.
+        x = nn.functional.embedding(token, self.embedding_table)  # (B, E)
+        size = self.hidden
         new_h, new_c = [], []
         for layer in range(self.layers):
-            gi = self.inputs[layer](x) + self.bias_ih[layer]  # (B, G*H)
-            gh = self.hiddens[layer](h[layer]) + self.bias_hh[layer]  # (B, G*H)
+            gi = self.inputs[layer](x) + getattr(self, f"bias_ih_{layer}")  # (B, G*H)
+            gh = self.hiddens[layer](h[layer]) + getattr(self, f"bias_hh_{layer}")  # (B, G*H)
             if self.cell == "lstm":
                 assert c is not None
-                i, f, g, o = (gi + gh).chunk(4, dim=1)
-                cell = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
-                x = torch.sigmoid(o) * torch.tanh(cell)
+                gates = gi + gh
+                i, f = torch.sigmoid(gates[:, :size]), torch.sigmoid(gates[:, size : 2 * size])
+                g, o = torch.tanh(gates[:, 2 * size : 3 * size]), torch.sigmoid(gates[:, 3 * size :])
+                cell = f * c[layer] + i * g
+                x = o * torch.tanh(cell)
                 new_c.append(cell)
             elif self.cell == "gru":
-                ir, iz, in_ = gi.chunk(3, dim=1)
-                hr, hz, hn = gh.chunk(3, dim=1)
-                reset, update = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
-                new = torch.tanh(in_ + reset * hn)
+                reset = torch.sigmoid(gi[:, :size] + gh[:, :size])
+                update = torch.sigmoid(gi[:, size : 2 * size] + gh[:, size : 2 * size])
+                new = torch.tanh(gi[:, 2 * size :] + reset * gh[:, 2 * size :])
                 x = (1 - update) * new + update * h[layer]
             else:
                 x = torch.tanh(gi + gh)
@@ -176,6 +180,15 @@ def _check_exporter() -> None:
         raise ConfigError(f'exporting to ONNX needs {" and ".join(missing)}: pip install -e ".[export]"')
 
 
+def _keeps_half_weights(node: Any) -> bool | None:
+    """For onnxscript's constant folding: never fold a Cast from fp16 (leave everything else to its rules)."""
+    if node.op_type == "Cast" and node.inputs and node.inputs[0] is not None:
+        dtype = node.inputs[0].dtype
+        if dtype is not None and dtype.name == "FLOAT16":
+            return False
+    return None
+
+
 def onnx_bytes(model: CharRNN, precision: str = "fp16") -> bytes:
     """The one-step graph of ``model`` at ``precision``, serialised (weights inside, opset :data:`OPSET`)."""
     _check_exporter()
@@ -201,6 +214,11 @@ def onnx_bytes(model: CharRNN, precision: str = "fp16") -> bytes:
             verbose=False,
             optimize=False,
         )
+        # Fold the exporter's shape arithmetic (fewer nodes: a browser step pays per node), but not
+        # the Casts of the fp16 matrices, which would store them in fp32 again.
+        import onnxscript.optimizer
+
+        onnxscript.optimizer.optimize_ir(program.model, should_fold=_keeps_half_weights)
         program.save(buffer)
     return buffer.getvalue()
 
