@@ -476,11 +476,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write the Space folder to DIR (new or empty) exactly as it would be uploaded, and upload nothing",
     )
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="a static Space instead (sdk: static, free for every account): a page that generates in the visitor's "
+        "browser with onnxruntime-web; ships the first model unless --models is given (docs/static-page.md)",
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``deploy`` from parsed CLI arguments."""
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())
+    if getattr(args, "static", False):
+        from chargen.hosting.static import deploy_static
+
+        given = args.models != ",".join(DEFAULT_MODELS)  # a page is downloaded whole: one model unless asked
+        deploy_static(args.space_id, models if given else models[:1], dry_run=args.dry_run, private=args.private)
+        return 0
     settings = DeploySettings(args.space_id, models=models, hardware=args.hardware, private=args.private)
     if args.dry_run:
         dry_run(settings, args.dry_run)
