@@ -10,7 +10,8 @@ const TYPING_FRAMES = 150; // a typed-out text takes about this many animation f
 const MAX_SEED = 4294967295; // mulberry32's seeds are 32-bit
 
 const q = (selector) => document.querySelector(selector);
-const state = { ready: false, finished: false, running: false, data: {}, timings: {}, shown: 0, error: "" };
+// load: when each part of the page's start finished (ms); timings: the last generation's.
+const state = { ready: false, finished: false, running: false, data: {}, timings: {}, load: {}, shown: 0, error: "" };
 const texts = { greedy: [], sampled: [] }; // code points made so far (the final texts once done)
 const models = new Map(); // name -> Promise<StepModel>
 let site = null;
@@ -37,10 +38,14 @@ async function gunzipIfNeeded(bytes) {
 }
 
 async function loadRuntime() {
+  const started = performance.now();
   ort = await import(`./${site.ort.module}`);
   ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a static Space does not set
   ort.env.wasm.proxy = false;
-  ort.env.wasm.wasmBinary = await gunzipIfNeeded(await fetchBytes(site.ort.wasm));
+  const packed = await fetchBytes(site.ort.wasm);
+  state.load.runtimeFetchMs = performance.now() - started;
+  ort.env.wasm.wasmBinary = await gunzipIfNeeded(packed);
+  state.load.runtimeMs = performance.now() - started;
 }
 
 function loadModel(name) {
@@ -218,6 +223,7 @@ async function start() {
   q("#model").hidden = site.models.length < 2;
   await loadRuntime();
   const model = await loadModel(site.models[0].name);
+  state.load.readyMs = performance.now(); // from navigation: runtime, model fetched, session made
   q("#facts").textContent = describeModel(model);
   picker.addEventListener("change", async () => {
     q("#facts").textContent = describeModel(await loadModel(selectedModelName()));
@@ -229,6 +235,7 @@ async function start() {
 pairInputs("#temperature");
 pairInputs("#length");
 q("#generate").addEventListener("click", generate);
+q("#generate").disabled = false; // off in the HTML until this listener exists; a click now waits for the model
 q("#stop").addEventListener("click", () => (stopRequested = true));
 q("#prompt-box").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
