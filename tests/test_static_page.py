@@ -78,7 +78,7 @@ def page(url: str):
             outside: list[str] = []
 
             def only_local(route):
-                if route.request.url.startswith(url):
+                if route.request.url.startswith("http://127.0.0.1:"):  # this module's servers
                     return route.continue_()
                 outside.append(route.request.url)
                 return route.abort()
@@ -163,3 +163,34 @@ def test_the_page_tokenises_and_finds_loops_as_chargen_does(page):
         loop = find_loop(text)
         expected = None if loop is None else {"start": loop.start, "period": loop.period, "unit": loop.unit}
         assert (got and {k: got[k] for k in ("start", "period", "unit")}) == expected, text
+
+
+@pytest.fixture(scope="module")
+def bundled_url(tmp_path_factory):
+    """The page with the bundled Shakespeare character and word models, as `deploy --static --models ...` builds it."""
+    from chargen.hosting.static import build_static_site
+
+    folder = tmp_path_factory.mktemp("bundled") / "site"
+    models = [str(ROOT / "checkpoints" / "shakespeare"), str(ROOT / "checkpoints" / "shakespeare-word")]
+    build_static_site(models, folder, log=lambda line: None)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_bundled_models_give_compares_greedy_text_for_romeo(page, bundled_url):
+    from chargen.hub import load_model
+
+    tab = page.context.new_page()
+    tab.goto(bundled_url, timeout=TIMEOUT_MS)
+    tab.wait_for_function("window.chargen && window.chargen.state.ready", timeout=TIMEOUT_MS)
+    for name in ("shakespeare", "shakespeare-word"):
+        generate(tab, "ROMEO:", 0, length=200, model=name)
+        model = load_model(str(ROOT / "checkpoints" / name))
+        expected = compare(model, "ROMEO:", 200, temperature=0.0, seed=0, precision="fp16").greedy
+        assert tab.evaluate("window.chargen.text('greedy')") == expected, name
+    tab.close()
