@@ -73,3 +73,25 @@ def test_model_names_are_short_and_distinct():
 def test_missing_runtime_says_to_run_npm_ci(tmp_path):
     with pytest.raises(StaticSiteError, match="npm ci"):
         ort_dist(tmp_path)
+
+
+def test_deploy_uploads_a_static_space_a_free_account_may_host(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    from hub_server import TOKEN, StandInHub
+
+    from chargen.hosting.static import deploy_static
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # the stand-in has no Xet storage
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for name in ("first", "second"):
+        save_checkpoint(tiny_model("lstm", seed=len(name)), tmp_path / name)
+    with StandInHub(paid=False) as hub:
+        deploy_static("alice/page", [str(tmp_path / "first")], endpoint=hub.endpoint, token=TOKEN, log=lambda x: None)
+        files = hub.files("alice/page", repo_type="space")
+        assert hub.repos["spaces/alice/page"].sdk == "static"
+        assert {"index.html", "page.js", "site.json", "models/first/model.onnx", f"ort/{ORT_WASM}.gz"} <= set(files)
+        assert "sdk: static" in files["README.md"].decode()
+        # A later deploy with another model leaves no stale model behind.
+        deploy_static("alice/page", [str(tmp_path / "second")], endpoint=hub.endpoint, token=TOKEN, log=lambda x: None)
+        files = hub.files("alice/page", repo_type="space")
+        assert "models/second/model.onnx" in files and not [f for f in files if f.startswith("models/first/")]

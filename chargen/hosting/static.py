@@ -174,12 +174,13 @@ def deploy_static(
     token: str | None = None,
     log: Log = print,
     root: Path = ROOT,
-) -> StaticSite:
+) -> str:
     """Build the static page for ``models`` and upload it to the static Space ``space_id`` (created if needed).
 
     With ``dry_run`` (a new or empty folder) the page is written there and nothing is uploaded:
     ``python -m http.server -d DIR`` then serves it as the Space would. The token comes from
-    ``token``, else ``HF_TOKEN`` or a prior ``hf auth login``.
+    ``token``, else ``HF_TOKEN`` or a prior ``hf auth login``. Returns where the page is: the
+    dry-run folder, or the Space's URL.
     """
     owner, _, name = space_id.partition("/")
     if not owner or not name or "/" in name:
@@ -187,7 +188,7 @@ def deploy_static(
     if dry_run is not None:
         site = build_static_site(models, dry_run, precision=precision, root=root, log=log)
         log(f"would upload {site.folder} to the static Space {space_id}; `python -m http.server -d {site.folder}`")
-        return site
+        return str(site.folder)
     import huggingface_hub
 
     token = token or huggingface_hub.get_token()
@@ -197,12 +198,19 @@ def deploy_static(
         site = build_static_site(models, Path(tmp) / "site", precision=precision, root=root, log=log)
         api = huggingface_hub.HfApi(endpoint=endpoint, token=token)
         api.create_repo(space_id, repo_type="space", space_sdk="static", private=private, exist_ok=True)
+        try:
+            present = api.list_repo_files(space_id, repo_type="space")
+        except huggingface_hub.errors.RevisionNotFoundError:  # a new repo without a commit yet
+            present = []
+        # Models and runtime files this site no longer has (a model dropped, a new runtime) are deleted.
+        stale = [p for p in present if p.startswith(("models/", "ort/")) and not (site.folder / p).is_file()]
         info = api.upload_folder(
             repo_id=space_id,
             repo_type="space",
             folder_path=site.folder,
             commit_message="chargen deploy --static",
-            delete_patterns=["models/**", "ort/**"],
+            delete_patterns=stale or None,
         )
-        log(f"{space_id}: {info.commit_url if hasattr(info, 'commit_url') else info}")
-    return StaticSite(folder=Path(space_id), models=site.models, total_bytes=site.total_bytes)
+    url = f"{api.endpoint.rstrip('/')}/spaces/{space_id}"
+    log(f"{space_id}: uploaded at {info.oid[:12]} ({url})")
+    return url
