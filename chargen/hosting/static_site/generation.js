@@ -106,10 +106,10 @@ export function findLoop(chars, minRepeats = 2, minLength = MIN_LOOP_CHARS) {
   return { start, period, unit: chars.slice(start, start + period).join(""), length: tails.get(period) };
 }
 
-/** chargen's Loop.describe(): "greedy output repeats every 23 characters from character 140". */
+/** chargen's Loop.describe(): "greedy output repeats every 23 characters from character 140" (counted from 1). */
 export function describeLoop(loop, what = "greedy output") {
   const unit = loop.period === 1 ? "character" : "characters";
-  return `${what} repeats every ${loop.period} ${unit} from character ${loop.start}`;
+  return `${what} repeats every ${loop.period} ${unit} from character ${loop.start + 1}`;
 }
 
 /** An exported model's vocabulary (export.json): encoding as chargen.vocab.Vocab does. */
