@@ -178,7 +178,9 @@ def space_files(settings: DeploySettings, pins: list[Pin], root: Path = ROOT) ->
     files = {"app.py": app.read_bytes()}
     package = root / "chargen"
     for path in sorted(package.rglob("*")):
-        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and "__pycache__" not in path.parts:
+        # static_site/ is the static page's (deploy --static); the Gradio Space does not serve it.
+        skipped = "__pycache__" in path.parts or "static_site" in path.parts
+        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and not skipped:
             files[path.relative_to(root).as_posix()] = path.read_bytes()
     files["requirements.txt"] = space_requirements(settings, root).encode()
     files["README.md"] = space_readme(settings, pins, root).encode()
