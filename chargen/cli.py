@@ -421,6 +421,41 @@ def _run_deploy(args: argparse.Namespace) -> int:
 COMMANDS["deploy"] = (_add_deploy, _run_deploy)
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a model in another runtime's format (ONNX, for the static page)",
+        description=(
+            "Write MODEL to --out as an ONNX graph of one step (one token id and the state in; the logits and the "
+            "new state out), with export.json (vocabulary, unit, state shape, names, precision) and config.json."
+        ),
+    )
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="onnx (the only one so far; default)")
+    p.add_argument("--out", required=True, help="folder to write (created if needed)")
+    p.add_argument(
+        "--precision",
+        default="fp16",
+        help="fp16: recurrent matrices stored in fp16, the texts of `generate --precision fp16` (default); "
+        "fp32: every weight as trained",
+    )
+    p.add_argument("--name", default="", help="the model's name, shown by a page that offers several")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from chargen.export.onnx import check_export_precision, export_onnx
+    from chargen.hub import load_model
+
+    check_export_precision(args.precision)  # before the model loads
+    model = load_model(args.model)
+    written = export_onnx(model, args.out, precision=args.precision, name=args.name)
+    print(json.dumps({"out": str(written.folder), "graph": str(written.graph), "precision": args.precision}))
+    return 0
+
+
+COMMANDS["export"] = (_add_export, _run_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``chargen`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m chargen", description="Character-level RNN language models.")

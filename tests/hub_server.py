@@ -282,7 +282,8 @@ def _handler_for(hub: StandInHub) -> type[BaseHTTPRequestHandler]:
             if repo_type == "space" and not payload.get("sdk"):
                 return self._error(400, "A Space needs an sdk", None)
             hardware = payload.get("hardware")
-            if repo_type == "space" and not hub.paid and not str(hardware).startswith("zero-"):
+            static = payload.get("sdk") == "static"  # static Spaces are free for every account
+            if repo_type == "space" and not static and not hub.paid and not str(hardware).startswith("zero-"):
                 message = "Creating a Space on CPU hardware requires a paid plan; free accounts can use ZeroGPU"
                 return self._error(402, message, None)
             with hub._lock:

@@ -178,7 +178,9 @@ def space_files(settings: DeploySettings, pins: list[Pin], root: Path = ROOT) ->
     files = {"app.py": app.read_bytes()}
     package = root / "chargen"
     for path in sorted(package.rglob("*")):
-        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and "__pycache__" not in path.parts:
+        # static_site/ is the static page's (deploy --static); the Gradio Space does not serve it.
+        skipped = "__pycache__" in path.parts or "static_site" in path.parts
+        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and not skipped:
             files[path.relative_to(root).as_posix()] = path.read_bytes()
     files["requirements.txt"] = space_requirements(settings, root).encode()
     files["README.md"] = space_readme(settings, pins, root).encode()
@@ -476,11 +478,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write the Space folder to DIR (new or empty) exactly as it would be uploaded, and upload nothing",
     )
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="a static Space instead (sdk: static, free for every account): a page that generates in the visitor's "
+        "browser with onnxruntime-web; ships the first model unless --models is given (docs/static-page.md)",
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``deploy`` from parsed CLI arguments."""
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())
+    if getattr(args, "static", False):
+        from chargen.hosting.static import deploy_static
+
+        given = args.models != ",".join(DEFAULT_MODELS)  # a page is downloaded whole: one model unless asked
+        deploy_static(args.space_id, models if given else models[:1], dry_run=args.dry_run, private=args.private)
+        return 0
     settings = DeploySettings(args.space_id, models=models, hardware=args.hardware, private=args.private)
     if args.dry_run:
         dry_run(settings, args.dry_run)
