@@ -18,7 +18,7 @@ import pytest
 from chargen.errors import ConfigError
 from chargen.inference.generate import compare, next_char_distribution
 from chargen.inference.loops import find_loop
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,7 +200,7 @@ def test_page_data_holds_what_the_page_draws() -> None:
 
 def test_model_facts_come_from_the_card_and_the_model(tmp_path: Path) -> None:
     from chargen.app import views
-    from tests.conftest import tiny_model
+    from tests.helpers import tiny_model
 
     assert "tiny_shakespeare" in views.card_facts(ROOT / "checkpoints" / "shakespeare")
     assert "nats per character" in views.card_facts(ROOT / "checkpoints" / "shakespeare")

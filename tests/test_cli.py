@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 SMALL = ["--hidden", "16", "--embedding", "8", "--seq-len", "16", "--batch-size", "4", "--quiet"]
 
@@ -70,7 +70,7 @@ def test_train_bad_corpus(tmp_path: Path, content: bytes | None, fragment: str) 
 
 def test_eval_bad_inputs(tmp_path: Path) -> None:
     from chargen import save_checkpoint
-    from tests.conftest import tiny_model
+    from tests.helpers import tiny_model
 
     save_checkpoint(tiny_model(vocab="abc"), tmp_path / "m")
     (tmp_path / "t.txt").write_text("abcxyz")
@@ -91,7 +91,7 @@ def test_generate_stream_into_head_ends_without_a_traceback(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     command = [sys.executable, "-m", "chargen", "generate", str(FIXTURE), "--stream", "--length", "5000", "--seed", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -142,7 +142,7 @@ def test_card_samples_keeps_non_ascii_prompts_and_reads_escapes(tmp_path: Path) 
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     script = ROOT / "scripts" / "card_samples.py"
     result = subprocess.run(
@@ -163,7 +163,7 @@ def test_the_package_metadata_names_what_exists() -> None:
     package), and a console command that resolves."""
     import importlib
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 

@@ -27,7 +27,7 @@ from chargen.training.corpus_file import (
 from chargen.training.data import Corpus, read_text
 from chargen.training.train import TrainConfig, train
 from chargen.vocab import Vocab
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 ROOT = Path(__file__).resolve().parents[1]
 # 1, 2, 3 and 4-byte characters side by side, so every chunk size cuts some character in the middle.

@@ -15,7 +15,7 @@ from chargen.checkpoint import read_weights
 from chargen.cli import main
 from chargen.training.data import MAX_VAL_BLOCKS, MIN_VAL_BLOCK, Corpus, read_text
 from chargen.training.train import STATE_NAME, TrainConfig, train
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 
 def random_text(n: int, seed: int = 0) -> str:

@@ -15,7 +15,7 @@ from chargen import load_model
 from chargen.errors import ConfigError
 from chargen.training.distributed import Ranks, ranks_from_env
 from chargen.training.train import LOG_NAME, STATE_NAME, _load_state
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [

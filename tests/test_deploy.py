@@ -24,13 +24,13 @@ import huggingface_hub
 import huggingface_hub.constants
 import pytest
 import yaml
-from conftest import ROOT, free_port, run_cli, tiny_model
-from hub_server import TOKEN, StandInHub
 
 from chargen.checkpoint import save_checkpoint
 from chargen.errors import CheckpointError, ConfigError
 from chargen.hosting.deploy import DeployError, DeploySettings, Pin, deploy, dry_run, models_file_text, space_files
 from chargen.hosting.space import MODELS_FILE, configured_models, read_models_file
+from tests.helpers import ROOT, free_port, run_cli, tiny_model
+from tests.hub_server import TOKEN, StandInHub
 
 OWNER = "alice"
 SPACE = f"{OWNER}/demo"

@@ -6,7 +6,7 @@ from torch.nn import functional as F
 
 from chargen.model import CharRNN, ModelConfig
 from chargen.training.evaluate import nll_per_char, report, score_text
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
 
 
 def _fit(text: str, steps: int, hidden: int = 48) -> CharRNN:
@@ -74,7 +74,7 @@ def _oracle_nll(model: CharRNN, ids: list[int]) -> float:
 
 @pytest.mark.parametrize("streams", [1, 3])
 def test_word_and_character_models_count_the_same_characters(streams: int) -> None:
-    from tests.conftest import make_text, tiny_word_model
+    from tests.helpers import make_text, tiny_word_model
 
     word_model = tiny_word_model("gru", vocab_size=40)
     char_model = tiny_model("gru", vocab="".join(word_model.vocab.chars))

@@ -28,7 +28,7 @@ from chargen import CheckpointError, load_model, load_models, save_checkpoint
 from chargen.checkpoint import read_weights
 from chargen.hub import BUNDLED_MODEL
 from chargen.training.train import STATE_NAME, TrainConfig, train
-from tests.conftest import ROOT, tiny_model
+from tests.helpers import ROOT, tiny_model
 
 KILLS = 5
 MAX_STEPS = 400

@@ -96,7 +96,7 @@ def test_install_needs_a_launched_demo() -> None:
 def test_a_launched_demo_serves_its_visitors_through_lazy_sessions() -> None:
     from gradio_client import Client
 
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     demo, (text, *_rest) = _demo()
     url = launch_in_process(demo)
@@ -131,7 +131,7 @@ def test_versions_other_than_the_tested_ones_are_recognised() -> None:
 
 
 def test_optimise_serving_applies_both_on_the_tested_gradio_and_neither_elsewhere() -> None:
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     demo, _ = _demo()
     launch_in_process(demo)
@@ -150,7 +150,7 @@ def test_optimise_serving_applies_both_on_the_tested_gradio_and_neither_elsewher
 
 def test_limit_mcp_tools_keeps_the_chosen_tools_and_refuses_unknown_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     from chargen.app import gradio_internals
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     with gr.Blocks() as demo:
         text = gr.Textbox()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hub_server import TOKEN, Blackhole, StandInHub, closed_port_endpoint
 from safetensors.torch import save_file
 
 from chargen.checkpoint import save_checkpoint
@@ -35,7 +34,8 @@ from chargen.hub import (
     push_files,
 )
 from chargen.model import CharRNN
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
+from tests.hub_server import TOKEN, Blackhole, StandInHub, closed_port_endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = ("config.json", "model.safetensors")

@@ -15,6 +15,7 @@ from chargen.errors import ConfigError, UnknownCharactersError
 from chargen.inference import inside
 from chargen.inference.generate import compare, generate
 from chargen.model import CharRNN, ModelConfig
+from tests.helpers import recurrence
 
 VOCAB = '\n "().:abcdefgh'
 
@@ -191,44 +192,6 @@ def test_expectations_of_a_short_text_and_the_dict_form(lstm):
 
 
 # --- activations --------------------------------------------------------------------------------
-
-
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def recurrence(model: CharRNN, text: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Hidden and cell states of every layer after each character, from the textbook equations in numpy."""
-    rnn = model.rnn
-    size, layers = rnn.hidden_size, rnn.num_layers
-    weights = {name: p.detach().double().numpy() for name, p in rnn.named_parameters()}
-    x_seq = model.embedding.weight.detach().double().numpy()[model.vocab.encode(text)]  # (T, E)
-    hiddens, cells = [], []
-    for layer in range(layers):
-        w_ih, w_hh = weights[f"weight_ih_l{layer}"], weights[f"weight_hh_l{layer}"]
-        b_ih, b_hh = weights[f"bias_ih_l{layer}"], weights[f"bias_hh_l{layer}"]
-        h, c = np.zeros(size), np.zeros(size)
-        h_out, c_out = [], []
-        for x in x_seq:
-            if model.cell == "lstm":
-                i, f, g, o = np.split(w_ih @ x + b_ih + w_hh @ h + b_hh, 4)
-                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-                h = _sigmoid(o) * np.tanh(c)
-            elif model.cell == "gru":
-                r_i, z_i, n_i = np.split(w_ih @ x + b_ih, 3)
-                r_h, z_h, n_h = np.split(w_hh @ h + b_hh, 3)
-                r, z = _sigmoid(r_i + r_h), _sigmoid(z_i + z_h)
-                n = np.tanh(n_i + r * n_h)
-                h = (1 - z) * n + z * h
-            else:
-                h = np.tanh(w_ih @ x + b_ih + w_hh @ h + b_hh)
-            h_out.append(h)
-            c_out.append(c)
-        hiddens.append(np.array(h_out))
-        cells.append(np.array(c_out))
-        x_seq = np.array(h_out)
-    hidden = np.stack(hiddens, axis=1)  # (T, layers, H)
-    return hidden, np.stack(cells, axis=1) if model.cell == "lstm" else None
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -6,7 +6,7 @@ from torch.nn import functional as F
 
 from chargen.errors import ConfigError
 from chargen.model import CELLS, CharRNN, ModelConfig
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -13,7 +13,7 @@ import torch
 from chargen import ConfigError, CorpusError, load_model
 from chargen.checkpoint import read_weights
 from chargen.training.train import STATE_NAME, TrainConfig, learning_rate, train
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TINY = {
     "cell": "lstm",

@@ -9,8 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import make_text
-from train_app import serve_with_train_tab
+
+from tests.helpers import make_text
+from tests.train_app import serve_with_train_tab
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]

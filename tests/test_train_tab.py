@@ -10,9 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_text
-from hub_server import TOKEN, StandInHub
-from train_app import serve_with_train_tab
+
+from tests.helpers import ROOT, make_text
+from tests.hub_server import TOKEN, StandInHub
+from tests.train_app import serve_with_train_tab
 
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "train.txt"
 TEXT = make_text(words=3000)

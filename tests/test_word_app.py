@@ -17,7 +17,7 @@ from chargen.errors import ConfigError
 from chargen.inference.generate import compare, next_char_distribution, prepare_prompt
 from chargen.inference.loops import find_loop
 from chargen.inference.settings import SamplingSettings
-from tests.conftest import build_app, make_text, pieces_of, tiny_model, tiny_word_model
+from tests.helpers import build_app, make_text, pieces_of, tiny_model, tiny_word_model
 
 PROMPT = "The cat sat on"
 LENGTH = 120

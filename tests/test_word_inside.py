@@ -20,8 +20,7 @@ from chargen.app import inside_views
 from chargen.inference import inside
 from chargen.inference.generate import compare, generate
 from chargen.model import CharRNN
-from tests.conftest import make_text, pieces_of, tiny_word_model
-from tests.test_inside import recurrence
+from tests.helpers import make_text, pieces_of, recurrence, tiny_word_model
 
 TINY_TEXT = "ab.ba.ab.aab.ab." * 20
 """Three characters and the word "ab" (the most frequent): a vocabulary small enough to search exhaustively."""
@@ -345,7 +344,7 @@ def word_client(tmp_path_factory, word_lstm):
 
     from gradio_client import Client
 
-    from tests.conftest import build_app, tiny_model
+    from tests.helpers import build_app, tiny_model
 
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     built = build_app({"words": word_lstm, "chars": tiny_model()})

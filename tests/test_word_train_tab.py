@@ -17,7 +17,7 @@ from chargen.app.session.stream import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, model_
 from chargen.errors import ConfigError, CorpusError
 from chargen.inference.generate import generate
 from chargen.training.evaluate import score_text
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 TEXT = make_text(words=3000)
 
