@@ -1,4 +1,4 @@
-"""Shared fixtures and the test environment.
+"""Shared fixtures, the test environment, and the ``slow`` mark that serving the app implies.
 
 Plain helpers (texts, tiny models, oracles, building and serving the app) live in ``tests/helpers.py``;
 test modules import them from there, never from this file.
@@ -79,3 +79,15 @@ def browser():
     assert CHROMIUM.exists(), f"CI=true but Chromium is missing at {CHROMIUM}: .ci/run must install it"
     with chromium() as launched:
         yield launched
+
+
+SERVER_FIXTURES = frozenset({"url", "client"})
+"""The fixtures above that serve the app: every test using one (directly or through another fixture) is slow."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` each test that serves the app through :data:`SERVER_FIXTURES`, so that
+    ``pytest -m "not slow and not browser"`` is the quick loop without a mark on each such test."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -294,6 +294,7 @@ def batched_app(tmp_path_factory: pytest.TempPathFactory):
         demo.close()
 
 
+@pytest.mark.slow
 def test_the_app_serves_generate_from_the_engines_with_compares_texts(batched_app) -> None:
     from gradio_client import Client
 
@@ -310,6 +311,7 @@ def test_the_app_serves_generate_from_the_engines_with_compares_texts(batched_ap
         assert (greedy, sampled, seed_used) == (want.greedy, want.sampled, seed)
 
 
+@pytest.mark.slow
 def test_the_app_refuses_a_visitor_past_their_share_and_keeps_serving(batched_app) -> None:
     from gradio_client import Client
 

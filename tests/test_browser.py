@@ -21,6 +21,8 @@ from chargen.app import page as page_module
 from chargen.inference.generate import compare
 from tests.browser_page import CHROMIUM, LAPTOP, PHONE, TIMEOUT_MS, Page, in_ci
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 LENGTH = 300
 
 

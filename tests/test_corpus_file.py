@@ -235,6 +235,7 @@ def peak_kib(corpus: Path, out: Path) -> int:
     return int(done.stderr.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/time").exists(), reason="GNU time (/usr/bin/time) is needed")
 def test_peak_memory_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
     peaks = {}

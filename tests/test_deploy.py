@@ -401,6 +401,7 @@ def test_dry_run_refuses_a_folder_that_holds_something(tmp_path: Path, hub: Stan
 # -- the CLI and the deployed app, in subprocesses ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_cli_deploys_then_says_up_to_date(
     tmp_path: Path, hub: StandInHub, models: tuple[str, str], project: Path
 ) -> None:
@@ -422,6 +423,7 @@ def test_the_cli_deploys_then_says_up_to_date(
     assert len(hub.repos[f"spaces/{SPACE}"].commits) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_spaces", [True, False], ids=["spaces-installed", "no-spaces"])
 def test_the_dry_run_folder_serves_generate_from_a_cold_cache(
     tmp_path: Path, hub: StandInHub, models: tuple[str, str], with_spaces: bool, project: Path

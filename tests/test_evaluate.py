@@ -41,6 +41,7 @@ def test_matches_a_one_pass_reference() -> None:
     assert nats == pytest.approx(reference, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_near_zero_on_memorized_text() -> None:
     text = "abcdefgh" * 200
     model = _fit(text, steps=80)
@@ -48,6 +49,7 @@ def test_near_zero_on_memorized_text() -> None:
     assert nats < 0.05
 
 
+@pytest.mark.slow
 def test_near_log_v_on_uniform_random_text() -> None:
     alphabet = "abcdefgh"
     gen = torch.Generator().manual_seed(5)

@@ -520,6 +520,7 @@ def test_cli_missing_model(tmp_path, capsys):
     assert code == 2 and err.startswith("error: ")
 
 
+@pytest.mark.slow
 def test_python_dash_m_chargen_generate(checkpoint):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "chargen", "generate", str(checkpoint), "--length", "12", "--seed", "1", "--json"]

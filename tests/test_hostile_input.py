@@ -362,6 +362,7 @@ def assert_still_serving(url: str, fn_id: int) -> None:
     assert len(done["output"]["data"][1]) == 12
 
 
+@pytest.mark.slow
 @settings(FAST, max_examples=25)  # each example is an HTTP round trip
 @given(drawn=mostly_valid(APP_VALID, APP_HOSTILE))
 def test_api_with_any_json_serves_or_refuses_clearly(served, drawn: tuple[dict[str, Any], set[str]]) -> None:
@@ -381,6 +382,7 @@ def test_api_with_any_json_serves_or_refuses_clearly(served, drawn: tuple[dict[s
         assert error and len(error) <= LONGEST_MESSAGE, error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "data",
     [

@@ -385,6 +385,7 @@ def run_python(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, tmp_path: Path) -> None:
     folder = full_checkpoint(tmp_path / "ck", tiny(4, cell="lstm"))
     env = hf_env(tmp_path, hub.endpoint, HF_TOKEN=TOKEN)
@@ -415,6 +416,7 @@ def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, 
     assert hub.requests == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "error"),
     [

@@ -41,6 +41,7 @@ def lstm() -> CharRNN:
 # --- sweep --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("precision", ["auto", "int8", "fp32"])
 def test_sweep_rows_equal_compare_for_each_temperature(cell, precision):
@@ -83,6 +84,7 @@ def test_samples_use_consecutive_seeds_and_equal_generate(lstm):
     assert len({e.text for e in entries}) > 1
 
 
+@pytest.mark.slow
 def test_sweep_entries_carry_their_loop_line():
     model = tiny(seed=3)
     greedy = inside.sweep(model, "a", 300, [0], seed=0)[0]
@@ -303,6 +305,7 @@ def best_r(model: CharRNN, text: str, name: str) -> float:
     return abs(next(m for m in inside.find_cells(model, text, per_property=1) if m.property == name).r)
 
 
+@pytest.mark.slow
 def test_a_trained_model_grows_a_position_in_line_cell():
     """Predicting the line break needs the position in the line, which no character shows: training
     grows a unit that follows it far more closely than any unit of the same model untrained."""
@@ -377,12 +380,14 @@ def test_every_beam_reports_its_texts_true_logprob(width):
     assert result.logprob <= max(scored.values()) + 1e-9
 
 
+@pytest.mark.slow
 def test_width_one_is_greedy(lstm):
     result = inside.beam_search(lstm, "ab(", 120, width=1)
     assert result.text == compare(lstm, "ab(", 120, seed=0).greedy
     assert result.width == 1 and math.isfinite(result.logprob) and result.logprob < 0
 
 
+@pytest.mark.slow
 def test_beam_result_and_its_loop_line():
     model = tiny(seed=3)
     result = inside.beam_search(model, "a", 300, width=4)

@@ -39,6 +39,7 @@ def test_vocab_is_exposed() -> None:
     assert model.cell == "lstm"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_learns_a_deterministic_text(cell: str) -> None:
     text = "the quick brown fox jumps over a lazy dog. " * 4

@@ -13,6 +13,8 @@ import pytest
 from tests.helpers import make_text
 from tests.train_app import serve_with_train_tab
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]
 TIMEOUT_MS = 180_000

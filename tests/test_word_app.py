@@ -309,6 +309,7 @@ def test_a_missing_bundled_model_is_skipped_with_a_notice(tmp_path, monkeypatch)
     assert real is not views.BUNDLED_MODELS
 
 
+@pytest.mark.slow
 def test_the_served_api_gives_steps_and_takes_them_back(word_app) -> None:
     from gradio_client import Client
 

@@ -19,6 +19,8 @@ from chargen.inference.loops import find_loop
 from tests.browser_page import Page
 from tests.helpers import build_app, make_text, tiny_model, tiny_word_model
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 PROMPT = "The cat sat on"
 LENGTH = 120
 

@@ -355,6 +355,7 @@ def word_client(tmp_path_factory, word_lstm):
         built.demo.close()
 
 
+@pytest.mark.slow
 def test_served_word_sweep_equals_generate(word_client, word_lstm):
     answer = word_client.predict("the cat", 120, "1.0, 0, 0.5", "11", "words", api_name="/sweep")
     assert [entry["temperature"] for entry in answer] == [1.0, 0.0, 0.5]
@@ -368,6 +369,7 @@ def test_served_word_sweep_equals_generate(word_client, word_lstm):
         assert entry["text"] == compare(word_lstm, "the cat", 120, temperature=entry["temperature"], seed=11).sampled
 
 
+@pytest.mark.slow
 def test_served_word_expectations_cells_and_beam(word_client, word_lstm):
     text = "The cat sat on the mat.\nA dog ran"
     answer = word_client.predict(text, "words", api_name="/expectations")
@@ -384,6 +386,7 @@ def test_served_word_expectations_cells_and_beam(word_client, word_lstm):
 BUNDLED_WORDS = Path(__file__).resolve().parent.parent / "checkpoints" / "shakespeare-word"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (BUNDLED_WORDS / "config.json").exists(), reason="the bundled word model is not here yet")
 def test_the_bundled_word_model_sweeps_as_compare_and_ranks_greedy_tokens_first():
     from chargen.hub import load_model
