@@ -1,20 +1,18 @@
-"""Shared fixtures: small texts made here (never copied corpora) and tiny seeded models."""
+"""Shared fixtures, the test environment, and the ``slow`` mark that serving the app implies.
+
+Plain helpers (texts, tiny models, oracles, building and serving the app) live in ``tests/helpers.py``;
+test modules import them from there, never from this file.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 import torch
 
-from chargen.model import CharRNN, ModelConfig
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import BuiltApp, build_app, make_text
 
 # Keep the tests' own processes off the network and out of the user's caches.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -30,158 +28,12 @@ except ImportError:  # pragma: no cover - hypothesis is a dev requirement
     pass
 
 
-def make_text(seed: int = 0, words: int = 400) -> str:
-    """A small English-like text with a little structure, built from a seeded word list."""
-    vocabulary = "the cat sat on a mat and dog ran to big red hat with sun".split()
-    gen = torch.Generator().manual_seed(seed)
-    picks = torch.randint(0, len(vocabulary), (words,), generator=gen).tolist()
-    lines, line = [], []
-    for i, p in enumerate(picks):
-        line.append(vocabulary[p])
-        if i % 9 == 8:
-            lines.append(" ".join(line).capitalize() + ".")
-            line = []
-    return "\n".join(lines) + "\n"
-
-
-def tiny_model(
-    cell: str = "lstm",
-    vocab: str = "abcdefgh \n",
-    hidden: int = 16,
-    layers: int = 2,
-    dropout: float = 0.0,
-    seed: int = 0,
-    embedding: int = 8,
-    scale: float = 1.0,
-    unit: str = "char",
-) -> CharRNN:
-    """A small randomly initialised model in eval mode, the same for the same seed (the one factory).
-
-    ``vocab`` is a string of characters (``unit="char"``) or a list of tokens (``unit="word"``:
-    :func:`tiny_word_model` makes one). ``scale`` multiplies every weight: 3 puts the logits far
-    from uniform, so argmaxes have no near-ties.
-    """
-    torch.manual_seed(seed)
-    config = ModelConfig(
-        vocab=sorted(set(vocab)) if unit == "char" else list(vocab),
-        unit=unit,
-        cell=cell,
-        embedding_size=embedding,
-        hidden_size=hidden,
-        num_layers=layers,
-        dropout=dropout,
-    )
-    model = CharRNN(config).eval()
-    if scale != 1.0:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.mul_(scale)
-    return model
-
-
-def tiny_word_model(
-    cell: str = "lstm",
-    text: str | None = None,
-    vocab_size: int = 40,
-    hidden: int = 16,
-    layers: int = 2,
-    seed: int = 0,
-    embedding: int = 8,
-    scale: float = 1.0,
-) -> CharRNN:
-    """A small randomly initialised word model (``unit="word"``) over ``text``'s word vocabulary
-    (default :func:`make_text`: its characters plus its most frequent words, ``vocab_size`` tokens in all)."""
-    from chargen.vocab import Vocab
-
-    vocab = Vocab.from_text(make_text() if text is None else text, "word", vocab_size)
-    return tiny_model(cell, vocab.to_list(), hidden, layers, 0.0, seed, embedding, scale, unit="word")
-
-
 @pytest.fixture
 def corpus_file(tmp_path: Path) -> Path:
     """A ~10 kB text file in tmp_path."""
     path = tmp_path / "corpus.txt"
     path.write_text(make_text(words=2000), encoding="utf-8")
     return path
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300):
-    """Run ``python -m chargen ARGS`` in a subprocess and return the CompletedProcess."""
-    import subprocess
-
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "chargen", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        env=full_env,
-        timeout=timeout,
-    )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class BuiltApp:
-    """The app as a test holds it: ``app.py`` (imported; that does no work), a page built from loaded
-    models by ``app.build_demo``, and the same models' handlers to call directly."""
-
-    module: ModuleType
-    demo: Any
-    handlers: Any
-    models: dict[str, CharRNN]
-    notices: list[str]
-
-    def launch(self) -> str:
-        """Serve the page in-process on a free 127.0.0.1 port; return its URL."""
-        return launch_in_process(self.demo, **self.module.launch_options())
-
-
-def launch_in_process(demo: Any, **options: Any) -> str:
-    """``demo.launch`` on a free 127.0.0.1 port without blocking; return its URL.
-
-    ``_frontend=False`` skips gradio's self-check (one HEAD request to its own URL with a 3 s
-    timeout, whose first timeout raises "localhost is not accessible"): on a loaded machine that
-    check failed whole test modules at setup. The tests reach the page themselves anyway.
-    """
-    demo.launch(
-        prevent_thread_lock=True,
-        quiet=True,
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        _frontend=False,
-        **options,
-    )
-    return demo.local_url
-
-
-def build_app(models: Any = None, notices: list[str] | None = None) -> BuiltApp:
-    """``app.build_demo`` over ``models`` (short name -> model), or over the bundled models loaded as
-    ``python app.py`` loads them when ``models`` is None."""
-    from chargen.app import demo as module
-
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    if models is None:
-        offered, loaded_notices = module.load_app_models(None)
-        notices = loaded_notices if notices is None else notices
-    else:
-        offered = module.offered_models(models)
-    demo = module.build_demo(offered, notices or [])
-    return BuiltApp(
-        module=module,
-        demo=demo,
-        handlers=module.Handlers(offered),
-        models={m.name: m.model for m in offered},
-        notices=list(notices or []),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -216,24 +68,26 @@ def client(url: str):
     return Client(url, verbose=False)
 
 
-def argmax_loop(model: CharRNN, prompt: str, length: int) -> str:
-    """The lesson's greedy loop: the model's own forward at batch 1, one call per character."""
-    ids = model.vocab.encode(prompt)
-    with torch.inference_mode():
-        logits, state = model(torch.tensor([ids]), None)
-        out = []
-        for _ in range(length):
-            next_id = int(logits[0, -1].argmax())
-            out.append(next_id)
-            logits, state = model(torch.tensor([[next_id]]), state)
-    return model.vocab.decode(out)
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium (``/usr/bin/chromium``) driven by Playwright, for one test module. Without Chromium the
+    test is skipped, saying so, except in CI (``CI=true``), where a missing browser is a failure."""
+    from tests.browser_page import CHROMIUM, chromium, in_ci
+
+    if not CHROMIUM.exists() and not in_ci():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); the browser test needs it")
+    assert CHROMIUM.exists(), f"CI=true but Chromium is missing at {CHROMIUM}: .ci/run must install it"
+    with chromium() as launched:
+        yield launched
 
 
-def pieces_of(text: str, steps: list[int]) -> list[str]:
-    """``text`` cut into what each generation step wrote, from the characters each step wrote
-    (``Comparison.greedy_steps`` / ``sampled_steps`` of a word model)."""
-    out, start = [], 0
-    for n in steps:
-        out.append(text[start : start + n])
-        start += n
-    return out
+SERVER_FIXTURES = frozenset({"url", "client"})
+"""The fixtures above that serve the app: every test using one (directly or through another fixture) is slow."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` each test that serves the app through :data:`SERVER_FIXTURES`, so that
+    ``pytest -m "not slow and not browser"`` is the quick loop without a mark on each such test."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -18,7 +18,7 @@ import pytest
 from chargen.errors import ConfigError
 from chargen.inference.generate import compare, next_char_distribution
 from chargen.inference.loops import find_loop
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,7 +200,7 @@ def test_page_data_holds_what_the_page_draws() -> None:
 
 def test_model_facts_come_from_the_card_and_the_model(tmp_path: Path) -> None:
     from chargen.app import views
-    from tests.conftest import tiny_model
+    from tests.helpers import tiny_model
 
     assert "tiny_shakespeare" in views.card_facts(ROOT / "checkpoints" / "shakespeare")
     assert "nats per character" in views.card_facts(ROOT / "checkpoints" / "shakespeare")
@@ -280,6 +280,7 @@ def test_app_configuration_suits_two_cores(app) -> None:
     assert app.handlers.model_names == ["shakespeare", "shakespeare-word", "python"] and app.notices == []
 
 
+@pytest.mark.slow
 def test_importing_app_does_no_work() -> None:
     code = "import sys, torch; n = torch.get_num_threads(); import app; "
     code += "assert torch.get_num_threads() == n; assert not hasattr(app, 'demo'); assert 'chargen.hub' in sys.modules"
@@ -527,6 +528,7 @@ def page_config(url: str) -> dict[str, dict]:
     return {c["props"].get("elem_id"): c["props"] for c in config["components"] if c.get("props")}
 
 
+@pytest.mark.slow
 def test_python_app_py_from_another_folder_serves_the_bundled_models_with_no_notice(tmp_path: Path) -> None:
     from gradio_client import Client
 
@@ -540,6 +542,7 @@ def test_python_app_py_from_another_folder_serves_the_bundled_models_with_no_not
             assert len(result[0]) == len(result[1]) == 30
 
 
+@pytest.mark.slow
 def test_python_app_py_serves_on_the_configured_port_with_a_visible_notice(tmp_path: Path) -> None:
     """The real entry point: GRADIO_SERVER_PORT honoured, no network, a broken model named on the page."""
     from gradio_client import Client

@@ -10,12 +10,12 @@ import asyncio
 
 import pytest
 import torch
-from conftest import tiny_model
 
 from chargen.errors import ConfigError
 from chargen.inference.batching import BatchingEngine, EngineFull, UpdatePacer, stream_updates, visitor_of
 from chargen.inference.generate import compare
 from chargen.inference.settings import SamplingSettings
+from tests.helpers import tiny_model
 
 # Different prompts, lengths, temperatures, seeds, top-k, top-p and repetition penalties, and
 # the edge cases: an empty prompt, unknown characters, greedy (temperature 0), one character.
@@ -282,9 +282,8 @@ def batched_app(tmp_path_factory: pytest.TempPathFactory):
 
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     os.environ.pop("CHARGEN_MODELS", None)
-    from conftest import launch_in_process
-
     from chargen.app import demo as module
+    from tests.helpers import launch_in_process
 
     offered, notices = module.load_app_models(None)
     demo = module.build_demo(offered, notices, batching=ServingSettings(max_active=16, max_per_visitor=8))
@@ -295,6 +294,7 @@ def batched_app(tmp_path_factory: pytest.TempPathFactory):
         demo.close()
 
 
+@pytest.mark.slow
 def test_the_app_serves_generate_from_the_engines_with_compares_texts(batched_app) -> None:
     from gradio_client import Client
 
@@ -311,6 +311,7 @@ def test_the_app_serves_generate_from_the_engines_with_compares_texts(batched_ap
         assert (greedy, sampled, seed_used) == (want.greedy, want.sampled, seed)
 
 
+@pytest.mark.slow
 def test_the_app_refuses_a_visitor_past_their_share_and_keeps_serving(batched_app) -> None:
     from gradio_client import Client
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from chargen import save_checkpoint
-from tests.conftest import ROOT, tiny_model
+from tests.helpers import ROOT, tiny_model
 
 PATH_EVENTS = ("open", "os.listdir", "os.scandir", "os.mkdir", "os.remove", "os.rename", "os.chdir", "shutil.")
 PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "pty.spawn")

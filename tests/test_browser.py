@@ -11,7 +11,6 @@ as well as in the middle of typing. Texts are checked against the library comput
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -20,24 +19,11 @@ import pytest
 
 from chargen.app import page as page_module
 from chargen.inference.generate import compare
+from tests.browser_page import CHROMIUM, LAPTOP, PHONE, TIMEOUT_MS, Page, in_ci
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 LENGTH = 300
-TIMEOUT_MS = 180_000
-LAPTOP = {"width": 1280, "height": 720}
-PHONE = {"width": 390, "height": 844}
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 if not CHROMIUM.exists() and not in_ci():
@@ -45,82 +31,6 @@ if not CHROMIUM.exists() and not in_ci():
         f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); the browser test needs it",
         allow_module_level=True,
     )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM.exists(), f"CI=true but Chromium is missing at {CHROMIUM}: .ci/run must install it"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Page:
-    """One browser tab on the app, with the page's own state read through ``window.chargen``."""
-
-    def __init__(self, browser, url: str, viewport: dict[str, int] = LAPTOP, query: str = ""):
-        self.page = browser.new_page(viewport=viewport)
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.goto(url + query, timeout=TIMEOUT_MS, wait_until="networkidle")
-        self.page.wait_for_selector("#generate", timeout=TIMEOUT_MS)
-        # The script itself, not boot.js's stand-ins: only it holds the state.
-        self.page.wait_for_function("window.chargen && window.chargen.state !== undefined", timeout=TIMEOUT_MS)
-
-    def set_inputs(self, prompt: str | None = None, length: int | None = None, seed: str | None = None) -> None:
-        if prompt is not None:
-            self.page.locator("#prompt textarea").fill(prompt)
-        if length is not None:
-            box = self.page.locator("#length input[type=number]")
-            box.fill(str(length))
-            box.press("Enter")
-        if seed is not None:
-            box = self.page.locator("#seed textarea, #seed input").first
-            if not box.is_visible():
-                self.page.get_by_text("Advanced sampling").click()
-            box.fill(seed)
-
-    def playback(self, mode: str) -> None:
-        self.page.locator("#playback").get_by_text(mode, exact=True).click()
-
-    def generate(self) -> None:
-        self.page.locator("#generate").click()
-
-    def record_pane_lengths(self) -> None:
-        """From now on, push [greedy, sampled] piece counts to ``window.lengths`` whenever the sampled pane changes."""
-        self.page.evaluate(
-            """() => {
-                window.lengths = [];
-                const greedy = document.querySelector('#greedy .cg-text');
-                const sampled = document.querySelector('#sampled .cg-text');
-                new MutationObserver(() => window.lengths.push([greedy.children.length, sampled.children.length]))
-                    .observe(sampled, {childList: true});
-            }"""
-        )
-
-    def wait_finished(self) -> None:
-        self.page.wait_for_function("window.chargen.state.finished === true", timeout=TIMEOUT_MS)
-
-    def text(self, which: str) -> str:
-        """The text as copied or downloaded: the real characters, never the markers."""
-        return self.page.evaluate(f"window.chargen.text('{which}')")
-
-    def shown(self, which: str) -> str:
-        """What a visitor sees in the pane (whitespace as markers)."""
-        return self.page.locator(f"#{which} .cg-text").inner_text()
-
-    def seed_shown(self) -> str:
-        line = self.page.locator("#seed_line").inner_text()
-        return line.split()[1] if line.startswith("seed ") else ""
-
-    def close(self) -> None:
-        assert not self.errors, self.errors
-        self.page.close()
 
 
 def test_generate_shows_both_texts_above_the_fold_and_a_link_makes_them_again(app, url: str, browser) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from conftest import tiny_model
 
 from chargen.app.session.card import write_card
 from chargen.app.session.history import RunHistory
 from chargen.card import CardContent, model_card, write_model_card
+from tests.helpers import tiny_model
 
 
 def front_matter_and_body(text: str) -> tuple[dict, str]:

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from chargen import CheckpointError, load_model, save_checkpoint
 from chargen.model import CELLS
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -3,11 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 SMALL = ["--hidden", "16", "--embedding", "8", "--seq-len", "16", "--batch-size", "4", "--quiet"]
 
 
+@pytest.mark.slow
 def test_train_then_eval_end_to_end(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "model"
     done = run_cli("train", str(corpus_file), "--out", str(out), "--max-steps", "20", "--eval-every", "10", *SMALL)
@@ -33,6 +34,7 @@ def _assert_one_clear_error(done, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("options", "fragment"),
     [
@@ -50,6 +52,7 @@ def test_train_impossible_options(corpus_file: Path, tmp_path: Path, options: li
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
@@ -68,9 +71,10 @@ def test_train_bad_corpus(tmp_path: Path, content: bytes | None, fragment: str) 
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_eval_bad_inputs(tmp_path: Path) -> None:
     from chargen import save_checkpoint
-    from tests.conftest import tiny_model
+    from tests.helpers import tiny_model
 
     save_checkpoint(tiny_model(vocab="abc"), tmp_path / "m")
     (tmp_path / "t.txt").write_text("abcxyz")
@@ -86,12 +90,13 @@ def test_eval_bad_inputs(tmp_path: Path) -> None:
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-v1"
 
 
+@pytest.mark.slow
 def test_generate_stream_into_head_ends_without_a_traceback(tmp_path: Path) -> None:
     import os
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     command = [sys.executable, "-m", "chargen", "generate", str(FIXTURE), "--stream", "--length", "5000", "--seed", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -105,6 +110,7 @@ def test_generate_stream_into_head_ends_without_a_traceback(tmp_path: Path) -> N
     assert proc.returncode == 141
 
 
+@pytest.mark.slow
 def test_top_k_zero_means_off_in_the_cli(tmp_path: Path) -> None:
     off = run_cli("generate", str(FIXTURE), "--json", "--seed", "3", "--top-k", "0", "--length", "40")
     default = run_cli("generate", str(FIXTURE), "--json", "--seed", "3", "--length", "40")
@@ -112,6 +118,7 @@ def test_top_k_zero_means_off_in_the_cli(tmp_path: Path) -> None:
     assert json.loads(off.stdout)["sampled"] == json.loads(default.stdout)["sampled"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["eval", "generate"])
 def test_model_help_names_hub_repo_ids_too(command: str) -> None:
     result = run_cli(command, "--help")
@@ -138,11 +145,12 @@ def test_eval_and_generate_run_on_one_torch_thread(tmp_path: Path, monkeypatch, 
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_card_samples_keeps_non_ascii_prompts_and_reads_escapes(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     script = ROOT / "scripts" / "card_samples.py"
     result = subprocess.run(
@@ -163,7 +171,7 @@ def test_the_package_metadata_names_what_exists() -> None:
     package), and a console command that resolves."""
     import importlib
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 

@@ -27,7 +27,7 @@ from chargen.training.corpus_file import (
 from chargen.training.data import Corpus, read_text
 from chargen.training.train import TrainConfig, train
 from chargen.vocab import Vocab
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 ROOT = Path(__file__).resolve().parents[1]
 # 1, 2, 3 and 4-byte characters side by side, so every chunk size cuts some character in the middle.
@@ -235,6 +235,7 @@ def peak_kib(corpus: Path, out: Path) -> int:
     return int(done.stderr.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/time").exists(), reason="GNU time (/usr/bin/time) is needed")
 def test_peak_memory_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
     peaks = {}

@@ -15,7 +15,7 @@ from chargen.checkpoint import read_weights
 from chargen.cli import main
 from chargen.training.data import MAX_VAL_BLOCKS, MIN_VAL_BLOCK, Corpus, read_text
 from chargen.training.train import STATE_NAME, TrainConfig, train
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 
 def random_text(n: int, seed: int = 0) -> str:
@@ -205,6 +205,7 @@ def _log(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_nothing_held_out_keeps_the_last_step_and_logs_no_validation(
     corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -245,6 +246,7 @@ def _drop_scheme_keys(out: Path) -> None:
     save_file(tensors, str(path), metadata={"chargen_train_state": json.dumps(meta)})
 
 
+@pytest.mark.slow
 def test_a_state_saved_before_schemes_resumes_with_its_tail_split(corpus_file: Path, tmp_path: Path) -> None:
     from chargen.training.evaluate import nll_per_char
     from chargen.training.train import _load_state
@@ -339,6 +341,7 @@ def test_impossible_validation_options(changes: dict, message: str) -> None:
         TrainConfig(corpus="x", out="y", **changes)
 
 
+@pytest.mark.slow
 def test_a_10000_character_corpus_trains_with_the_default_split_and_windows(tmp_path: Path) -> None:
     # Every default that decides what is held out and what a window is (--seq-len, --batch-size,
     # --val-*); only the model is small, to keep the test fast.

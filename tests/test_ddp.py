@@ -15,7 +15,7 @@ from chargen import load_model
 from chargen.errors import ConfigError
 from chargen.training.distributed import Ranks, ranks_from_env
 from chargen.training.train import LOG_NAME, STATE_NAME, _load_state
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -66,6 +66,7 @@ def corpus(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_run_that_one_then_two_processes_resume(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = torchrun(2, str(corpus), "--out", str(out), "--max-steps", "12", "--eval-every", "4", *TINY)
@@ -96,6 +97,7 @@ def test_two_processes_train_one_run_that_one_then_two_processes_resume(corpus: 
     load_model(out)
 
 
+@pytest.mark.slow
 def test_a_time_budget_ends_every_rank_at_the_same_step(corpus: Path, tmp_path: Path) -> None:
     # Each rank's own clock differs; if they disagreed, one would wait forever in a collective
     # while the other left (and the run would time out or fail). Rank 0 decides for all.

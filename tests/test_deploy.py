@@ -24,13 +24,13 @@ import huggingface_hub
 import huggingface_hub.constants
 import pytest
 import yaml
-from conftest import ROOT, free_port, run_cli, tiny_model
-from hub_server import TOKEN, StandInHub
 
 from chargen.checkpoint import save_checkpoint
 from chargen.errors import CheckpointError, ConfigError
 from chargen.hosting.deploy import DeployError, DeploySettings, Pin, deploy, dry_run, models_file_text, space_files
 from chargen.hosting.space import MODELS_FILE, configured_models, read_models_file
+from tests.helpers import ROOT, free_port, run_cli, tiny_model
+from tests.hub_server import TOKEN, StandInHub
 
 OWNER = "alice"
 SPACE = f"{OWNER}/demo"
@@ -401,6 +401,7 @@ def test_dry_run_refuses_a_folder_that_holds_something(tmp_path: Path, hub: Stan
 # -- the CLI and the deployed app, in subprocesses ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_cli_deploys_then_says_up_to_date(
     tmp_path: Path, hub: StandInHub, models: tuple[str, str], project: Path
 ) -> None:
@@ -422,6 +423,7 @@ def test_the_cli_deploys_then_says_up_to_date(
     assert len(hub.repos[f"spaces/{SPACE}"].commits) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_spaces", [True, False], ids=["spaces-installed", "no-spaces"])
 def test_the_dry_run_folder_serves_generate_from_a_cold_cache(
     tmp_path: Path, hub: StandInHub, models: tuple[str, str], with_spaces: bool, project: Path

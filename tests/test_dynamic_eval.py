@@ -9,7 +9,7 @@ from chargen.checkpoint import save_checkpoint
 from chargen.errors import ConfigError
 from chargen.training.dynamic_eval import AdaptSettings, adapted_nll, score_adapted
 from chargen.training.evaluate import nll_per_char, score_text
-from tests.conftest import make_text, run_cli, tiny_model, tiny_word_model
+from tests.helpers import make_text, run_cli, tiny_model, tiny_word_model
 
 
 def test_a_vanishing_learning_rate_scores_as_plain_eval_and_the_model_is_untouched() -> None:

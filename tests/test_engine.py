@@ -6,13 +6,13 @@ import sys
 
 import pytest
 import torch
-from conftest import argmax_loop, tiny_model
 
 from chargen.errors import ConfigError
 from chargen.inference import engine
 from chargen.inference.engine import PRECISIONS, _cached, reference_model, resolve_precision, start_stepper
 from chargen.inference.generate import compare
 from chargen.model import CharRNN
+from tests.helpers import argmax_loop, tiny_model
 
 VOCAB = "\n abcdefgh."
 FAST = ("fp32", "fp16", "int8")

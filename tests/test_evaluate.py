@@ -6,7 +6,7 @@ from torch.nn import functional as F
 
 from chargen.model import CharRNN, ModelConfig
 from chargen.training.evaluate import nll_per_char, report, score_text
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
 
 
 def _fit(text: str, steps: int, hidden: int = 48) -> CharRNN:
@@ -41,6 +41,7 @@ def test_matches_a_one_pass_reference() -> None:
     assert nats == pytest.approx(reference, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_near_zero_on_memorized_text() -> None:
     text = "abcdefgh" * 200
     model = _fit(text, steps=80)
@@ -48,6 +49,7 @@ def test_near_zero_on_memorized_text() -> None:
     assert nats < 0.05
 
 
+@pytest.mark.slow
 def test_near_log_v_on_uniform_random_text() -> None:
     alphabet = "abcdefgh"
     gen = torch.Generator().manual_seed(5)
@@ -74,7 +76,7 @@ def _oracle_nll(model: CharRNN, ids: list[int]) -> float:
 
 @pytest.mark.parametrize("streams", [1, 3])
 def test_word_and_character_models_count_the_same_characters(streams: int) -> None:
-    from tests.conftest import make_text, tiny_word_model
+    from tests.helpers import make_text, tiny_word_model
 
     word_model = tiny_word_model("gru", vocab_size=40)
     char_model = tiny_model("gru", vocab="".join(word_model.vocab.chars))

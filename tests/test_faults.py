@@ -28,7 +28,7 @@ from chargen import CheckpointError, load_model, load_models, save_checkpoint
 from chargen.checkpoint import read_weights
 from chargen.hub import BUNDLED_MODEL
 from chargen.training.train import STATE_NAME, TrainConfig, train
-from tests.conftest import ROOT, tiny_model
+from tests.helpers import ROOT, tiny_model
 
 KILLS = 5
 MAX_STEPS = 400
@@ -90,6 +90,7 @@ def _wait_for_step(proc: multiprocessing.process.BaseProcess, out: Path, step: i
         time.sleep(0.002)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_gives_the_same_weights(corpus_file: Path, tmp_path: Path) -> None:
     straight_out, killed_out = tmp_path / "straight", tmp_path / "killed"
     straight = _start(corpus_file, straight_out, resume=False)

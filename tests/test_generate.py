@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import argmax_loop, tiny_model
 
 import chargen
 from chargen.checkpoint import save_checkpoint
@@ -28,6 +27,7 @@ from chargen.inference.generate import (
     stream_compare,
 )
 from chargen.model import CharRNN
+from tests.helpers import argmax_loop, tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = "\n abcdefgh."
@@ -520,6 +520,7 @@ def test_cli_missing_model(tmp_path, capsys):
     assert code == 2 and err.startswith("error: ")
 
 
+@pytest.mark.slow
 def test_python_dash_m_chargen_generate(checkpoint):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "chargen", "generate", str(checkpoint), "--length", "12", "--seed", "1", "--json"]

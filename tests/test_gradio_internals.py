@@ -93,10 +93,11 @@ def test_install_needs_a_launched_demo() -> None:
         install(demo)
 
 
+@pytest.mark.slow
 def test_a_launched_demo_serves_its_visitors_through_lazy_sessions() -> None:
     from gradio_client import Client
 
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     demo, (text, *_rest) = _demo()
     url = launch_in_process(demo)
@@ -130,8 +131,9 @@ def test_versions_other_than_the_tested_ones_are_recognised() -> None:
     assert not is_tested("6.32.0") and not is_tested("5.31.0") and not is_tested("7.0")
 
 
+@pytest.mark.slow
 def test_optimise_serving_applies_both_on_the_tested_gradio_and_neither_elsewhere() -> None:
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     demo, _ = _demo()
     launch_in_process(demo)
@@ -148,9 +150,10 @@ def test_optimise_serving_applies_both_on_the_tested_gradio_and_neither_elsewher
         demo.close()
 
 
+@pytest.mark.slow
 def test_limit_mcp_tools_keeps_the_chosen_tools_and_refuses_unknown_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     from chargen.app import gradio_internals
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     with gr.Blocks() as demo:
         text = gr.Textbox()

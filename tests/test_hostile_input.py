@@ -23,7 +23,7 @@ from chargen import ConfigError, compare, generate, next_char_distribution, stre
 from chargen.inference.decoding import MAX_TEMPERATURE
 from chargen.inference.generate import MAX_LENGTH, MAX_PROMPT_CHARS, MAX_SEED, PRECISIONS, Comparison
 from chargen.model import CharRNN
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
 
 VOCAB = "ab é中🙂\n"
 MODELS = {cell: tiny_model(cell, vocab=VOCAB, hidden=8, layers=2, seed=3) for cell in ("lstm", "gru", "rnn")}
@@ -256,7 +256,7 @@ MODEL_NAMES = st.one_of(
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The app built by ``app.build_demo`` over two tiny models, for this module only."""
-    from tests.conftest import build_app
+    from tests.helpers import build_app
 
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     yield build_app(APP_MODELS)
@@ -362,6 +362,7 @@ def assert_still_serving(url: str, fn_id: int) -> None:
     assert len(done["output"]["data"][1]) == 12
 
 
+@pytest.mark.slow
 @settings(FAST, max_examples=25)  # each example is an HTTP round trip
 @given(drawn=mostly_valid(APP_VALID, APP_HOSTILE))
 def test_api_with_any_json_serves_or_refuses_clearly(served, drawn: tuple[dict[str, Any], set[str]]) -> None:
@@ -381,6 +382,7 @@ def test_api_with_any_json_serves_or_refuses_clearly(served, drawn: tuple[dict[s
         assert error and len(error) <= LONGEST_MESSAGE, error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "data",
     [

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hub_server import TOKEN, Blackhole, StandInHub, closed_port_endpoint
 from safetensors.torch import save_file
 
 from chargen.checkpoint import save_checkpoint
@@ -35,7 +34,8 @@ from chargen.hub import (
     push_files,
 )
 from chargen.model import CharRNN
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
+from tests.hub_server import TOKEN, Blackhole, StandInHub, closed_port_endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = ("config.json", "model.safetensors")
@@ -385,6 +385,7 @@ def run_python(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, tmp_path: Path) -> None:
     folder = full_checkpoint(tmp_path / "ck", tiny(4, cell="lstm"))
     env = hf_env(tmp_path, hub.endpoint, HF_TOKEN=TOKEN)
@@ -415,6 +416,7 @@ def test_cli_push_then_load_online_then_offline_from_the_cache(hub: StandInHub, 
     assert hub.requests == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "error"),
     [

@@ -15,6 +15,7 @@ from chargen.errors import ConfigError, UnknownCharactersError
 from chargen.inference import inside
 from chargen.inference.generate import compare, generate
 from chargen.model import CharRNN, ModelConfig
+from tests.helpers import recurrence
 
 VOCAB = '\n "().:abcdefgh'
 
@@ -40,6 +41,7 @@ def lstm() -> CharRNN:
 # --- sweep --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("precision", ["auto", "int8", "fp32"])
 def test_sweep_rows_equal_compare_for_each_temperature(cell, precision):
@@ -82,6 +84,7 @@ def test_samples_use_consecutive_seeds_and_equal_generate(lstm):
     assert len({e.text for e in entries}) > 1
 
 
+@pytest.mark.slow
 def test_sweep_entries_carry_their_loop_line():
     model = tiny(seed=3)
     greedy = inside.sweep(model, "a", 300, [0], seed=0)[0]
@@ -193,44 +196,6 @@ def test_expectations_of_a_short_text_and_the_dict_form(lstm):
 # --- activations --------------------------------------------------------------------------------
 
 
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def recurrence(model: CharRNN, text: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Hidden and cell states of every layer after each character, from the textbook equations in numpy."""
-    rnn = model.rnn
-    size, layers = rnn.hidden_size, rnn.num_layers
-    weights = {name: p.detach().double().numpy() for name, p in rnn.named_parameters()}
-    x_seq = model.embedding.weight.detach().double().numpy()[model.vocab.encode(text)]  # (T, E)
-    hiddens, cells = [], []
-    for layer in range(layers):
-        w_ih, w_hh = weights[f"weight_ih_l{layer}"], weights[f"weight_hh_l{layer}"]
-        b_ih, b_hh = weights[f"bias_ih_l{layer}"], weights[f"bias_hh_l{layer}"]
-        h, c = np.zeros(size), np.zeros(size)
-        h_out, c_out = [], []
-        for x in x_seq:
-            if model.cell == "lstm":
-                i, f, g, o = np.split(w_ih @ x + b_ih + w_hh @ h + b_hh, 4)
-                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-                h = _sigmoid(o) * np.tanh(c)
-            elif model.cell == "gru":
-                r_i, z_i, n_i = np.split(w_ih @ x + b_ih, 3)
-                r_h, z_h, n_h = np.split(w_hh @ h + b_hh, 3)
-                r, z = _sigmoid(r_i + r_h), _sigmoid(z_i + z_h)
-                n = np.tanh(n_i + r * n_h)
-                h = (1 - z) * n + z * h
-            else:
-                h = np.tanh(w_ih @ x + b_ih + w_hh @ h + b_hh)
-            h_out.append(h)
-            c_out.append(c)
-        hiddens.append(np.array(h_out))
-        cells.append(np.array(c_out))
-        x_seq = np.array(h_out)
-    hidden = np.stack(hiddens, axis=1)  # (T, layers, H)
-    return hidden, np.stack(cells, axis=1) if model.cell == "lstm" else None
-
-
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("precision", ["exact", "fp32", "int8"])
 def test_activations_are_the_recurrence_of_every_layer(cell, precision):
@@ -340,6 +305,7 @@ def best_r(model: CharRNN, text: str, name: str) -> float:
     return abs(next(m for m in inside.find_cells(model, text, per_property=1) if m.property == name).r)
 
 
+@pytest.mark.slow
 def test_a_trained_model_grows_a_position_in_line_cell():
     """Predicting the line break needs the position in the line, which no character shows: training
     grows a unit that follows it far more closely than any unit of the same model untrained."""
@@ -414,12 +380,14 @@ def test_every_beam_reports_its_texts_true_logprob(width):
     assert result.logprob <= max(scored.values()) + 1e-9
 
 
+@pytest.mark.slow
 def test_width_one_is_greedy(lstm):
     result = inside.beam_search(lstm, "ab(", 120, width=1)
     assert result.text == compare(lstm, "ab(", 120, seed=0).greedy
     assert result.width == 1 and math.isfinite(result.logprob) and result.logprob < 0
 
 
+@pytest.mark.slow
 def test_beam_result_and_its_loop_line():
     model = tiny(seed=3)
     result = inside.beam_search(model, "a", 300, width=4)

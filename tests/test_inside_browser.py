@@ -15,6 +15,8 @@ import pytest
 from chargen.app import inside_views
 from chargen.inference.generate import compare
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]
 TIMEOUT_MS = 120_000

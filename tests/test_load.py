@@ -60,6 +60,7 @@ def test_a_full_queue_answers_at_once_and_the_server_keeps_serving(app, url: str
     assert len(result[0]) == len(result[1]) == 20
 
 
+@pytest.mark.slow
 def test_the_benchmark_starts_python_app_py_and_reports(tmp_path: Path) -> None:
     """``benchmarks/load_test.py`` end to end, as a user runs it, with three small users."""
     env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "PYTHONPATH": str(ROOT)}

@@ -13,7 +13,7 @@ import pytest
 from chargen.app import views
 from chargen.app.generate_tab import Handlers
 from chargen.app.inside_tab import InsideHandlers
-from tests.conftest import free_port, tiny_model
+from tests.helpers import free_port, tiny_model
 
 pytestmark = pytest.mark.slow
 

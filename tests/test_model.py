@@ -6,7 +6,7 @@ from torch.nn import functional as F
 
 from chargen.errors import ConfigError
 from chargen.model import CELLS, CharRNN, ModelConfig
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -39,6 +39,7 @@ def test_vocab_is_exposed() -> None:
     assert model.cell == "lstm"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_learns_a_deterministic_text(cell: str) -> None:
     text = "the quick brown fox jumps over a lazy dog. " * 4

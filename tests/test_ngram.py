@@ -198,7 +198,7 @@ def test_generate_and_compare_step_through_the_counts() -> None:
 
 @pytest.mark.slow
 def test_cli_trains_evaluates_and_generates(tmp_path) -> None:
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(_shakespeare_like() * 10)

@@ -17,7 +17,7 @@ from chargen.inference.originality import (
     originality,
     suffix_array,
 )
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "checkpoint-v1"
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "chargen"
 
 
+@pytest.mark.slow
 def test_importing_chargen_imports_neither_torch_nor_gradio() -> None:
     code = "import sys, chargen; print('torch' in sys.modules, 'gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)

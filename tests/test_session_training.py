@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_text, tiny_model
-from hub_server import TOKEN, StandInHub
 
 import chargen
 from chargen.app.session.checks import (
@@ -29,6 +27,8 @@ from chargen.app.session.stream import train_stream
 from chargen.app.session.training_queue import TrainingQueue, queued_stream
 from chargen.app.session.zero_gpu import gpu_call_duration, zero_gpu_cost, zero_gpu_max_seconds, zero_gpu_refusal
 from chargen.errors import ChargenError, CheckpointError, ConfigError, CorpusError
+from tests.helpers import make_text, tiny_model
+from tests.hub_server import TOKEN, StandInHub
 
 TEXT = make_text(words=3000)  # ~11.7k characters
 

@@ -13,7 +13,7 @@ import torch
 from chargen import ConfigError, CorpusError, load_model
 from chargen.checkpoint import read_weights
 from chargen.training.train import STATE_NAME, TrainConfig, learning_rate, train
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TINY = {
     "cell": "lstm",
@@ -29,6 +29,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow
 def test_loss_drops_and_outputs_are_written(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=60, **TINY), progress_bar=False)
@@ -49,6 +50,7 @@ def test_loss_drops_and_outputs_are_written(corpus_file: Path, tmp_path: Path) -
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_the_best_evaluated_model(corpus_file: Path, tmp_path: Path) -> None:
     from chargen.training.data import Corpus, read_text
     from chargen.training.evaluate import nll_of_rows
@@ -61,6 +63,7 @@ def test_best_checkpoint_is_the_best_evaluated_model(corpus_file: Path, tmp_path
     assert nats == pytest.approx(result.best_val_loss, abs=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cell", "word"), [("gru", {}), ("rnn", {}), ("lstm", {"unit": "word", "vocab_size": 40})])
 def test_resume_continues_as_if_it_never_stopped(corpus_file: Path, tmp_path: Path, cell: str, word: dict) -> None:
     settings = {**TINY, "cell": cell, "eval_every": 7, **word}
@@ -159,6 +162,7 @@ def test_schedule_warms_up_then_decays_to_the_floor() -> None:
     assert learning_rate(config, 100, 1.0) == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_sigterm_saves_state_and_exits_cleanly(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = [

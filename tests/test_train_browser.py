@@ -9,8 +9,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import make_text
-from train_app import serve_with_train_tab
+
+from tests.helpers import make_text
+from tests.train_app import serve_with_train_tab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]

@@ -10,9 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_text
-from hub_server import TOKEN, StandInHub
-from train_app import serve_with_train_tab
+
+from tests.helpers import ROOT, make_text
+from tests.hub_server import TOKEN, StandInHub
+from tests.train_app import serve_with_train_tab
 
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "train.txt"
 TEXT = make_text(words=3000)
@@ -60,6 +61,7 @@ def bigram_nats_per_char(text: str) -> float:
     return best
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"{SHAKESPEARE} is not here")
 def test_thirty_seconds_on_shakespeare_beat_a_bigram_table_in_this_session_only(served) -> None:
     url = served[0]
@@ -84,6 +86,7 @@ def test_thirty_seconds_on_shakespeare_beat_a_bigram_table_in_this_session_only(
         client_for(url).predict("ROMEO:\n", 0.8, 50, 0, 1.0, "7", final["model"], api_name="/generate")
 
 
+@pytest.mark.slow
 def test_binary_input_is_refused_and_the_server_keeps_serving(served) -> None:
     url = served[0]
     client = client_for(url)
@@ -98,6 +101,7 @@ def test_binary_input_is_refused_and_the_server_keeps_serving(served) -> None:
     assert len(greedy) == 20
 
 
+@pytest.mark.slow
 def test_a_second_trainer_waits_with_its_place_and_stop_keeps_the_best_so_far(served, tmp_path: Path) -> None:
     url = served[0]
     first, second = client_for(url), client_for(url)
@@ -142,6 +146,7 @@ def test_a_second_trainer_waits_with_its_place_and_stop_keeps_the_best_so_far(se
     assert not any(t.name == "chargen-session-training" and t.is_alive() for t in threading.enumerate())
 
 
+@pytest.mark.slow
 def test_compare_cells_trains_all_three_and_overlays_their_validation_curves(served) -> None:
     url = served[0]
     client = client_for(url)
@@ -168,6 +173,7 @@ def test_zero_gpu_settings_and_cost_line(monkeypatch) -> None:
     assert "asks the GPU for 70 s" in line and "**105 s**" in line and "**315 s**" in line
 
 
+@pytest.mark.slow
 def test_push_to_the_stand_in_hub_with_the_servers_token(served, tmp_path: Path, monkeypatch) -> None:
     """Locally the token comes from HF_TOKEN (on a Space, from the visitor's login); never a mocked Hub."""
     from gradio_client import handle_file
@@ -201,6 +207,7 @@ def test_push_to_the_stand_in_hub_with_the_servers_token(served, tmp_path: Path,
     store.close()
 
 
+@pytest.mark.slow
 def test_the_zero_gpu_path_streams_stops_and_turns_a_refusal_into_a_message(tmp_path: Path, monkeypatch) -> None:
     """Off ZeroGPU, ``spaces.GPU`` returns the function unchanged, so this runs everything of that path but
     the fork (read in spaces 0.51.3: a refusal is a gr.Error titled "ZeroGPU ..." raised before the run)."""

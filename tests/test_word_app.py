@@ -17,7 +17,7 @@ from chargen.errors import ConfigError
 from chargen.inference.generate import compare, next_char_distribution, prepare_prompt
 from chargen.inference.loops import find_loop
 from chargen.inference.settings import SamplingSettings
-from tests.conftest import build_app, make_text, pieces_of, tiny_model, tiny_word_model
+from tests.helpers import build_app, make_text, pieces_of, tiny_model, tiny_word_model
 
 PROMPT = "The cat sat on"
 LENGTH = 120
@@ -309,6 +309,7 @@ def test_a_missing_bundled_model_is_skipped_with_a_notice(tmp_path, monkeypatch)
     assert real is not views.BUNDLED_MODELS
 
 
+@pytest.mark.slow
 def test_the_served_api_gives_steps_and_takes_them_back(word_app) -> None:
     from gradio_client import Client
 

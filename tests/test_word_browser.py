@@ -1,7 +1,7 @@
 """The Generate page with a word-level model in a real browser (issue 17): playback advances both
 texts one step (a token) at a time in lockstep, the shading and the chart are per token, Stop,
 the loop line, the parting point, copy and the link work. Built as test_browser.py's tests are
-(its Page and browser), over a tiny seeded word model; texts are checked against ``compare``.
+(browser_page.Page, conftest's browser), over a tiny seeded word model; texts are checked against ``compare``.
 Nothing depends on speed: playback counts animation frames, and step by step is driven by the test."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import torch
 from chargen.app import views
 from chargen.inference.generate import compare
 from chargen.inference.loops import find_loop
-from tests.conftest import build_app, make_text, tiny_model, tiny_word_model
-from tests.test_browser import Page, browser  # noqa: F401  (browser: the module's fixture)
+from tests.browser_page import Page
+from tests.helpers import build_app, make_text, tiny_model, tiny_word_model
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROMPT = "The cat sat on"
 LENGTH = 120
@@ -49,7 +51,7 @@ def at_step(counts: list[int], k: int) -> int:
     return counts[min(k, len(counts) - 1)]
 
 
-def test_step_by_step_advances_both_texts_a_token_at_a_time_and_stop_keeps_them(word_app, browser) -> None:  # noqa: F811
+def test_step_by_step_advances_both_texts_a_token_at_a_time_and_stop_keeps_them(word_app, browser) -> None:
     built, url = word_app
     model = built.models["words"]
     tab = Page(browser, url)
@@ -88,7 +90,7 @@ def test_step_by_step_advances_both_texts_a_token_at_a_time_and_stop_keeps_them(
     tab.close()
 
 
-def test_typing_plays_both_texts_token_by_token_in_lockstep(word_app, browser) -> None:  # noqa: F811
+def test_typing_plays_both_texts_token_by_token_in_lockstep(word_app, browser) -> None:
     built, url = word_app
     model = built.models["words"]
     tab = Page(browser, url)
@@ -125,7 +127,7 @@ def test_typing_plays_both_texts_token_by_token_in_lockstep(word_app, browser) -
     tab.close()
 
 
-def test_a_character_shows_its_tokens_distribution_and_the_page_reads_right(word_app, browser, tmp_path) -> None:  # noqa: F811
+def test_a_character_shows_its_tokens_distribution_and_the_page_reads_right(word_app, browser, tmp_path) -> None:
     built, url = word_app
     model = built.models["words"]
     tab = Page(browser, url)
@@ -194,7 +196,7 @@ def test_a_character_shows_its_tokens_distribution_and_the_page_reads_right(word
     tab.close()
 
 
-def test_the_character_model_beside_it_still_plays_a_character_at_a_time(word_app, browser) -> None:  # noqa: F811
+def test_the_character_model_beside_it_still_plays_a_character_at_a_time(word_app, browser) -> None:
     built, url = word_app
     tab = Page(browser, url)
     page = tab.page

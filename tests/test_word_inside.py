@@ -20,8 +20,7 @@ from chargen.app import inside_views
 from chargen.inference import inside
 from chargen.inference.generate import compare, generate
 from chargen.model import CharRNN
-from tests.conftest import make_text, pieces_of, tiny_word_model
-from tests.test_inside import recurrence
+from tests.helpers import make_text, pieces_of, recurrence, tiny_word_model
 
 TINY_TEXT = "ab.ba.ab.aab.ab." * 20
 """Three characters and the word "ab" (the most frequent): a vocabulary small enough to search exhaustively."""
@@ -345,7 +344,7 @@ def word_client(tmp_path_factory, word_lstm):
 
     from gradio_client import Client
 
-    from tests.conftest import build_app, tiny_model
+    from tests.helpers import build_app, tiny_model
 
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     built = build_app({"words": word_lstm, "chars": tiny_model()})
@@ -356,6 +355,7 @@ def word_client(tmp_path_factory, word_lstm):
         built.demo.close()
 
 
+@pytest.mark.slow
 def test_served_word_sweep_equals_generate(word_client, word_lstm):
     answer = word_client.predict("the cat", 120, "1.0, 0, 0.5", "11", "words", api_name="/sweep")
     assert [entry["temperature"] for entry in answer] == [1.0, 0.0, 0.5]
@@ -369,6 +369,7 @@ def test_served_word_sweep_equals_generate(word_client, word_lstm):
         assert entry["text"] == compare(word_lstm, "the cat", 120, temperature=entry["temperature"], seed=11).sampled
 
 
+@pytest.mark.slow
 def test_served_word_expectations_cells_and_beam(word_client, word_lstm):
     text = "The cat sat on the mat.\nA dog ran"
     answer = word_client.predict(text, "words", api_name="/expectations")
@@ -385,6 +386,7 @@ def test_served_word_expectations_cells_and_beam(word_client, word_lstm):
 BUNDLED_WORDS = Path(__file__).resolve().parent.parent / "checkpoints" / "shakespeare-word"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (BUNDLED_WORDS / "config.json").exists(), reason="the bundled word model is not here yet")
 def test_the_bundled_word_model_sweeps_as_compare_and_ranks_greedy_tokens_first():
     from chargen.hub import load_model

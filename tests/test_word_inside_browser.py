@@ -15,7 +15,9 @@ import pytest
 
 from chargen.inference import inside
 from chargen.inference.generate import compare
-from tests.conftest import build_app, tiny_word_model
+from tests.helpers import build_app, tiny_word_model
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]

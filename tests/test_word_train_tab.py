@@ -17,7 +17,7 @@ from chargen.app.session.stream import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, model_
 from chargen.errors import ConfigError, CorpusError
 from chargen.inference.generate import generate
 from chargen.training.evaluate import score_text
-from tests.conftest import make_text
+from tests.helpers import make_text
 
 TEXT = make_text(words=3000)
 
@@ -73,6 +73,7 @@ def word_run():
     return updates
 
 
+@pytest.mark.slow
 def test_a_word_run_trains_a_word_model_and_reports_nats_per_character(word_run):
     done = word_run[-1]
     model = model_from_weights(done["config"], done["weights"])
@@ -90,6 +91,7 @@ def test_a_word_run_trains_a_word_model_and_reports_nats_per_character(word_run)
     assert train[-1] < fresh["nats_per_token"]  # per character too (a per-token train loss would sit above it)
 
 
+@pytest.mark.slow
 def test_a_word_runs_samples_are_the_word_models_own(word_run):
     samples = [(u["sample"], u["config"], u["weights"]) for u in word_run if u.get("sample")]
     assert len(samples) >= 2
@@ -101,6 +103,7 @@ def test_a_word_runs_samples_are_the_word_models_own(word_run):
         assert model.unit == "word" and len(expected) == SAMPLE_LENGTH
 
 
+@pytest.mark.slow
 def test_a_word_model_keeps_its_unit_through_the_card_and_the_zip(word_run, tmp_path: Path):
     history = RunHistory()
     for update in word_run:
@@ -135,6 +138,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         yield served
 
 
+@pytest.mark.slow
 def test_train_a_word_model_through_the_api_and_use_it_in_every_view(served):
     from gradio_client import Client
 
@@ -164,6 +168,7 @@ def test_train_a_word_model_through_the_api_and_use_it_in_every_view(served):
     assert len(client.predict("the", 40, 3, name, api_name="/beam")["text"]) == 40
 
 
+@pytest.mark.slow
 def test_word_settings_the_text_cannot_have_are_refused_in_the_tab(served):
     from gradio_client import Client
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_text, pieces_of, tiny_model, tiny_word_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +32,7 @@ from chargen.training.data import Corpus, read_text
 from chargen.training.evaluate import score_text
 from chargen.training.train import STATE_NAME, TrainConfig, train
 from chargen.vocab import Vocab, split_tokens
+from tests.helpers import make_text, pieces_of, tiny_model, tiny_word_model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -747,9 +747,8 @@ def test_generate_cli_stream_on_a_character_model_still_one_character_per_line(t
 
 
 def test_a_word_model_pushed_to_the_hub_loads_back_the_same(tmp_path: Path, monkeypatch, word_model) -> None:
-    from hub_server import TOKEN, StandInHub
-
     from chargen.hub import push_checkpoint
+    from tests.hub_server import TOKEN, StandInHub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     folder = save_checkpoint(word_model, tmp_path / "word")

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import launch_in_process
+from tests.helpers import launch_in_process
 
 
 @contextlib.contextmanager
