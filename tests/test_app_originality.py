@@ -14,7 +14,7 @@ from chargen.inference.batching import ServingSettings
 from chargen.inference.originality import INDEX_NAME, TrainingTextIndex
 from chargen.ngram import train_ngram
 from chargen.vocab import Vocab
-from tests.conftest import tiny_model
+from tests.helpers import tiny_model
 
 TRAINING_TEXT = "abcabd hag\nfed cab bad\n" * 30
 

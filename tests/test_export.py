@@ -14,7 +14,6 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from conftest import run_cli, tiny_model, tiny_word_model
 
 from chargen.checkpoint import save_checkpoint
 from chargen.errors import ConfigError
@@ -22,6 +21,10 @@ from chargen.export.onnx import EXPORT_NAME, export_onnx, onnx_bytes
 from chargen.inference.engine import reference_model
 from chargen.inference.generate import TextLength, compare, prepare_prompt
 from chargen.model import CharRNN
+from tests.helpers import run_cli, tiny_model, tiny_word_model
+
+# Each export runs torch's ONNX exporter (~1.5 s a model): the module's setup alone takes ~20 s.
+pytestmark = pytest.mark.slow
 
 GREEDY_LENGTH = 300
 CELLS = ("lstm", "gru", "rnn")

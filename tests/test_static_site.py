@@ -6,7 +6,6 @@ import gzip
 import json
 
 import pytest
-from conftest import ROOT, run_cli, tiny_model
 from test_browser import in_ci
 
 from chargen.checkpoint import save_checkpoint
@@ -19,6 +18,7 @@ from chargen.hosting.static import (
     model_names,
     ort_dist,
 )
+from tests.helpers import ROOT, run_cli, tiny_model
 
 pytestmark = pytest.mark.slow
 SIZE_GOAL = 20_000_000
