@@ -15,12 +15,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, in_ci
 
 from chargen.checkpoint import save_checkpoint
 from chargen.inference.generate import compare
 from chargen.inference.loops import find_loop
 from chargen.vocab import split_tokens
+from tests.browser_page import CHROMIUM, CHROMIUM_ARGS, in_ci
 from tests.helpers import ROOT, tiny_model, tiny_word_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -6,7 +6,6 @@ import gzip
 import json
 
 import pytest
-from test_browser import in_ci
 
 from chargen.checkpoint import save_checkpoint
 from chargen.hosting.static import (
@@ -18,6 +17,7 @@ from chargen.hosting.static import (
     model_names,
     ort_dist,
 )
+from tests.browser_page import in_ci
 from tests.helpers import ROOT, run_cli, tiny_model
 
 pytestmark = pytest.mark.slow
