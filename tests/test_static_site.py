@@ -77,9 +77,9 @@ def test_missing_runtime_says_to_run_npm_ci(tmp_path):
 
 def test_deploy_uploads_a_static_space_a_free_account_may_host(tmp_path, monkeypatch):
     import huggingface_hub.constants
-    from tests.hub_server import TOKEN, StandInHub
 
     from chargen.hosting.static import deploy_static
+    from tests.hub_server import TOKEN, StandInHub
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # the stand-in has no Xet storage
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

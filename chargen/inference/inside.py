@@ -50,7 +50,13 @@ CELL_KINDS = ("hidden", "cell")
 # --- shared checks ------------------------------------------------------------------------------
 
 
-def _check_model(model: CharRNN, precision: str) -> str:
+def _check_model(model: CharRNN, precision: str, *, needs_state: bool = False) -> str:
+    """The precision to step ``model`` at. An n-gram model (counts, no network) steps through its own
+    stepper and serves every view but those that read a network's state (``needs_state``: cells)."""
+    if getattr(model, "cell", None) == "ngram":
+        if needs_state:
+            raise ConfigError("an n-gram model has no cells: it keeps counts of what followed each context, no state")
+        return resolve_precision(model, precision)
     if not isinstance(model, CharRNN):
         raise ConfigError(f"model must be a chargen CharRNN, got {type(model).__name__}")
     return resolve_precision(model, precision)
@@ -344,7 +350,7 @@ def activations(model: CharRNN, text: str, precision: str = "auto") -> Activatio
     ``precision`` names, the rest are stepped. A word model reads the tokens :func:`text_ids`
     gives, one step each (recorded in ``tokens``). Unknown characters are refused by name.
     """
-    precision = _check_model(model, precision)
+    precision = _check_model(model, precision, needs_state=True)
     if not isinstance(text, str):
         raise ConfigError(f"text must be a string, got {type(text).__name__}")
     ids, pieces = text_ids(model, text)

@@ -38,7 +38,7 @@ class NgramStepper(Stepper):
         for history, token in zip(self.histories, ids.tolist(), strict=True):
             if keep:
                 history.append(token)
-                del history[: len(history) - keep]
+                del history[: max(0, len(history) - keep)]  # (a negative stop would cut a short history)
         self.logits = self._logits()
         return self.logits
 
@@ -67,7 +67,7 @@ class NgramNetwork(StepNetwork):
 
     def start(self, prompt_ids: list[int], batch: int) -> Stepper:
         keep = self.model.order - 1
-        history = list(prompt_ids)[len(prompt_ids) - keep :] if keep else []
+        history = list(prompt_ids)[max(0, len(prompt_ids) - keep) :] if keep else []
         return NgramStepper(self.model, [list(history) for _ in range(batch)])
 
     def resume(self, state: StepperState, head_rows: int | None = None) -> Stepper:
