@@ -228,7 +228,8 @@ class InsideHandlers:
 
         chosen = models.get(model_name)
         kinds = ["hidden", "cell"] if chosen is not None and chosen.cell == "lstm" else ["hidden"]
-        unit_max = chosen.config.hidden_size - 1 if chosen is not None else None
+        # An n-gram model has no units (its cells view refuses it): no bound to follow.
+        unit_max = getattr(chosen.config, "hidden_size", 1) - 1 if chosen is not None else None
         return (
             follow(expect_value),
             follow(cells_value),
@@ -384,7 +385,7 @@ class InsideTab:
                     self.unit_layer = gr.Number(
                         value=0,
                         minimum=0,
-                        maximum=first_model.config.num_layers - 1,
+                        maximum=getattr(first_model.config, "num_layers", 1) - 1,  # an n-gram model: none
                         precision=0,
                         label="Layer",
                         elem_id="unit_layer",
@@ -398,7 +399,7 @@ class InsideTab:
                     self.unit_number = gr.Number(
                         value=0,
                         minimum=0,
-                        maximum=first_model.config.hidden_size - 1,
+                        maximum=getattr(first_model.config, "hidden_size", 1) - 1,
                         precision=0,
                         label="Unit",
                         elem_id="unit_number",
