@@ -204,7 +204,7 @@ def test_the_server_hands_out_no_files(url: str) -> None:
 
 GENERATE_TAB_ENDPOINTS = {"/generate", "/distribution"}
 OTHER_TABS_ENDPOINTS = {
-    "Look inside": {"/sweep", "/samples", "/expectations", "/cells", "/beam"},
+    "Look inside": {"/sweep", "/samples", "/expectations", "/cells", "/beam", "/adapt"},
     "Train": {"/train", "/compare_cells", "/stop_training", "/upload_model", "/push"},
 }
 """Each tab's public endpoints; a new one must be added here on purpose."""

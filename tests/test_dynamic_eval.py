@@ -63,3 +63,36 @@ def test_cli_prints_static_and_adapted_figures(tmp_path) -> None:
     assert json.loads(done.stdout)["adapt_lr"] == 5e-05
     bad = run_cli("eval", str(tmp_path / "m"), str(tmp_path / "t.txt"), "--adapt", "--adapt-lr", "1e-3")
     assert bad.returncode == 2 and "at most 0.0003" in bad.stderr
+
+
+def test_the_curve_ends_at_evals_static_and_adapted_figures() -> None:
+    """The Look inside view's curve: running means whose last points are plain eval's and --adapt's."""
+    from chargen.training.dynamic_eval import adaptation_curve
+
+    text = make_text(seed=5, words=50)
+    model = tiny_model("lstm", vocab=text, hidden=24)
+    settings = AdaptSettings(lr=3e-4, segment=25)
+    curve = adaptation_curve(model, text, settings)
+    assert len(curve.chars) == len(curve.static) == len(curve.adapted) > 2
+    assert curve.chars[-1] == len(text) and list(curve.chars) == sorted(curve.chars)
+    assert curve.static[-1] == pytest.approx(score_text(model, text)["nats_per_char"], abs=1e-5)
+    assert curve.adapted[-1] == pytest.approx(score_adapted(model, text, settings)["adapted_nats_per_char"], abs=1e-5)
+    assert curve.static[0] == pytest.approx(curve.adapted[0])  # the first segment is scored before any update
+
+
+def test_the_look_inside_view_answers_the_curve_and_draws_it() -> None:
+    from chargen.app.inside_tab import InsideHandlers
+    from chargen.training.dynamic_eval import adaptation_curve
+
+    text = make_text(seed=7, words=40)
+    model = tiny_model("gru", vocab=text, hidden=24)
+    handlers = InsideHandlers({"tiny": model}, adapt_lrs={"tiny": 2e-4})
+    answer = handlers.adapt(text, "tiny")
+    curve = adaptation_curve(model, text, AdaptSettings(lr=2e-4))
+    assert answer["chars"] == list(curve.chars) and answer["lr"] == 2e-4
+    assert answer["adapted"] == [round(x, 4) for x in curve.adapted]
+    rows, line = handlers.draw_adapt(answer)
+    assert len(rows) == 2 * len(curve.chars) and rows["characters read"].dtype.kind == "f"
+    assert f"{answer['adapted_nats_per_char']:.3f}" in line and "unchanged" in line
+    with pytest.raises(ConfigError, match="character-level network"):
+        InsideHandlers({"words": tiny_word_model()}).adapt("some words here", "words")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -21,6 +22,7 @@ from chargen.app import widgets
 from chargen.errors import ChargenError
 from chargen.inference import inside
 from chargen.model import CharRNN
+from chargen.training.dynamic_eval import stored_lr
 
 TEXT_VIEW_CSS = """<style>
 /* The texts coloured per character read as text: one flowing block in a monospace font, line breaks
@@ -36,10 +38,11 @@ TEXT_VIEW_CSS = """<style>
 """Page CSS for the coloured texts, carried by the views' own intro (a ``gr.HTML``)."""
 
 INTRO = (
-    "<p>Four ways to watch the network work: continue one prompt at <b>every temperature at once</b>; see "
+    "<p>Five ways to watch the network work: continue one prompt at <b>every temperature at once</b>; see "
     "<b>what the model expected</b> at each character (or word) of a text; find the <b>cells</b> that follow simple "
-    "properties of a text (the position in the line, quotes, brackets, a speaker's name); and <b>beam "
-    "search</b>, which looks for the likeliest whole continuation.</p>"
+    "properties of a text (the position in the line, quotes, brackets, a speaker's name); <b>beam "
+    "search</b>, which looks for the likeliest whole continuation; and a copy of the model that <b>adapts as it "
+    "reads</b> your text.</p>"
 )
 MODEL_NOTE = "<p>They use the model picked on the Generate tab.</p>"
 
@@ -65,10 +68,16 @@ class InsideHandlers:
     The ``draw_*`` / ``pick_*`` methods turn an endpoint's JSON answer into the page's components.
     """
 
-    def __init__(self, models: Mapping[str, CharRNN], session_models: Any = None) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, CharRNN],
+        session_models: Any = None,
+        adapt_lrs: Mapping[str, float] | None = None,
+    ) -> None:
         self.models = dict(models)
         self.names = list(models)
         self.session_models = session_models
+        self.adapt_lrs = dict(adapt_lrs or {})  # a model's stored learning rate for reading while adapting
 
     def models_for(self, request: gr.Request | None) -> Mapping[str, CharRNN]:
         """The models this caller may use: the app's, then their own session's."""
@@ -129,6 +138,12 @@ class InsideHandlers:
     ) -> dict[str, object]:
         """The likeliest continuation a beam of this width finds, its log-probability and loop line."""
         return iv.beam_answer(self.models_for(request), prompt, length, width, model_name)
+
+    def adapt(self, text: str, model_name: str, request: gr.Request = None) -> dict[str, object]:
+        """How the loss falls as the model reads a text, as trained and adapting a copy of itself after every
+        50 characters (dynamic evaluation): the running mean loss of each, in nats per character."""
+        name = iv.views.check_model_name(model_name, list(self.models_for(request)))
+        return iv.adapt_answer(self.models_for(request), text, name, self.adapt_lrs.get(name))
 
     def colour_by_unit(
         self, text: str, model_name: str, layer: Any, kind: Any, unit: Any, request: gr.Request = None
@@ -209,6 +224,10 @@ class InsideHandlers:
         pairs, line = _checked(self.colour_by_unit)(text, model_name, layer, kind, unit, request)
         return int(layer), kind, int(unit), pairs, f"{name}, r = {float(r):.2f}. " + line
 
+    def draw_adapt(self, answer: dict[str, Any] | None) -> tuple[Any, str]:
+        """The two curves and the line under them."""
+        return iv.adapt_rows(answer), iv.adapt_summary(answer)
+
     def draw_beam(self, answer: dict[str, Any] | None) -> tuple[str, str]:
         """The beam's text and its summary line."""
         if not answer:
@@ -270,7 +289,12 @@ class InsideTab:
         tab's parts (its handlers' models and session models, and the page's model picker, so one choice
         of model serves every tab)."""
         models = {name: offered.model for name, offered in parts.handlers.models.items()}
-        handlers = InsideHandlers(models, getattr(parts.handlers, "session_models", None))
+        adapt_lrs = {
+            name: lr
+            for name, offered in parts.handlers.models.items()
+            if offered.source and Path(offered.source).is_dir() and (lr := stored_lr(offered.source)) is not None
+        }
+        handlers = InsideHandlers(models, getattr(parts.handlers, "session_models", None), adapt_lrs)
         tab = cls(handlers, model=parts.model, intro=INTRO + MODEL_NOTE)
         tab.render()
         tab.wire_events()
@@ -443,6 +467,29 @@ class InsideTab:
                 with gr.Accordion("As JSON (what /beam answers)", open=False):
                     self.beam_json = gr.JSON(label="Beam search result", elem_id="beam_json")
 
+            with gr.Tab("It adapts as it reads", id="inside_adapt"):
+                self.adapt_text = gr.Textbox(
+                    value=iv.default_text(first),
+                    label=f"A text (up to {iv.MAX_TEXT:,} characters): the model reads it twice over, as trained "
+                    "and as a copy that takes a small step on each piece after scoring it",
+                    lines=6,
+                    max_lines=14,
+                    max_length=iv.MAX_TEXT,
+                    elem_id="adapt_text",
+                )
+                self.adapt_button = gr.Button("Read it, adapting", variant="primary", elem_id="adapt")
+                self.adapt_plot = gr.LinePlot(
+                    x="characters read",
+                    y="nats per character",
+                    color="model",
+                    label="Mean loss so far, as trained and adapting as it reads (lower is better)",
+                    height=300,
+                    elem_id="adapt_plot",
+                )
+                self.adapt_line = gr.Markdown(elem_id="adapt_line")
+                with gr.Accordion("As JSON (what /adapt answers)", open=False):
+                    self.adapt_json = gr.JSON(label="The curves", elem_id="adapt_json")
+
     def wire_events(self) -> None:
         """Each endpoint answers JSON; a private step draws the page from it."""
         handlers = self.handlers
@@ -540,6 +587,13 @@ class InsideTab:
             api_name="beam",
             **shared,
         ).success(handlers.draw_beam, inputs=self.beam_json, outputs=[self.beam_text, self.beam_line], **private)
+        self.adapt_button.click(
+            _checked(handlers.adapt),
+            inputs=[self.adapt_text, self.model],
+            outputs=self.adapt_json,
+            api_name="adapt",
+            **shared,
+        ).success(handlers.draw_adapt, inputs=self.adapt_json, outputs=[self.adapt_plot, self.adapt_line], **private)
         self.model.change(
             handlers.model_changed,
             inputs=[self.model, self.expect_text, self.cells_text],

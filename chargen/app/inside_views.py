@@ -22,6 +22,7 @@ from chargen.errors import ConfigError
 from chargen.inference import inside
 from chargen.inference.generate import prepare_prompt
 from chargen.model import CharRNN
+from chargen.training.dynamic_eval import AdaptSettings, adaptation_curve
 
 MAX_SWEEP_TEMPERATURES = 8
 """The most temperatures one sweep (or samples one click) makes on the page or through the API."""
@@ -171,6 +172,56 @@ def expectations_answer(models: Mapping[str, CharRNN], text: Any, model_name: An
     text = check_text(text)
     model = _model(models, model_name)
     return [entry.to_dict() for entry in inside.expectations(model, text)]
+
+
+def adapt_answer(
+    models: Mapping[str, CharRNN], text: Any, model_name: Any, lr: float | None = None
+) -> dict[str, object]:
+    """``/adapt``: how the loss falls as the model reads ``text``, as it is and adapting a copy of itself
+    (dynamic evaluation): after each segment, the characters read and each one's mean loss so far
+    (nats per character); the last points are ``chargen eval``'s and ``chargen eval --adapt``'s figures.
+    The served model is never changed. ``lr`` is the model's stored learning rate (default: the library's)."""
+    text = check_text(text)
+    model = _model(models, model_name)
+    if not isinstance(model, CharRNN) or model.unit != "char":
+        raise ConfigError("reading while adapting needs a character-level network (not a word or n-gram model)")
+    settings = AdaptSettings(lr=lr) if lr is not None else AdaptSettings()
+    if len(text) < 2:
+        raise ConfigError("text is too short; it needs at least 2 characters to score")
+    curve = adaptation_curve(model, text, settings)
+    return {
+        "chars": list(curve.chars),
+        "static": [round(x, 4) for x in curve.static],
+        "adapted": [round(x, 4) for x in curve.adapted],
+        "static_nats_per_char": round(curve.static[-1], 4),
+        "adapted_nats_per_char": round(curve.adapted[-1], 4),
+        "lr": settings.lr,
+        "segment": settings.segment,
+    }
+
+
+def adapt_rows(answer: dict[str, Any] | None) -> Any:
+    """``/adapt``'s curves as the view's line plot takes them: characters read, loss, which curve."""
+    import pandas as pd
+
+    rows = []
+    if answer:
+        for name, label in (("static", "as trained"), ("adapted", "adapting as it reads")):
+            rows += [(float(c), float(v), label) for c, v in zip(answer["chars"], answer[name], strict=True)]
+    frame = pd.DataFrame(rows, columns=["characters read", "nats per character", "model"])
+    return frame.astype({"characters read": "float64", "nats per character": "float64"})
+
+
+def adapt_summary(answer: dict[str, Any] | None) -> str:
+    """The view's line under the plot."""
+    if not answer:
+        return ""
+    static, adapted = answer["static_nats_per_char"], answer["adapted_nats_per_char"]
+    return (
+        f"As trained: **{static:.3f}** nats per character; adapting as it reads: **{adapted:.3f}** "
+        f"({adapted - static:+.3f}). The copy took a step after every {answer['segment']} characters "
+        f"(learning rate {answer['lr']:g}); the served model is unchanged."
+    )
 
 
 def cells_answer(models: Mapping[str, CharRNN], text: Any, model_name: Any) -> list[dict[str, object]]:

@@ -79,32 +79,45 @@ def stored_lr(folder: str | Path) -> float | None:
 def adapted_nll(model: CharRNN, ids: torch.Tensor, settings: AdaptSettings | None = None) -> tuple[float, int]:
     """Mean NLL (nats per id) of ``ids[1:]`` scored as a copy of ``model`` adapts after each segment,
     and how many ids were scored. ``model`` itself is left as it was."""
+    segments = segment_losses(model, ids, settings, adapt=True)
+    total, count = sum(loss for loss, _ in segments), sum(n for _, n in segments)
+    return total / count, count
+
+
+def segment_losses(
+    model: CharRNN, ids: torch.Tensor, settings: AdaptSettings | None = None, *, adapt: bool = True
+) -> list[tuple[float, int]]:
+    """(summed NLL in nats, ids scored) of each segment of ``ids[1:]``, the state carried through the text:
+    with ``adapt`` as a copy of ``model`` adapts after scoring each segment, else as ``model`` reads it
+    unchanged (the static figure, segment by segment). ``model`` itself is left as it was."""
     settings = settings or AdaptSettings()
     if not isinstance(model, CharRNN):
         raise ConfigError("dynamic evaluation adapts a network's weights; an n-gram model has none")
     if len(ids) < 2:
         raise ValueError("need at least 2 characters to score")
-    adapting = copy.deepcopy(model).requires_grad_(True)
+    adapting = copy.deepcopy(model).requires_grad_(adapt)
     # Dropout off while it reads, in training mode all the same: cuDNN's RNN backward refuses eval mode.
     for module in adapting.modules():
         if isinstance(module, nn.Dropout):
             module.p = 0.0
         elif isinstance(module, nn.RNNBase):
             module.dropout = 0.0
-    adapting.train()
+    adapting.train(adapt)
     params = [p for p in adapting.parameters()]
     trained = [p.detach().clone() for p in params]
     mean_squares: list[torch.Tensor] | None = None
     ids = ids.to(model.device)
-    total, count, state = 0.0, 0, None
-    with torch.enable_grad():
+    segments: list[tuple[float, int]] = []
+    state = None
+    with torch.enable_grad() if adapt else torch.inference_mode():
         for start in range(0, len(ids) - 1, settings.segment):
             targets = ids[start + 1 : start + settings.segment + 1]
             inputs = ids[start : start + len(targets)]
             logits, state = adapting(inputs[None], state)  # (1, t, V)
             loss = F.cross_entropy(logits[0], targets, reduction="sum")
-            total += loss.item()
-            count += len(targets)
+            segments.append((loss.item(), len(targets)))
+            if not adapt:
+                continue
             grads = torch.autograd.grad(loss / len(targets), params)
             state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
             with torch.no_grad():
@@ -120,22 +133,54 @@ def adapted_nll(model: CharRNN, ids: torch.Tensor, settings: AdaptSettings | Non
                     for p, p0 in zip(params, trained, strict=True):
                         p.copy_(p0)
                     mean_squares = None
-    return total / count, count
+    return segments
+
+
+@dataclass(frozen=True)
+class AdaptationCurve:
+    """How the loss falls as a model reads a text, static and adapting: after each segment, how many
+    characters have been scored and the mean loss so far (nats per character) of each."""
+
+    chars: tuple[int, ...]
+    static: tuple[float, ...]
+    adapted: tuple[float, ...]
+    settings: AdaptSettings
+
+
+def adaptation_curve(model: CharRNN, text: str, settings: AdaptSettings | None = None) -> AdaptationCurve:
+    """The running mean loss of ``text`` read by ``model`` as it is and by an adapting copy of it (the
+    Look inside view): the same ids as :func:`score_adapted`, so the last points are ``chargen eval``'s
+    static figure and ``--adapt``'s adapted one."""
+    settings = settings or AdaptSettings()
+    ids = _text_ids(model, text)
+    curves = []
+    for adapt in (False, True):
+        total, count, means, chars = 0.0, 0, [], []
+        for loss, n in segment_losses(model, ids, settings, adapt=adapt):
+            total, count = total + loss, count + n
+            means.append(total / count)
+            chars.append(count)
+        curves.append(means)
+    return AdaptationCurve(tuple(chars), tuple(curves[0]), tuple(curves[1]), settings)
+
+
+def _text_ids(model: CharRNN, text: str) -> torch.Tensor:
+    """``text`` as ``chargen eval`` scores it: unknown characters left out, read after generation's line break."""
+    if getattr(model, "unit", "char") != "char":
+        raise ConfigError("--adapt scores character models only")
+    dropped = unknown_counts(model, text)
+    if dropped:
+        text = "".join(ch for ch in text if ch not in dropped)
+    start = model.vocab.encode(DEFAULT_PROMPT) if not model.vocab.unknown(DEFAULT_PROMPT) else []
+    return torch.tensor(start + model.vocab.encode(text), dtype=torch.long)
 
 
 def score_adapted(model: CharRNN, text: str, settings: AdaptSettings | None = None) -> dict[str, float | int]:
     """``chargen eval --adapt``'s added figures for ``text``: ``adapted_nats_per_char`` and the settings used."""
     settings = settings or AdaptSettings()
-    if getattr(model, "unit", "char") != "char":
-        raise ConfigError("--adapt scores character models only")
     # The same ids as the static score (chargen.training.evaluate.score_text): unknown characters
     # left out, and the text read after the line break that generation starts from.
-    dropped = unknown_counts(model, text)
-    if dropped:
-        text = "".join(ch for ch in text if ch not in dropped)
-    start = model.vocab.encode(DEFAULT_PROMPT) if not model.vocab.unknown(DEFAULT_PROMPT) else []
-    ids = torch.tensor(start + model.vocab.encode(text), dtype=torch.long)
-    nats, _ = adapted_nll(model, ids, settings)
+    nats, _ = adapted_nll(model, _text_ids(model, text), settings)
     return {
         "adapted_nats_per_char": round(nats, 6),
         "adapted_bits_per_char": round(nats / math.log(2), 6),
