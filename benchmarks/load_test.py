@@ -11,6 +11,13 @@ CPU the load generator used beside the server's, and where the server's CPU went
 from /proc: the engine's stepping and priming threads, the rest of the server)::
 
     .venv/bin/python benchmarks/load_test.py [--users 100] [--chars 300] [--engine both|on|off] [--distinct-prompts]
+    .venv/bin/python benchmarks/load_test.py --arrive --distinct-prompts --engine on --users 100
+
+``--arrive`` models a class opening a shared link instead of clients already connected: each user
+fetches the page's ``/config``, then generates over gradio's REST + SSE protocol (plain urllib, a
+light client), and the report splits the server's CPU per visitor into the config (the same number
+of ``/config`` fetches alone, measured first in the same run), priming, model steps and the rest.
+The server's CPU includes its ended child processes.
 
 On a shared machine, pin both the app and the load generator to the same free cores, e.g.
 ``taskset -c 0 ...`` (one core) or ``taskset -c 0,1 ...`` (two); the app inherits the pinning.
@@ -32,9 +39,10 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
@@ -107,9 +115,13 @@ class Report:
     server_cpu_by_thread: dict[str, float] = field(default_factory=dict)
     """``server_cpu_s`` split by thread name (see :func:`server_cpu`)."""
     engine: str = ""
+    """"on" or "off" when this script started the app; "" for an app at ``--url``."""
     prompts: str = ""
     """"N shared" (the server primes each once) or "one per user" (``--distinct-prompts``)."""
-    """"on" or "off" when this script started the app; "" for an app at ``--url``."""
+    mode: str = "connected (gradio_client)"
+    """How users came: already connected (gradio_client, :func:`run_users`) or arriving (:func:`arrive_users`)."""
+    cpu_per_visitor_ms: dict[str, float] = field(default_factory=dict)
+    """Arriving visitors: the server's CPU per visitor in ms, split (see :func:`cpu_split`)."""
     error_details: list[str] = field(default_factory=list)
 
     def goal_met(self, p95_limit: float = 5.0) -> bool:
@@ -182,10 +194,11 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of process ``pid``, its ended threads included."""
+    """CPU seconds (user + system) of process ``pid``, its ended threads and its ended (waited-for) child
+    processes included (``cutime`` + ``cstime``): a server's work in a subprocess counts as the server's."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
 
 
 def server_cpu(pid: int, before: tuple[float, dict], after: tuple[float, dict]) -> tuple[float, dict[str, float]]:
@@ -362,6 +375,176 @@ def run_users(
     return report
 
 
+class RestError(RuntimeError):
+    """A REST call the server answered with an error (``queue_full``: it was turned away)."""
+
+    def __init__(self, message: str, queue_full: bool = False):
+        super().__init__(message)
+        self.queue_full = queue_full
+
+
+def fetch_config(url: str, timeout: float) -> int:
+    """``GET /config`` as a browser opening the page does; returns the body's size in bytes."""
+    with urllib.request.urlopen(url + "config", timeout=timeout) as response:
+        return len(response.read())
+
+
+def rest_generate(url: str, inputs: list, timeout: float, on_update: Callable[[], None] | None = None) -> list:
+    """``/generate`` over gradio's REST + SSE protocol with plain urllib (what a light client or a
+    page costs, not gradio_client's polling): ``POST /gradio_api/call/generate`` with every input,
+    then read ``GET /gradio_api/call/generate/{event_id}``'s events until ``complete``. Calls
+    ``on_update`` at each streamed ``generating`` event; returns the complete outputs."""
+    body = json.dumps({"data": inputs}).encode()
+    post = urllib.request.Request(
+        url + "gradio_api/call/generate", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(post, timeout=timeout) as response:
+            event_id = json.loads(response.read())["event_id"]
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:200]
+        raise RestError(f"HTTP {exc.code}: {detail}", queue_full=exc.code == 503) from None
+    event = ""
+    with urllib.request.urlopen(f"{url}gradio_api/call/generate/{event_id}", timeout=timeout) as stream:
+        for raw in stream:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: "):
+                if event == "complete":
+                    return json.loads(line[len("data: ") :])
+                if event == "error":
+                    detail = line[len("data: ") :][:200]
+                    raise RestError(f"the server answered an error: {detail}", "queue is full" in detail.lower())
+                if event == "generating" and on_update is not None:
+                    on_update()
+    raise RestError("the event stream ended without a complete result")
+
+
+def _burst(
+    users: int, work: Callable[[int], Outcome], server_pid: int | None, clocks: dict | None = None
+) -> tuple[list[Outcome], dict]:
+    """Run ``work(index)`` for every user at the same instant (a barrier); returns the outcomes and
+    ``clocks`` (filled in: ``started``, the monotonic time at the barrier, which ``work`` may read;
+    ``client_cpu``, this process's CPU seconds; ``server_before`` / ``server_after`` readings)."""
+    clocks = {} if clocks is None else clocks
+
+    def start_clocks() -> None:
+        if server_pid is not None:
+            clocks["server_before"] = (process_cpu(server_pid), thread_cpu(server_pid))
+        clocks["started"], clocks["client_started"] = time.monotonic(), time.process_time()
+
+    start_line = threading.Barrier(users, action=start_clocks)
+
+    def user(index: int) -> Outcome:
+        start_line.wait()
+        return work(index)
+
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        outcomes = list(pool.map(user, range(users)))
+    clocks["client_cpu"] = time.process_time() - clocks["client_started"]
+    if server_pid is not None:
+        clocks["server_after"] = (process_cpu(server_pid), thread_cpu(server_pid))
+    return outcomes, clocks
+
+
+def arrive_users(
+    url: str,
+    users: int,
+    chars: int,
+    request_timeout: float = 120.0,
+    server_pid: int | None = None,
+    distinct_prompts: bool = False,
+) -> Report:
+    """``users`` visitors arriving at the same instant: each fetches the page's ``/config``, then asks
+    for a generation over REST + SSE (:func:`rest_generate`) with its prompt (:func:`user_prompt`).
+    Latencies run from the shared start to the complete result, the page's config included.
+
+    With ``server_pid``, the same run also measures ``users`` fetches of ``/config`` alone first (at
+    once, as the visitors do), so the report splits the server's CPU per visitor
+    (``cpu_per_visitor_ms``) into the config, priming (the engine's ``*-prime`` threads), model steps
+    (``*-step``) and the rest (queue, HTTP, streamed updates: what is left of the burst's total).
+    """
+    if not 1 <= users <= MAX_USERS:
+        raise ValueError(f"users must be between 1 and {MAX_USERS}, got {users}")
+    url = check_local(url)
+    # One visitor first, not counted: the server's first event pays one-time costs (see run_users).
+    fetch_config(url, request_timeout)
+    rest_generate(url, [PROMPTS[0], 0.8, 10, 0, 1.0, "0", None], request_timeout)
+
+    config_cpu = None
+    if server_pid is not None:
+
+        def config_only(index: int) -> Outcome:
+            try:
+                fetch_config(url, request_timeout)
+                return Outcome(index, "served")
+            except Exception as exc:
+                return Outcome(index, "error", detail=f"{type(exc).__name__}: {str(exc)[:200]}")
+
+        _, clocks = _burst(users, config_only, server_pid)
+        config_cpu = clocks["server_after"][0] - clocks["server_before"][0]
+
+    clocks: dict = {}
+
+    def visitor(index: int) -> Outcome:
+        t0 = clocks["started"]
+        outcome = Outcome(index, "error")
+        prompt = user_prompt(index, distinct_prompts)
+        temperature = TEMPERATURES[index % len(TEMPERATURES)]
+
+        def updated() -> None:
+            if outcome.first_update is None:
+                outcome.first_update = time.monotonic() - t0
+
+        try:
+            fetch_config(url, request_timeout)
+            greedy, sampled = rest_generate(
+                url, [prompt, temperature, chars, 0, 1.0, str(index), None], request_timeout, updated
+            )[:2]
+            outcome.done = time.monotonic() - t0
+            if outcome.first_update is None:  # one complete result, nothing streamed before it
+                outcome.first_update = outcome.done
+            if len(greedy) != chars or len(sampled) != chars:
+                raise RuntimeError(f"expected {chars} characters each, got {len(greedy)} and {len(sampled)}")
+            outcome.status = "served"
+        except Exception as exc:  # every failure is counted and reported, none stops the run
+            queue_full = getattr(exc, "queue_full", False) or _is_queue_full(exc)
+            outcome.status = "rejected" if queue_full else "error"
+            outcome.done = time.monotonic() - t0
+            outcome.detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return outcome
+
+    outcomes, _ = _burst(users, visitor, server_pid, clocks)
+    wall = max(o.done or 0.0 for o in outcomes)
+    report = summarize(outcomes, users, chars, wall, clocks["client_cpu"])
+    report.prompts = "one per user" if distinct_prompts else f"{len(PROMPTS)} shared"
+    report.mode = "arrive (config + REST/SSE generate)"
+    if server_pid is not None:
+        report.server_cpu_s, report.server_cpu_by_thread = server_cpu(
+            server_pid, clocks["server_before"], clocks["server_after"]
+        )
+        report.cpu_per_visitor_ms = cpu_split(report.server_cpu_s, report.server_cpu_by_thread, config_cpu, users)
+    return report
+
+
+def cpu_split(total: float, by_thread: dict[str, float], config: float | None, users: int) -> dict[str, float]:
+    """The server's CPU per visitor in milliseconds: ``config`` (the burst of ``/config`` alone),
+    ``priming`` and ``steps`` (the engine's threads), ``rest`` (the burst's total less those three)
+    and ``total``."""
+    priming = sum(s for label, s in by_thread.items() if label == THREAD_GROUPS["-prime"])
+    steps = sum(s for label, s in by_thread.items() if label == THREAD_GROUPS["-step"])
+    config = config or 0.0
+    per = {
+        "config": config,
+        "priming": priming,
+        "steps": steps,
+        "rest": total - config - priming - steps,
+        "total": total,
+    }
+    return {part: round(1000 * seconds / users, 1) for part, seconds in per.items()}
+
+
 def summarize(outcomes: list[Outcome], users: int, chars: int, wall: float, client_cpu: float = 0.0) -> Report:
     """Counts and percentiles over ``outcomes``."""
     served = [o for o in outcomes if o.status == "served"]
@@ -402,6 +585,7 @@ def print_report(reports: list[tuple[Report, float | None]]) -> None:
     print(f"{first.users} users at once x {first.chars} characters (greedy + sampled each)")
     if any(report.engine for report, _ in reports):
         row("batching engine", lambda r, _: r.engine or "?")
+    row("users", lambda r, _: r.mode)
     row("prompts", lambda r, _: r.prompts or "-")
     row("app ready (HTTP 200)", lambda _, ready: "-" if ready is None else f"{ready:.1f} s after start")
     row("requests served", lambda r, _: f"{r.served} / {r.users}")
@@ -421,6 +605,11 @@ def print_report(reports: list[tuple[Report, float | None]]) -> None:
     for label in labels:
         print(f"  {label}")
         row("", lambda r, _, label=label: f"{r.server_cpu_by_thread.get(label, 0.0):.2f} s")
+    parts = list(dict.fromkeys(part for report, _ in reports for part in report.cpu_per_visitor_ms))
+    if parts:
+        print("server CPU per visitor (config: the same number of /config fetches alone, in the same run)")
+        for part in parts:
+            row(f"  {part}", lambda r, _, part=part: f"{r.cpu_per_visitor_ms.get(part, 0.0):.1f} ms")
     row("goal (all, 0 err, p95<=5s)", lambda r, _: "met" if r.goal_met() else "NOT met")
     for report, _ in reports:
         for detail in report.error_details:
@@ -446,6 +635,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="give every user a prompt of its own (each is primed on its own; default: 7 prompts shared)",
     )
+    parser.add_argument(
+        "--arrive",
+        action="store_true",
+        help="users arrive as visitors opening the page: each fetches /config, then generates over REST + SSE "
+        "(plain urllib), and the server's CPU per visitor is split into config, priming, steps and the rest",
+    )
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for HTTP 200")
     parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request at most")
     parser.add_argument("--json", action="store_true", help="print each run's report as one JSON object per line")
@@ -454,15 +649,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--users must be between 1 and {MAX_USERS}")
 
     reports: list[tuple[Report, float | None]] = []
+    users = arrive_users if args.arrive else run_users
     if args.url:
         url = check_local(args.url)
-        reports.append(
-            (run_users(url, args.users, args.chars, args.request_timeout, None, args.distinct_prompts), None)
-        )
+        reports.append((users(url, args.users, args.chars, args.request_timeout, None, args.distinct_prompts), None))
     else:
         for engine in ["on", "off"] if args.engine == "both" else [args.engine]:
             with running_app(args.startup_timeout, args.models, engine) as (url, ready, pid):
-                report = run_users(url, args.users, args.chars, args.request_timeout, pid, args.distinct_prompts)
+                report = users(url, args.users, args.chars, args.request_timeout, pid, args.distinct_prompts)
             report.engine = engine
             reports.append((report, ready))
     if args.json:

@@ -79,6 +79,53 @@ def test_the_benchmark_starts_python_app_py_and_reports(tmp_path: Path) -> None:
     assert report["prompts"] == "one per user"
 
 
+def test_arriving_visitors_fetch_the_page_and_get_compares_texts_over_rest(app, url: str) -> None:
+    """``--arrive``: each visitor fetches /config, then generates over REST + SSE; the texts are
+    ``compare()``'s for the same seed, and the server's CPU per visitor is split into its parts."""
+    from chargen.inference.generate import compare
+
+    report = load_test.arrive_users(
+        url, users=4, chars=40, request_timeout=60, server_pid=os.getpid(), distinct_prompts=True
+    )
+    assert report.errors == 0, report.error_details
+    assert report.served == 4 and report.rejected == 0
+    assert report.mode.startswith("arrive") and report.prompts == "one per user"
+    assert report.first_update_p50 is not None and report.latency_max is not None
+    split = report.cpu_per_visitor_ms
+    assert set(split) == {"config", "priming", "steps", "rest", "total"}
+    assert split["config"] > 0  # four fetches of a ~150 KB config cost the server something
+    parts = split["config"] + split["priming"] + split["steps"] + split["rest"]
+    assert parts == pytest.approx(split["total"], abs=0.3)  # each part rounded to 0.1 ms
+    assert load_test.fetch_config(url, 30) > 1000
+    prompt = load_test.user_prompt(5, distinct=True)
+    updates: list[None] = []
+    outputs = load_test.rest_generate(url, [prompt, 0.8, 200, 0, 1.0, "7", None], 60, lambda: updates.append(None))
+    expected = compare(app.models["shakespeare"], prompt, 200, temperature=0.8, seed=7)
+    assert (outputs[0], outputs[1], outputs[2]) == (expected.greedy, expected.sampled, "7")
+    with pytest.raises(load_test.RestError, match="temperature"):
+        load_test.rest_generate(url, ["ROMEO:", 9.0, 20, 0, 1.0, "1", None], 60)
+
+
+def test_the_benchmark_models_arriving_visitors(tmp_path: Path) -> None:
+    """``benchmarks/load_test.py --arrive`` end to end against ``python app.py`` with the engine on."""
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "benchmarks/load_test.py", "--arrive", "--distinct-prompts", "--engine", "on"]
+    done = subprocess.run(
+        [*command, "--users", "3", "--chars", "20", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["served"] == 3 and report["errors"] == 0 and report["rejected"] == 0
+    assert report["engine"] == "on" and report["mode"].startswith("arrive")
+    assert set(report["cpu_per_visitor_ms"]) == {"config", "priming", "steps", "rest", "total"}
+    assert report["server_cpu_s"] is not None
+
+
 def test_distinct_prompts_are_each_users_own_and_shared_ones_repeat() -> None:
     distinct = [load_test.user_prompt(i, distinct=True) for i in range(200)]
     assert len(set(distinct)) == 200
