@@ -11,8 +11,10 @@ from gradio.state_holder import SessionState
 
 from chargen.app.gradio_internals import (
     QUEUE_POLL_S,
+    CachedPage,
     LazySessionState,
     LazyStateHolder,
+    cache_page,
     install,
     is_tested,
     optimise_serving,
@@ -114,6 +116,63 @@ def test_a_launched_demo_serves_its_visitors_through_lazy_sessions() -> None:
         client.close()
     finally:
         demo.close()
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, dict[str, str]]:
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
+        return response.read(), {k.lower(): v for k, v in response.headers.items()}
+
+
+def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
+    """The oracle is gradio's own routes: the same requests before and after :func:`cache_page`."""
+    import gzip
+
+    from gradio_client import Client
+
+    from tests.conftest import launch_in_process
+
+    demo, _ = _demo()
+    url = launch_in_process(demo)
+    host = url.replace("127.0.0.1", "localhost")  # another root URL: the page names its own origin
+    forwarded = {"X-Forwarded-Host": "example.org", "X-Forwarded-Proto": "https"}
+    requests = [(url, None), (url + "config", None), (host, None), (host + "config/", None), (url, forwarded)]
+    requests += [(url + "config", forwarded), (url + "?page=", None), (url + "config?deep_link=x", None)]
+    try:
+        gradios = [_get(where, headers) for where, headers in requests]
+        assert cache_page(demo) is True
+        for (where, headers), (expected, expected_headers) in zip(requests, gradios, strict=True):
+            for _ in range(2):  # made once, then served from memory
+                body, got_headers = _get(where, headers)
+                assert body == expected, where
+                assert got_headers["content-type"] == expected_headers["content-type"]
+        assert b"https://example.org" in _get(url + "config", forwarded)[0]
+        zipped, headers = _get(url + "config", {"Accept-Encoding": "gzip"})
+        assert headers["content-encoding"] == "gzip" and gzip.decompress(zipped) == gradios[1][0]
+        cached = [
+            r.endpoint for r in demo.server_app.router.routes if isinstance(getattr(r, "endpoint", None), CachedPage)
+        ]
+        assert sorted(page.path for page in cached) == ["/", "/config", "/config/"]
+        client = Client(url, verbose=False, ssl_verify=False)  # gradio_client reads the cached /config
+        assert client.predict("hi", 2, api_name="/go") == ({"t": "hi", "n": 2}, "hi!")
+        client.close()
+    finally:
+        demo.close()
+
+
+def test_an_app_with_a_login_is_not_cached() -> None:
+    from tests.conftest import launch_in_process
+
+    demo, _ = _demo()
+    launch_in_process(demo, auth=("reader", "secret"))
+    try:
+        assert cache_page(demo) is False
+        assert not any(isinstance(getattr(r, "endpoint", None), CachedPage) for r in demo.server_app.router.routes)
+    finally:
+        demo.close()
+    with pytest.raises(RuntimeError, match="launched demo"):
+        cache_page(_demo()[0])
 
 
 def test_the_internals_used_exist_on_the_tested_gradio() -> None:

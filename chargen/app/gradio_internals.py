@@ -23,7 +23,16 @@ gradio's defaults. Each internal is named where it is used and tested in tests/t
    1 ms while none can start: 1,000 wake-ups a second of the event loop, which then takes the GIL from
    the batching engine. Every :data:`QUEUE_POLL_S` is enough.
 
-3. **The MCP server's tools** (``Blocks.mcp_server_obj.tool_to_endpoint``). Gradio makes every documented
+3. **The page and its config, made once** (the routes ``/`` and ``/config`` of ``Blocks.server_app``).
+   Gradio builds both anew for every request: ``/config`` deep-copies the app's whole config
+   (``utils.safe_deepcopy``) and rewrites its root URL; ``/`` does the same into an HTML page with the
+   API's description. For this app that was ~7 ms (``/config``, 142 KB) and ~20 ms (``/``, 190 KB) of
+   server CPU per visitor (benchmarks/load_test.py ``--arrive``). :func:`cache_page` serves each
+   route's bytes as gradio made them for the first request with the same root URL and no query
+   parameters (anything else goes to gradio's own route), gzipped for clients that accept it. Only
+   for an app without login: with login, the page depends on who asks.
+
+4. **The MCP server's tools** (``Blocks.mcp_server_obj.tool_to_endpoint``). Gradio makes every documented
    endpoint an MCP tool; the only public way to leave one out is ``api_visibility="undocumented"``, which
    also hides its inputs from ``gradio_client`` (no defaults filled: a change of the endpoints' contract).
    :func:`limit_mcp_tools` keeps every endpoint as it is and offers agents the chosen tools only.
@@ -31,20 +40,28 @@ gradio's defaults. Each internal is named where it is used and tested in tests/t
 
 from __future__ import annotations
 
+import gzip
 import os
+import threading
 import warnings
-from collections.abc import Collection, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterator, MutableMapping
 from copy import copy
 from typing import Any
 
 import gradio as gr
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from gradio import route_utils
 from gradio.state_holder import SessionState, StateHolder
+from starlette.concurrency import run_in_threadpool
 
 __all__ = [
+    "CachedPage",
     "LazySessionState",
     "LazyStateHolder",
     "QUEUE_POLL_S",
     "TESTED_GRADIO",
+    "cache_page",
     "install",
     "limit_mcp_tools",
     "optimise_serving",
@@ -168,10 +185,106 @@ def set_queue_poll(demo: gr.Blocks, seconds: float = QUEUE_POLL_S) -> None:
     demo._queue.sleep_when_free = seconds  # gradio 6.31: Queue.sleep_when_free, read each idle loop
 
 
+CACHED_ROUTES = {"/": "main", "/config": "get_config", "/config/": "get_config"}
+"""The routes :func:`cache_page` serves from memory, with the names of gradio 6.31's endpoint functions."""
+GZIP_MIN_BYTES = 1024
+"""Smaller bodies are sent as they are: gzip would save little."""
+
+
+class CachedPage:
+    """One of gradio's page routes (``/`` or ``/config``), its response made once per root URL.
+
+    ``original`` is gradio's endpoint function (called as FastAPI would, with no user: the app has
+    no login); a request with query parameters (a page, a deep link) goes to it every time.
+    """
+
+    def __init__(self, app: Any, path: str, original: Callable[..., Response]):
+        self.app = app
+        self.path = path
+        self.original = original
+        self._made: dict[tuple[int, str], tuple[bytes, bytes, str]] = {}  # (config id, root) -> body, gzipped, type
+        self._lock = threading.Lock()
+
+    def _root(self, request: Request) -> str:
+        # What gradio's routes compute (route_utils.get_root_url), the only part of the response that
+        # depends on the request when there are no query parameters and no login.
+        blocks = self.app.get_blocks()
+        root_path = self.app.root_path or request.scope.get("root_path") or blocks.custom_mount_path
+        return route_utils.get_root_url(
+            request=request, route_path="/" if self.path == "/" else "/config", root_path=root_path
+        )
+
+    def _call_original(self, request: Request) -> Response:
+        query = request.query_params
+        if self.path == "/":
+            return self.original(
+                request=request, user=None, page=query.get("page", ""), deep_link=query.get("deep_link", "")
+            )
+        return self.original(request=request, user=None, deep_link=query.get("deep_link", ""), page=query.get("page"))
+
+    def _key(self, request: Request) -> tuple[int, str]:
+        return id(self.app.get_blocks().config), self._root(request)
+
+    def made(self, request: Request) -> tuple[bytes, bytes, str] | None:
+        """The cached (body, gzipped body, content type) for this request, made now if missing; None when
+        gradio's answer was not a plain 200 (it is then sent as gradio made it, and not kept)."""
+        key = self._key(request)
+        made = self._made.get(key)
+        if made is None:
+            response = self._call_original(request)
+            body = getattr(response, "body", None)
+            if response.status_code != 200 or not isinstance(body, bytes) or "set-cookie" in response.headers:
+                return None
+            content_type = response.headers.get("content-type") or response.media_type or ""
+            made = (body, gzip.compress(body, compresslevel=6, mtime=0), content_type)
+            with self._lock:
+                self._made[key] = made
+        return made
+
+    async def __call__(self, request: Request) -> Response:
+        if request.query_params:
+            return await run_in_threadpool(self._call_original, request)
+        made = self._made.get(self._key(request))
+        if made is None:  # made in a worker thread, as gradio's own route runs: the event loop keeps serving
+            made = await run_in_threadpool(self.made, request)
+        if made is None:
+            return await run_in_threadpool(self._call_original, request)
+        body, zipped, content_type = made
+        headers = {"content-type": content_type, "vary": "Accept-Encoding"}
+        if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(zipped, headers={**headers, "content-encoding": "gzip"})
+        return Response(body, headers=headers)
+
+
+def cache_page(demo: gr.Blocks) -> bool:
+    """Serve the launched ``demo``'s ``/`` and ``/config`` through :class:`CachedPage` (see the module
+    doc). Does nothing for an app with a login. Returns whether the routes were cached."""
+    app = getattr(demo, "server_app", None)
+    if app is None:
+        raise RuntimeError("cache_page(demo) needs a launched demo: call demo.launch(...) first")
+    if app.auth is not None or app.auth_dependency is not None:
+        return False
+    routes = app.router.routes
+    originals = {
+        route.path: route.endpoint
+        for route in routes
+        if isinstance(route, APIRoute)
+        and "GET" in route.methods
+        and CACHED_ROUTES.get(route.path) == getattr(route.endpoint, "__name__", None)
+    }
+    if set(originals) != set(CACHED_ROUTES):
+        raise RuntimeError(f"gradio's page routes are not as expected: found {sorted(originals)}")
+    for path, original in originals.items():
+        # First in the list: Starlette answers with the first route that matches.
+        cached = CachedPage(app, path, original)
+        routes.insert(0, APIRoute(path, cached, methods=["GET"], include_in_schema=False))
+    return True
+
+
 def optimise_serving(demo: gr.Blocks, version: str | None = None) -> bool:
     """Apply the app's serving optimisations to the launched ``demo`` (lazy sessions, a 10 ms queue
-    poll) when gradio is a tested version (``version`` defaults to the installed one); otherwise warn
-    and leave gradio's defaults. Returns whether they were applied."""
+    poll, the page and its config made once) when gradio is a tested version (``version`` defaults to
+    the installed one); otherwise warn and leave gradio's defaults. Returns whether they were applied."""
     if not is_tested(version):
         warnings.warn(
             f"gradio {version or gr.__version__} is not one chargen's serving optimisations were tested on "
@@ -182,6 +295,7 @@ def optimise_serving(demo: gr.Blocks, version: str | None = None) -> bool:
         return False
     install(demo)
     set_queue_poll(demo)
+    cache_page(demo)
     return True
 
 
