@@ -555,3 +555,21 @@ def test_python_app_py_serves_on_the_configured_port_with_a_visible_notice(tmp_p
         assert props["model"]["visible"] is False  # one model left: no picker
         result = Client(url, verbose=False).predict("ROMEO:", 0.8, 30, api_name="/generate")
         assert len(result[0]) == len(result[1]) == 30
+
+
+def test_objects_alive_at_start_up_are_frozen_out_of_the_collectors_walks() -> None:
+    """``python app.py`` freezes what lives after its warm-up: a full collection then walks only newer objects."""
+    import gc
+
+    from chargen.app.demo import freeze_startup_objects
+
+    kept = [[index] for index in range(1000)]  # tracked containers alive "at start-up"
+    try:
+        frozen = freeze_startup_objects()
+        assert frozen == gc.get_freeze_count() >= len(kept)
+        walked = {id(obj) for obj in gc.get_objects()}  # every generation, not the frozen ones
+        assert not any(id(item) in walked for item in kept)
+        later = [0]
+        assert id(later) in {id(obj) for obj in gc.get_objects()}
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual
