@@ -31,6 +31,7 @@ only 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import socket
@@ -220,10 +221,11 @@ def server_cpu(pid: int, before: tuple[float, dict], after: tuple[float, dict]) 
 
 @contextmanager
 def running_app(
-    startup_timeout: float = 90.0, models: str | None = None, engine: str | None = None
+    startup_timeout: float = 90.0, models: str | None = None, engine: str | None = None, app_dir: Path = ROOT
 ) -> Iterator[tuple[str, float, int]]:
-    """``python app.py`` on a free 127.0.0.1 port, the batching engine ``engine`` ("on" / "off",
-    None: the app's default); yields ``(url, seconds until HTTP 200, the app's pid)``."""
+    """``python app.py`` (from ``app_dir``: this checkout by default) on a free 127.0.0.1 port, the
+    batching engine ``engine`` ("on" / "off", None: the app's default); yields ``(url, seconds until
+    HTTP 200, the app's pid)``."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="chargen-load-") as scratch:
         env = {
@@ -241,7 +243,7 @@ def running_app(
         log_path = Path(scratch) / "app.log"
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "app.py"], cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT
             )
             url = f"http://127.0.0.1:{port}/"
             try:
@@ -384,9 +386,15 @@ class RestError(RuntimeError):
 
 
 def fetch_config(url: str, timeout: float) -> int:
-    """``GET /config`` as a browser opening the page does; returns the body's size in bytes."""
-    with urllib.request.urlopen(url + "config", timeout=timeout) as response:
-        return len(response.read())
+    """``GET /config`` as a browser opening the page does, accepting a compressed answer (gzip; a
+    browser also accepts brotli); returns the size of the config in bytes, uncompressed."""
+    request = urllib.request.Request(url + "config", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body = response.read()
+        if response.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+    json.loads(body)  # a whole config, or an error here
+    return len(body)
 
 
 def rest_generate(url: str, inputs: list, timeout: float, on_update: Callable[[], None] | None = None) -> list:
@@ -641,6 +649,13 @@ def main(argv: list[str] | None = None) -> int:
         help="users arrive as visitors opening the page: each fetches /config, then generates over REST + SSE "
         "(plain urllib), and the server's CPU per visitor is split into config, priming, steps and the rest",
     )
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose app.py to start (default: this one; another, e.g. main's, measures a baseline "
+        "with this load generator)",
+    )
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for HTTP 200")
     parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request at most")
     parser.add_argument("--json", action="store_true", help="print each run's report as one JSON object per line")
@@ -655,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         reports.append((users(url, args.users, args.chars, args.request_timeout, None, args.distinct_prompts), None))
     else:
         for engine in ["on", "off"] if args.engine == "both" else [args.engine]:
-            with running_app(args.startup_timeout, args.models, engine) as (url, ready, pid):
+            with running_app(args.startup_timeout, args.models, engine, args.app_dir.resolve()) as (url, ready, pid):
                 report = users(url, args.users, args.chars, args.request_timeout, pid, args.distinct_prompts)
             report.engine = engine
             reports.append((report, ready))

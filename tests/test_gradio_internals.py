@@ -129,6 +129,7 @@ def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
     """The oracle is gradio's own routes: the same requests before and after :func:`cache_page`."""
     import gzip
 
+    import brotli
     from gradio_client import Client
 
     from tests.conftest import launch_in_process
@@ -150,6 +151,9 @@ def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
         assert b"https://example.org" in _get(url + "config", forwarded)[0]
         zipped, headers = _get(url + "config", {"Accept-Encoding": "gzip"})
         assert headers["content-encoding"] == "gzip" and gzip.decompress(zipped) == gradios[1][0]
+        for where, expected in [(url, gradios[0][0]), (url + "config", gradios[1][0])]:
+            squeezed, headers = _get(where, {"Accept-Encoding": "gzip, deflate, br, zstd"})  # a browser's
+            assert headers["content-encoding"] == "br" and brotli.decompress(squeezed) == expected
         cached = [
             r.endpoint for r in demo.server_app.router.routes if isinstance(getattr(r, "endpoint", None), CachedPage)
         ]

@@ -29,8 +29,9 @@ gradio's defaults. Each internal is named where it is used and tested in tests/t
    API's description. For this app that was ~7 ms (``/config``, 142 KB) and ~20 ms (``/``, 190 KB) of
    server CPU per visitor (benchmarks/load_test.py ``--arrive``). :func:`cache_page` serves each
    route's bytes as gradio made them for the first request with the same root URL and no query
-   parameters (anything else goes to gradio's own route), gzipped for clients that accept it. Only
-   for an app without login: with login, the page depends on who asks.
+   parameters (anything else goes to gradio's own route), compressed once (brotli, else gzip, as
+   the client accepts: gradio's ``BrotliMiddleware`` compressed every response anew, and passes one
+   already encoded through). Only for an app without login: with login, the page depends on who asks.
 
 4. **The MCP server's tools** (``Blocks.mcp_server_obj.tool_to_endpoint``). Gradio makes every documented
    endpoint an MCP tool; the only public way to leave one out is ``api_visibility="undocumented"``, which
@@ -48,6 +49,7 @@ from collections.abc import Callable, Collection, Iterator, MutableMapping
 from copy import copy
 from typing import Any
 
+import brotli
 import gradio as gr
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -187,8 +189,20 @@ def set_queue_poll(demo: gr.Blocks, seconds: float = QUEUE_POLL_S) -> None:
 
 CACHED_ROUTES = {"/": "main", "/config": "get_config", "/config/": "get_config"}
 """The routes :func:`cache_page` serves from memory, with the names of gradio 6.31's endpoint functions."""
-GZIP_MIN_BYTES = 1024
-"""Smaller bodies are sent as they are: gzip would save little."""
+COMPRESS_MIN_BYTES = 1024
+"""Smaller bodies are sent as they are: compressing would save little."""
+
+
+class _Made:
+    """One cached response: its body, its content type, and its body compressed (brotli first)."""
+
+    def __init__(self, body: bytes, content_type: str):
+        self.body = body
+        self.content_type = content_type
+        self.encoded: dict[str, bytes] = {}
+        if len(body) >= COMPRESS_MIN_BYTES:
+            self.encoded["br"] = brotli.compress(body, quality=9)  # once: denser than gradio's quality 4, ~30 ms
+            self.encoded["gzip"] = gzip.compress(body, compresslevel=9, mtime=0)
 
 
 class CachedPage:
@@ -202,7 +216,7 @@ class CachedPage:
         self.app = app
         self.path = path
         self.original = original
-        self._made: dict[tuple[int, str], tuple[bytes, bytes, str]] = {}  # (config id, root) -> body, gzipped, type
+        self._made: dict[tuple[int, str], _Made] = {}  # (config id, root) -> the response's bytes
         self._lock = threading.Lock()
 
     def _root(self, request: Request) -> str:
@@ -225,9 +239,9 @@ class CachedPage:
     def _key(self, request: Request) -> tuple[int, str]:
         return id(self.app.get_blocks().config), self._root(request)
 
-    def made(self, request: Request) -> tuple[bytes, bytes, str] | None:
-        """The cached (body, gzipped body, content type) for this request, made now if missing; None when
-        gradio's answer was not a plain 200 (it is then sent as gradio made it, and not kept)."""
+    def made(self, request: Request) -> _Made | None:
+        """The cached response for this request, made now if missing; None when gradio's answer was
+        not a plain 200 (it is then sent as gradio made it, and not kept)."""
         key = self._key(request)
         made = self._made.get(key)
         if made is None:
@@ -236,7 +250,7 @@ class CachedPage:
             if response.status_code != 200 or not isinstance(body, bytes) or "set-cookie" in response.headers:
                 return None
             content_type = response.headers.get("content-type") or response.media_type or ""
-            made = (body, gzip.compress(body, compresslevel=6, mtime=0), content_type)
+            made = _Made(body, content_type)
             with self._lock:
                 self._made[key] = made
         return made
@@ -249,11 +263,12 @@ class CachedPage:
             made = await run_in_threadpool(self.made, request)
         if made is None:
             return await run_in_threadpool(self._call_original, request)
-        body, zipped, content_type = made
-        headers = {"content-type": content_type, "vary": "Accept-Encoding"}
-        if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
-            return Response(zipped, headers={**headers, "content-encoding": "gzip"})
-        return Response(body, headers=headers)
+        headers = {"content-type": made.content_type, "vary": "Accept-Encoding"}
+        accepted = request.headers.get("accept-encoding", "")
+        for encoding, body in made.encoded.items():
+            if encoding in accepted:
+                return Response(body, headers={**headers, "content-encoding": encoding})
+        return Response(made.body, headers=headers)
 
 
 def cache_page(demo: gr.Blocks) -> bool:
