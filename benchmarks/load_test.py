@@ -377,6 +377,19 @@ def run_users(
     return report
 
 
+def wait_until_quiet(pid: int, timeout: float = 60.0, window: float = 0.5, busy: float = 0.05) -> float:
+    """Wait until process ``pid`` uses less than ``busy`` CPU seconds in ``window`` seconds (an app
+    answers HTTP 200 before its warm-up ends: a burst measured then would count start-up work);
+    returns the seconds waited, at most ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = process_cpu(pid)
+        time.sleep(window)
+        if process_cpu(pid) - before < busy:
+            break
+    return time.monotonic() - started
+
+
 class RestError(RuntimeError):
     """A REST call the server answered with an error (``queue_full``: it was turned away)."""
 
@@ -482,6 +495,7 @@ def arrive_users(
 
     config_cpu = None
     if server_pid is not None:
+        wait_until_quiet(server_pid)
 
         def config_only(index: int) -> Outcome:
             try:
