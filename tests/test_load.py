@@ -147,3 +147,22 @@ def test_percentiles_and_local_urls_only() -> None:
         load_test.check_local("https://example.com/")
     with pytest.raises(ValueError, match="users must be between 1 and 200"):
         load_test.run_users("http://127.0.0.1:1/", users=0, chars=10)
+
+
+def test_the_startup_benchmark_times_python_app_py_against_a_bare_gradio_app() -> None:
+    """``benchmarks/bench_startup.py --rounds 1``: both apps started, both paths answered, a ratio."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_startup.py", "--rounds", "1", "--json"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert sorted(start["app"] for start in result["starts"]) == ["app", "bare"]
+    for start in result["starts"]:
+        assert 0 < start["page_s"] < 120 and 0 < start["config_s"] < 120
+    medians, ratio = result["medians"], result["ratio_app_to_bare"]
+    assert ratio["page_s"] == round(medians["app"]["page_s"] / medians["bare"]["page_s"], 2)
