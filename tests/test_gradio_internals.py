@@ -132,6 +132,7 @@ def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
     import brotli
     from gradio_client import Client
 
+    from chargen.app import gradio_internals
     from tests.conftest import launch_in_process
 
     demo, _ = _demo()
@@ -158,6 +159,10 @@ def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
             r.endpoint for r in demo.server_app.router.routes if isinstance(getattr(r, "endpoint", None), CachedPage)
         ]
         assert sorted(page.path for page in cached) == ["/", "/config", "/config/"]
+        for host_name in [f"host{index}.example" for index in range(12)]:  # more hosts than it keeps
+            body, _ = _get(url + "config", {"Host": host_name})
+            assert f"http://{host_name}".encode() in body
+        assert all(len(page._made) <= gradio_internals.CACHED_ROOTS for page in cached)
         client = Client(url, verbose=False, ssl_verify=False)  # gradio_client reads the cached /config
         assert client.predict("hi", 2, api_name="/go") == ({"t": "hi", "n": 2}, "hi!")
         client.close()

@@ -189,6 +189,8 @@ def set_queue_poll(demo: gr.Blocks, seconds: float = QUEUE_POLL_S) -> None:
 
 CACHED_ROUTES = {"/": "main", "/config": "get_config", "/config/": "get_config"}
 """The routes :func:`cache_page` serves from memory, with the names of gradio 6.31's endpoint functions."""
+CACHED_ROOTS = 8
+"""Root URLs (hosts the app is reached by) whose page each route keeps; others are made anew each time."""
 COMPRESS_MIN_BYTES = 1024
 """Smaller bodies are sent as they are: compressing would save little."""
 
@@ -239,20 +241,23 @@ class CachedPage:
     def _key(self, request: Request) -> tuple[int, str]:
         return id(self.app.get_blocks().config), self._root(request)
 
-    def made(self, request: Request) -> _Made | None:
-        """The cached response for this request, made now if missing; None when gradio's answer was
-        not a plain 200 (it is then sent as gradio made it, and not kept)."""
+    def made(self, request: Request) -> _Made | Response:
+        """The cached response for this request, made now if missing; gradio's own response when it
+        is not a plain 200 or when :data:`CACHED_ROOTS` roots are held already (a client choosing its
+        ``Host`` header must not grow the cache), sent as gradio made it and not kept."""
         key = self._key(request)
         made = self._made.get(key)
-        if made is None:
-            response = self._call_original(request)
-            body = getattr(response, "body", None)
-            if response.status_code != 200 or not isinstance(body, bytes) or "set-cookie" in response.headers:
-                return None
+        if made is not None:
+            return made
+        response = self._call_original(request)
+        body = getattr(response, "body", None)
+        if response.status_code != 200 or not isinstance(body, bytes) or "set-cookie" in response.headers:
+            return response
+        with self._lock:
+            if len(self._made) >= CACHED_ROOTS:
+                return response
             content_type = response.headers.get("content-type") or response.media_type or ""
-            made = _Made(body, content_type)
-            with self._lock:
-                self._made[key] = made
+            made = self._made[key] = _Made(body, content_type)
         return made
 
     async def __call__(self, request: Request) -> Response:
@@ -261,8 +266,8 @@ class CachedPage:
         made = self._made.get(self._key(request))
         if made is None:  # made in a worker thread, as gradio's own route runs: the event loop keeps serving
             made = await run_in_threadpool(self.made, request)
-        if made is None:
-            return await run_in_threadpool(self._call_original, request)
+            if isinstance(made, Response):
+                return made
         headers = {"content-type": made.content_type, "vary": "Accept-Encoding"}
         accepted = request.headers.get("accept-encoding", "")
         for encoding, body in made.encoded.items():
