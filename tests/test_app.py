@@ -566,7 +566,7 @@ def test_objects_alive_at_start_up_are_frozen_out_of_the_collectors_walks() -> N
     kept = [[index] for index in range(1000)]  # tracked containers alive "at start-up"
     try:
         frozen = freeze_startup_objects()
-        assert frozen == gc.get_freeze_count() >= len(kept)
+        assert frozen >= len(kept) and gc.get_freeze_count() >= len(kept)  # frozen objects that die leave the count
         walked = {id(obj) for obj in gc.get_objects()}  # every generation, not the frozen ones
         assert not any(id(item) in walked for item in kept)
         later = [0]
