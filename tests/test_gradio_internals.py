@@ -133,7 +133,7 @@ def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
     from gradio_client import Client
 
     from chargen.app import gradio_internals
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     demo, _ = _demo()
     url = launch_in_process(demo)
@@ -171,7 +171,7 @@ def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
 
 
 def test_an_app_with_a_login_is_not_cached() -> None:
-    from tests.conftest import launch_in_process
+    from tests.helpers import launch_in_process
 
     demo, _ = _demo()
     launch_in_process(demo, auth=("reader", "secret"))
