@@ -297,6 +297,12 @@ class Handlers:
         except gr.Error as exc:
             return {"error": f"The chart can't be drawn: {exc.message}"}
 
+    def offered_prompt(self, prompt: Any, model_name: Any) -> Any:
+        """The prompt box after a visitor picks ``model_name`` by hand: that model's example when the box
+        still holds the default prompt or another model's example; what they typed is never replaced."""
+        offered = views.example_for_model(prompt if isinstance(prompt, str) else "", model_name, self.model_names)
+        return gr.skip() if offered is None else offered
+
     def header(self, model_name: str | None = None, session: gr.Request = None) -> tuple[str, str]:
         """The page's title line for the selected model, and the model's facts from its card."""
         try:
@@ -386,15 +392,17 @@ class GenerateTab:
                 self.example_buttons = []
                 with gr.Row(elem_id="examples"):
                     for example, model_name in views.example_prompts(names):
-                        shown = "".join(views.WHITESPACE_MARKERS.get(ch, ch) for ch in example)
                         button = gr.Button(
-                            shown if len(shown) <= 28 else shown[:27] + "\u2026",
+                            views.example_chip_label(example, model_name),
                             size="sm",
                             min_width=10,
                             scale=0,
                             elem_classes=["cg-example"],
                         )
                         self.example_buttons.append((button, example, model_name))
+                # The texts under the prompt, the controls and the chart beside them: on a laptop both texts
+                # start high enough to show a dozen lines, and a clicked character's chart sits next to them.
+                gr.HTML(page.LESSON_HTML, js_on_load=None, elem_id="lesson_box")
             with gr.Column(scale=2, min_width=260):
                 self.model = widgets.model_picker(names, "model")
                 with gr.Row():
@@ -418,8 +426,7 @@ class GenerateTab:
                         0.05, 1.0, value=1.0, step=0.05, label="Top-p", info="nucleus; 1 = off", elem_id="top_p"
                     )
                     self.seed = widgets.seed_box("seed")
-        gr.HTML(page.LESSON_HTML, js_on_load=None, elem_id="lesson_box")
-        gr.HTML(page.CHART_HTML, js_on_load=None, elem_id="chart_box")
+                gr.HTML(page.CHART_HTML, js_on_load=None, elem_id="chart_box")
         self.facts = gr.Markdown(self.handlers.header(names[0])[1], elem_id="model_facts")
         with gr.Group(elem_classes=["cg-hidden"]):
             # The API's outputs and the chart's inputs; the page shows them through its script.
@@ -524,6 +531,15 @@ class GenerateTab:
             handlers.header, inputs=self.model, outputs=[header, self.facts], api_visibility="private", queue=False
         )
         self.model.change(None, js="() => { window.chargen.onPromptChange(); }")
+        # Only a visitor's own pick (.input, not .change): a link's or a chip's prompt is kept as it is.
+        self.model.input(
+            handlers.offered_prompt,
+            inputs=[self.prompt, self.model],
+            outputs=self.prompt,
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
         for button, example, model_name in self.example_buttons:
             button.click(
                 lambda e=example, m=model_name: (e, m),

@@ -392,6 +392,34 @@ def example_prompts(model_names: Sequence[str]) -> list[tuple[str, str]]:
     return [(prompt, name) for name in model_names for prompt in EXAMPLE_PROMPTS.get(name, ["The "])]
 
 
+EXAMPLE_CHIP_CHARS = 20
+"""How much of an example prompt its chip shows (whitespace as markers) before it is cut short with an ellipsis."""
+
+
+def example_chip_label(prompt: str, model_name: str) -> str:
+    """What an example chip says: the start of its prompt (whitespace as markers) and the model it switches to,
+    e.g. ``def·fibonacci(n): (python)``: a chip that changes the model says so."""
+    shown = "".join(WHITESPACE_MARKERS.get(ch, ch) for ch in prompt)
+    if len(shown) > EXAMPLE_CHIP_CHARS:
+        shown = shown[: EXAMPLE_CHIP_CHARS - 1] + "\u2026"
+    return f"{shown} ({model_name})"
+
+
+def example_for_model(prompt: str, model_name: str, model_names: Sequence[str]) -> str | None:
+    """The prompt to offer when a visitor picks ``model_name`` by hand: that model's first example when the
+    prompt is still the page's default or another model's example (nothing of the visitor's is lost), else
+    ``None`` (keep what they typed)."""
+    examples = example_prompts(model_names)
+    own = [example for example, name in examples if name == model_name]
+    if not own or prompt in own:
+        return None
+    if prompt == APP_DEFAULT_PROMPT and model_name == model_names[0]:
+        return None  # the default prompt suits the default model
+    if prompt == APP_DEFAULT_PROMPT or prompt in {example for example, _ in examples}:
+        return own[0]
+    return None
+
+
 def prompt_notices(prompt: str, comparison: Comparison) -> list[str]:
     """What a visitor should know about how the prompt was read: dropped characters, an empty prompt."""
     notices = []

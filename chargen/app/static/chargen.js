@@ -9,8 +9,9 @@ window.chargen = (() => {
   const S = {
     data: null, settings: null, shown: 0, from: 0, perFrame: 1, stopped: false, raf: null,
     finished: false, sel: null, urlParams: null, distTimer: null, pendingDist: null, rendered: {greedy: 0, sampled: 0},
-    steps: {greedy: null, sampled: null},
+    steps: {greedy: null, sampled: null}, revealChart: false,
   };
+  const WIDE_LAYOUT = "(min-width: 761px)";  // the texts beside the controls and the chart (chargen.css)
   const q = (sel) => document.querySelector(sel);
   const textBox = (which) => q(`#${which} .cg-text`);
   const mode = () => { const c = q('#playback input:checked'); return c ? c.value : MODES[0]; };
@@ -212,6 +213,8 @@ window.chargen = (() => {
     S.raf = null;
     q("#stepper").hidden = true;
     decorate();
+    // A finished run is read from its start: typing kept each pane scrolled to its newest line.
+    if (S.from === 0) for (const which of ["greedy", "sampled"]) { const box = textBox(which); if (box) box.scrollTop = 0; }
     q("#loop_line").textContent = S.data.loop_line || "";
     writeUrl();
     if (!S.sel) select("sampled", 0);
@@ -425,6 +428,13 @@ window.chargen = (() => {
 
   function onTemperatureChange() { requestDistribution(S.sel, 150); }
 
+  // Scroll `el` just enough that all of it is on screen (nothing when it already is).
+  function reveal(el) {
+    if (!el) return;
+    const r = el.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) el.scrollIntoView({block: "nearest", behavior: "instant"});
+  }
+
   // A character or token as the chart and the notes show it: whitespace as its markers.
   function label(ch) {
     if (ch === " ") return "\u00b7 space";
@@ -438,6 +448,12 @@ window.chargen = (() => {
     const caption = q("#chart-caption");
     if (!bars || !d) return;
     bars.replaceChildren();
+    if (S.revealChart) {
+      // The chart a visitor asked for by picking a character: on a laptop, brought into view beside the texts
+      // (after this drawing; on a phone it is far below them, and jumping there would hide the texts).
+      S.revealChart = false;
+      if (window.matchMedia(WIDE_LAYOUT).matches) requestAnimationFrame(() => reveal(q("#chart")));
+    }
     if (d.error) {
       caption.innerHTML = "";
       const err = document.createElement("span");
@@ -559,6 +575,7 @@ window.chargen = (() => {
       else if (e.key === "End") i = n - 1;
       else return;
       e.preventDefault();
+      S.revealChart = true;
       select(which, i);
       box.children[i].scrollIntoView({block: "nearest"});
     } else if (e.key === "ArrowRight" && e.target.id === "next_char") {
@@ -570,6 +587,7 @@ window.chargen = (() => {
   function onClick(e) {
     const span = e.target.closest ? e.target.closest("#lesson .cg-text .c") : null;
     if (span) {
+      S.revealChart = true;
       select(span.closest(".cg-pane").id, Number(span.dataset.i), true);
       return;
     }
