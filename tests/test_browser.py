@@ -336,3 +336,183 @@ def test_nothing_overflows_or_overlaps(url: str, browser, viewport: dict[str, in
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
     page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
     tab.close()
+
+
+# --- issue 22: what a new visitor meets on the page ---------------------------------------------------------
+
+LINES_SEEN = """(which) => {
+    // The lines of a pane's text a person sees: distinct rows of characters inside both the pane's text box
+    // (it scrolls) and the window, without scrolling the page.
+    const box = document.querySelector(`#${which} .cg-text`).getBoundingClientRect();
+    const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, window.innerHeight);
+    const rows = new Set(), first = [];
+    for (const span of document.querySelectorAll(`#${which} .cg-text .c`)) {
+        const r = span.getBoundingClientRect();
+        if (r.height > 0 && r.top >= top - 1 && r.bottom <= bottom + 1) {
+            rows.add(Math.round(r.top));
+            first.push(Number(span.dataset.i));
+        }
+    }
+    return {lines: rows.size, first: first.length ? Math.min(...first) : null,
+            scrollTop: document.querySelector(`#${which} .cg-text`).scrollTop};
+}"""
+
+
+def _in_view(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    height = page.viewport_size["height"]
+    return box is not None and box["y"] >= -1 and box["y"] + box["height"] <= height + 1  # within a pixel
+
+
+@pytest.mark.browser
+def test_a_laptop_shows_ten_lines_of_each_text_from_its_start_and_a_clicked_characters_chart(url: str, browser) -> None:
+    tab = Page(browser, url)  # 1280 x 720, typing (the default playback): the panes scroll as the texts grow
+    page = tab.page
+    tab.set_inputs(prompt="ROMEO:", length=LENGTH, seed="3")
+    page.evaluate("window.scrollTo(0, 0)")
+    tab.generate()
+    tab.wait_finished()
+    for which in ["greedy", "sampled"]:
+        seen = page.evaluate(LINES_SEEN, which)
+        # From its first character (not scrolled to its end), at least 10 lines, without scrolling the page.
+        assert seen["scrollTop"] == 0 and seen["first"] == 0, (which, seen)
+        assert seen["lines"] >= 10, (which, seen)
+    assert page.evaluate("window.scrollY") == 0
+    # A clicked character's chart is on screen with it, on a laptop.
+    target = page.locator("#sampled .c[data-i='150']")
+    target.click()
+    page.wait_for_function(
+        "document.querySelector('#chart-caption').innerText.startsWith('Character 151 of the sampled')"
+    )
+    page.wait_for_function(
+        """() => { const r = document.querySelector('#chart').getBoundingClientRect();
+                   return r.top >= -1 && r.bottom <= window.innerHeight + 1; }""",
+        timeout=TIMEOUT_MS,
+    )
+    assert _in_view(page, "#chart-bars .bars.drawn") and _in_view(page, "#sampled .c[data-i='150']")
+    tab.close()
+
+
+@pytest.mark.browser
+def test_loop_shading_marks_the_first_copy_and_every_copy_start_where_the_loop_says(app, url: str, browser) -> None:
+    prompt = "KING LEAR:\n"
+    expected = compare(app.models["shakespeare"], prompt, LENGTH, temperature=0.8, seed=1)
+    loop = expected.loop
+    assert loop is not None and loop.period > 1, "the greedy text must loop with a period above 1"
+    tab = Page(browser, url)
+    page = tab.page
+    tab.playback("instant")
+    tab.set_inputs(prompt=prompt, length=LENGTH, seed="1")
+    tab.generate()
+    tab.wait_finished()
+    assert tab.text("greedy") == expected.greedy
+    marks = page.evaluate(
+        """() => [...document.querySelectorAll('#greedy .cg-text .c')].map((s) => [
+            Number(s.dataset.i), s.classList.contains('loop'), s.classList.contains('first'),
+            s.classList.contains('copy-start')])"""
+    )
+    loop_spans = [i for i, in_loop, _, _ in marks if in_loop]
+    first_copy = [i for i, _, first, _ in marks if first]
+    copy_starts = [i for i, _, _, start in marks if start]
+    assert loop_spans == list(range(loop.start, len(expected.greedy)))
+    assert first_copy == list(range(loop.start, loop.start + loop.period))
+    assert copy_starts == list(range(loop.start, len(expected.greedy), loop.period))
+    tab.close()
+
+
+@pytest.mark.browser
+def test_use_this_seed_fills_the_seed_box_while_advanced_sampling_is_closed(app, url: str, browser) -> None:
+    tab = Page(browser, url)
+    page = tab.page
+    tab.playback("instant")
+    tab.set_inputs(prompt="ROMEO:", length=100)
+    assert page.locator("#seed textarea, #seed input").count() == 0  # closed: gradio has not drawn the box
+    tab.generate()
+    tab.wait_finished()
+    seed, sampled = tab.seed_shown(), tab.text("sampled")
+    assert seed.isdigit()
+    page.locator("#use_seed").click()
+    page.wait_for_function(
+        "(seed) => document.querySelector('#seed textarea, #seed input')?.value === seed", arg=seed, timeout=TIMEOUT_MS
+    )
+    tab.generate()  # the seed in the box is the one used: the same sampled text again
+    page.wait_for_function("window.chargen.state.finished === true", timeout=TIMEOUT_MS)
+    assert tab.seed_shown() == seed and tab.text("sampled") == sampled
+    assert sampled == compare(app.models["shakespeare"], "ROMEO:", 100, temperature=0.8, seed=int(seed)).sampled
+    tab.close()
+
+
+@pytest.mark.browser
+def test_a_link_naming_another_sessions_model_falls_back_to_the_default_model(app, url: str, browser) -> None:
+    query = "?model=session:gru-small-trained-here-0123abcd&prompt=ROMEO:&seed=7&length=60&playback=instant"
+    tab = Page(browser, url, query=query)
+    page = tab.page
+    tab.wait_finished()
+    expected = compare(app.models["shakespeare"], "ROMEO:", 60, temperature=0.8, seed=7)
+    assert (tab.text("greedy"), tab.text("sampled")) == (expected.greedy, expected.sampled)
+    assert page.locator("#model input").input_value() == "shakespeare"
+    assert "another browser session" in page.locator("#link_notice").inner_text()
+    assert page.locator(".toast-body").count() == 0
+    tab.close()
+
+
+@pytest.mark.browser
+def test_an_emptied_number_box_is_refused_and_the_texts_shown_stay(url: str, browser) -> None:
+    tab = Page(browser, url)
+    page = tab.page
+    tab.playback("instant")
+    tab.set_inputs(prompt="ROMEO:", length=100, seed="5")
+    tab.generate()
+    tab.wait_finished()
+    shown = (tab.shown("greedy"), tab.shown("sampled"))
+    assert all(shown)
+    for control, message in [
+        ("temperature", "temperature is empty: it must be a number from 0 to 2"),
+        ("length", "length is empty: it must be a whole number of characters from 10 to 2000"),
+    ]:
+        box = page.locator(f"#{control} input[type=number]")
+        before = box.input_value()
+        box.fill("")
+        box.press("Tab")
+        page.wait_for_function(f"document.querySelector('#{control} input[type=number]').value === ''")
+        tab.generate()
+        page.locator(".toast-message-text", has_text=message).first.wait_for(timeout=TIMEOUT_MS)
+        # Only the newest refusal is shown, and the texts already shown stay.
+        messages = page.locator(".toast-message-text").all_inner_texts()
+        assert len(messages) == 1 and message in messages[0], messages
+        assert (tab.shown("greedy"), tab.shown("sampled")) == shown
+        box.fill(before)
+        box.press("Tab")
+    tab.close()
+
+
+@pytest.mark.browser
+def test_example_chips_name_their_model_and_picking_a_model_offers_its_example(url: str, browser) -> None:
+    from chargen.app import views
+
+    tab = Page(browser, url)
+    page = tab.page
+    chips = page.locator(".cg-example").all_inner_texts()
+    names = ["shakespeare", "shakespeare-word", "python"]
+    assert [chip.strip() for chip in chips] == [
+        views.example_chip_label(prompt, name) for prompt, name in views.example_prompts(names)
+    ]
+    assert all(
+        chip.strip().endswith(f"({name})") for chip, (_, name) in zip(chips, views.example_prompts(names), strict=True)
+    )
+
+    def pick(model: str) -> None:
+        page.locator("#model input").click()
+        page.get_by_role("option", name=model, exact=True).click()
+
+    # The page's own prompt is the Shakespeare model's: picking python offers python's example.
+    pick("python")
+    page.wait_for_function("document.querySelector('#prompt textarea').value === 'def fibonacci(n):'")
+    pick("shakespeare")
+    page.wait_for_function("document.querySelector('#prompt textarea').value === 'ROMEO:'")
+    # A prompt the visitor wrote is theirs: it stays.
+    page.locator("#prompt textarea").fill("my own words")
+    pick("python")
+    page.wait_for_function("document.querySelector('#header').innerText.includes('python')")
+    assert page.locator("#prompt textarea").input_value() == "my own words"
+    tab.close()

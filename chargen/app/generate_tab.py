@@ -297,6 +297,18 @@ class Handlers:
         except gr.Error as exc:
             return {"error": f"The chart can't be drawn: {exc.message}"}
 
+    def link_model(self, model_name: Any, session: gr.Request = None) -> tuple[Any, Any]:
+        """A link's model checked on load: one this page may use stays; another session's model (or a name the
+        app does not offer) becomes the default model, with a notice saying why."""
+        menu = self._menu(session)
+        try:
+            menu.resolve(model_name)
+            return gr.skip(), gr.skip()
+        except ChargenError:
+            default = menu.names[0]
+            notice = views.notices_markdown([views.link_model_notice(str(model_name), default)])
+            return default, gr.update(value=notice, visible=True)
+
     def offered_prompt(self, prompt: Any, model_name: Any) -> Any:
         """The prompt box after a visitor picks ``model_name`` by hand: that model's example when the box
         still holds the default prompt or another model's example; what they typed is never replaced."""
@@ -389,6 +401,8 @@ class GenerateTab:
                         "Continue", variant="secondary", elem_id="continue", scale=1, min_width=90
                     )
                 self.notices_view = gr.Markdown(elem_id="notices", label="Notices")
+                # What the page's link asked for and could not have (kept apart: each generation redraws notices).
+                self.link_notice = gr.Markdown(elem_id="link_notice", visible=False)
                 self.example_buttons = []
                 with gr.Row(elem_id="examples"):
                     for example, model_name in views.example_prompts(names):
@@ -441,6 +455,7 @@ class GenerateTab:
             self.chart_out = gr.JSON(label="Distribution", elem_id="dist_data")
             self.dist_go = gr.Button("chart", elem_id="dist_go")
             self.dist_api = gr.Button("distribution", elem_id="dist_api")
+            self.seed_go = gr.Button("use seed", elem_id="seed_go")  # "Use this seed": the script's seed to the box
 
     def parts(self) -> PageParts:
         """The controls other tabs share with this one (one choice of model serves every tab)."""
@@ -525,10 +540,16 @@ class GenerateTab:
             preprocess=False,
         )
         self.chart_out.change(None, inputs=self.chart_out, js="(d) => { window.chargen.drawChart(d); }")
+        self.seed_go.click(None, outputs=self.seed, js="() => window.chargen.seedToUse()", api_visibility="private")
         self.prompt.change(None, js="() => { window.chargen.onPromptChange(); }")
         self.temperature.change(None, js="() => { window.chargen.onTemperatureChange(); }")
         self.model.change(
-            handlers.header, inputs=self.model, outputs=[header, self.facts], api_visibility="private", queue=False
+            handlers.header,
+            inputs=self.model,
+            outputs=[header, self.facts],
+            api_visibility="private",
+            queue=False,
+            preprocess=False,  # a link's unknown name is not an error here: the header shows the default model
         )
         self.model.change(None, js="() => { window.chargen.onPromptChange(); }")
         # Only a visitor's own pick (.input, not .change): a link's or a chip's prompt is kept as it is.
@@ -552,4 +573,12 @@ class GenerateTab:
             inputs=[*inputs, self.playback],
             outputs=[*inputs, self.playback],
             js="(...args) => window.chargen.fromUrl(...args)",
+        ).then(
+            handlers.link_model,
+            inputs=self.model,
+            outputs=[self.model, self.link_notice],
+            api_visibility="private",
+            queue=False,
+            preprocess=False,  # the link's name as it came, checked by the handler
+            show_progress="hidden",
         ).then(None, js="() => { window.chargen.onPromptChange(); window.chargen.autoGenerate(); }")

@@ -74,7 +74,10 @@ def _shown(value: Any) -> str:
 
 
 def _number(value: Any, name: str, allowed: str) -> float:
-    """``value`` as a finite float; numbers may come as strings through the API."""
+    """``value`` as a finite float; numbers may come as strings through the API. Blank is refused as empty,
+    never read as a bound: an emptied box on the page says so instead of running at its slider's minimum."""
+    if _blank(value):
+        raise ConfigError(f"{name} is empty: it must be {allowed}")
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -339,6 +342,18 @@ class ModelMenu:
             if name in self.aliases:
                 return self.aliases[name]
         raise ConfigError(f"model must be one of {', '.join(self.names)}, got {_shown(name)}")
+
+
+def link_model_notice(name: str, default: str) -> str:
+    """Why a link's model is not used: a session model is its own session's only; an unknown name is not offered."""
+    from chargen.app.session.store import SESSION_PREFIX  # the Train tab's session models' names
+
+    if name.startswith(SESSION_PREFIX):
+        return (
+            "The link names a model trained or uploaded in another browser session, which only that session can "
+            f"use, so this page uses the {default} model instead."
+        )
+    return f"The link names a model this app does not offer ({_shown(name)}), so this page uses the {default} model."
 
 
 def check_model_name(name: Any, model_names: Sequence[str] | ModelMenu) -> str:

@@ -9,7 +9,7 @@ window.chargen = (() => {
   const S = {
     data: null, settings: null, shown: 0, from: 0, perFrame: 1, stopped: false, raf: null,
     finished: false, sel: null, urlParams: null, distTimer: null, pendingDist: null, rendered: {greedy: 0, sampled: 0},
-    steps: {greedy: null, sampled: null}, revealChart: false,
+    steps: {greedy: null, sampled: null}, revealChart: false, pendingRun: null, seedToUse: "",
   };
   const WIDE_LAYOUT = "(min-width: 761px)";  // the texts beside the controls and the chart (chargen.css)
   const q = (sel) => document.querySelector(sel);
@@ -197,14 +197,20 @@ window.chargen = (() => {
     line.append(use);
   }
 
+  // "Use this seed": the seed box lives in the Advanced sampling accordion, which gradio only puts in the page
+  // once it is opened. The seed goes to the component through a page event (whether or not its box is drawn),
+  // and the accordion opens so the visitor sees it there.
   function setSeed(seed) {
+    S.seedToUse = seed;
     const box = q("#seed textarea, #seed input");
-    if (!box) return;
-    const acc = q("#advanced button");
-    if (box.offsetParent === null && acc) acc.click();
-    box.value = seed;
-    box.dispatchEvent(new Event("input", {bubbles: true}));
+    const header = q("#advanced button");
+    if ((!box || box.offsetParent === null) && header) header.click();
+    const go = q("#seed_go");
+    if (go) go.click();
   }
+
+  // The seed_go event's value for the seed box.
+  function seedToUse() { return S.seedToUse; }
 
   function finish() {
     if (S.finished) return;
@@ -248,6 +254,10 @@ window.chargen = (() => {
   function receive(d) {
     if (!d || typeof d !== "object" || d.greedy === undefined) return;
     const isStop = d.stopped_at !== null && d.stopped_at !== undefined;
+    if (S.pendingRun && !isStop) {  // the first update of a new request: now the previous run goes
+      startRun(S.pendingRun.from, S.pendingRun.length);
+      S.pendingRun = null;
+    }
     if ((S.stopped || S.finished) && !isStop) return;  // a late update of a stopped or finished run
     const wasStopped = S.stopped;
     S.data = d;
@@ -352,7 +362,9 @@ window.chargen = (() => {
       || (el.max !== "" && Number(el.value) === Number(el.max));
     const useTyped = typed[id] !== undefined && (!input || input.value === typed[id] || atBound(input));
     const raw = useTyped ? String(typed[id]) : input ? input.value : "";
-    if (raw.trim() === "") return fallback;
+    // An emptied box is sent as blank, which the handler refuses (temperature, length) or reads as "off"
+    // (top-k, top-p), never as the slider's clamped value; only a box that is not on the page uses its value.
+    if (raw.trim() === "") return useTyped || input ? "" : fallback;
     const n = Number(raw);
     return isNaN(n) ? raw : n;
   }
@@ -361,10 +373,18 @@ window.chargen = (() => {
       shownValue("top_k", args[3]), shownValue("top_p", args[4]), args[5], args[6]];
   }
 
+  // A new request: the previous run stays on screen until the new one's first update arrives (a refused
+  // request leaves it as it was), and the previous request's error toasts go (only the newest one is shown).
+  function request(from, length) {
+    S.pendingRun = {from, length};
+    S.finished = false;  // "finished" is the newest request's: waiting for it, nothing is
+    document.querySelectorAll(".toast-body .toast-close").forEach((button) => button.click());
+  }
+
   // Generate: a new run from the controls as they are (the handler checks every value).
   function generateArgs(...args) {
     const values = controls(args);
-    startRun(0, Number(values[2]) || 0);
+    request(0, Number(values[2]) || 0);
     return values;
   }
 
@@ -374,12 +394,13 @@ window.chargen = (() => {
     const more = Number(shownValue("length", args[2])) || 0;
     const st = S.settings;
     const length = Math.min(MAX_LENGTH, shownChars() + more);
-    startRun(S.shown, length);
+    request(S.shown, length);
     return [st.prompt, st.temperature, length, st.top_k, st.top_p, S.data.seed, st.model];
   }
 
   // Stop: keep what is shown; the server remakes exactly that prefix (same seed) with its loop line.
   function stopArgs(...args) {
+    S.pendingRun = null;  // stopped before its first update: what is shown stays
     cancelAnimationFrame(S.raf);
     S.raf = null;
     if (!S.settings || !S.data) return [args[0], args[1], 0, args[3], args[4], args[5], args[6]];
@@ -432,7 +453,8 @@ window.chargen = (() => {
   function reveal(el) {
     if (!el) return;
     const r = el.getBoundingClientRect();
-    if (r.top < 0 || r.bottom > window.innerHeight) el.scrollIntoView({block: "nearest", behavior: "instant"});
+    const by = Math.ceil(r.top < 0 ? r.top : Math.min(r.top, Math.max(0, r.bottom - window.innerHeight)));
+    if (by) window.scrollBy({top: by, behavior: "instant"});
   }
 
   // A character or token as the chart and the notes show it: whitespace as its markers.
@@ -606,7 +628,7 @@ window.chargen = (() => {
   document.addEventListener("click", onClick);
   const api = {
     receive, drawChart, generateArgs, continueArgs, stopArgs, distArgs, fromUrl, autoGenerate, onPromptChange,
-    onTemperatureChange, text, select, copy, state: S,
+    onTemperatureChange, seedToUse, text, select, copy, state: S,
   };
   // Calls made before this file arrived waited in boot.js's stand-ins: answer them now.
   if (window.chargen && window.chargen.loaded) window.chargen.loaded(api);
