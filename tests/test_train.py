@@ -390,3 +390,45 @@ def test_resuming_a_run_whose_budget_is_spent_says_how_to_extend_it(
     # a bigger budget continues it
     resumed = train(TrainConfig(corpus=str(corpus_file), out=str(out), max_steps=8), resume=True, progress_bar=False)
     assert resumed.step == 8
+
+
+@pytest.mark.parametrize(("dropout", "label"), [(0.0, "train"), (0.2, "train (dropout on)")])
+def test_the_loss_plot_says_dropout_on_only_when_the_run_had_dropout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dropout: float, label: str
+) -> None:
+    from matplotlib.figure import Figure
+
+    from chargen.training.train import plot_losses
+
+    legends: list[list[str]] = []
+    savefig = Figure.savefig
+
+    def recording_savefig(fig, *args, **kwargs):
+        legends.append([text.get_text() for ax in fig.axes for text in ax.get_legend().get_texts()])
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
+    rows = [{"step": 0, "train_loss": 3.0, "val_loss": 3.1}, {"step": 10, "train_loss": 2.0, "val_loss": 2.2}]
+    plot_losses(rows, tmp_path / "loss.png", dropout=dropout)
+    assert legends == [[label, "validation"]] and (tmp_path / "loss.png").stat().st_size > 0
+
+
+def test_a_session_models_card_curve_follows_its_dropout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Train tab's presets train without dropout: their card's curve must not say "dropout on"."""
+    from matplotlib.figure import Figure
+
+    from chargen.app.session.card import write_card
+    from chargen.app.session.history import RunHistory
+    from tests.conftest import tiny_model
+
+    legends: list[list[str]] = []
+    savefig = Figure.savefig
+
+    def recording_savefig(fig, *args, **kwargs):
+        legends.append([text.get_text() for ax in fig.axes for text in ax.get_legend().get_texts()])
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
+    history = RunHistory(train=[[0, 3.0], [10, 2.0]], val=[[0, 3.1], [10, 2.2]], step=10)
+    write_card(tmp_path, tiny_model(dropout=0.0), history, "GRU small, trained here")
+    assert legends == [["train", "validation"]]

@@ -5,6 +5,7 @@ and load the zip with chargen.load_model."""
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -65,6 +66,29 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
                 "document.querySelector('#train_status')?.innerText.includes('session:')", timeout=TIMEOUT_MS
             )
             samples = page.locator("#train_samples textarea").input_value()
+            # The chart draws its curves on number axes (not category axes with a tick per value): Vega's SVG
+            # names each axis' scale, and its line marks are paths.
+            axes = page.evaluate(
+                """() => [...document.querySelectorAll('#train_curve svg [aria-roledescription="axis"]')]
+                    .map((axis) => axis.getAttribute('aria-label'))"""
+            )
+            assert len(axes) == 2 and all("linear scale" in axis for axis in axes), axes
+            assert any("step" in axis for axis in axes) and any("loss" in axis for axis in axes), axes
+            ticks = page.evaluate(  # SVG text has no innerText
+                """() => [...document.querySelectorAll('#train_curve svg .role-axis-label text')]
+                    .map((t) => t.textContent)""",
+            )
+            assert 4 <= len(ticks) <= 40 and all(re.fullmatch(r"[\d.,]+", tick) for tick in ticks), ticks
+            lines = page.evaluate(
+                """() => [...document.querySelectorAll('#train_curve svg .mark-line path')]
+                    .map((path) => (path.getAttribute('d') || '').split(/[ML]/).length)"""
+            )
+            assert len(lines) == 2 and all(points >= 3 for points in lines), lines  # training and validation
+            # Beside the API's JSON, the progress in words.
+            progress = page.locator("#train_progress").inner_text()
+            for words in ("step ", "training loss ", "validation loss ", "best so far ", "finished after "):
+                assert words in progress, progress
+            assert "is in the Generate tab's model list" in progress
             # A trained model is lost on reload: the page now asks before leaving.
             page.wait_for_function("window.chargenWarnsOnUnload === true", timeout=TIMEOUT_MS)
             assert samples.startswith(first_samples) and samples.count("step ") >= 2

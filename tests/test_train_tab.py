@@ -241,3 +241,57 @@ def test_the_zero_gpu_path_streams_stops_and_turns_a_refusal_into_a_message(tmp_
         assert final["status"] == "done" and final["model"].startswith("session:") and final["steps"] < 1000
         assert client.predict("The ", 0.8, 20, 0, 1.0, "1", final["model"], api_name="/generate")[1]
     assert calls == [30, 70]  # the budget plus 10 s for the fork, the move and the last save
+
+
+def test_the_loss_charts_axes_are_numbers_from_the_first_update_even_with_no_points_yet() -> None:
+    """gr.LinePlot types each axis from its column's dtype and the page's chart keeps the first types it gets:
+    the first update (no points yet) must already say step and loss are quantitative."""
+    import gradio as gr
+
+    from chargen.app.session.history import RunHistory
+    from chargen.app.train_views import CURVE_COLORS, curve_frame
+
+    plot = gr.LinePlot(x="step", y="loss", color="curve", color_map=CURVE_COLORS)
+    empty = plot.postprocess(curve_frame({"": RunHistory()}))
+    assert empty.datatypes == {"step": "quantitative", "loss": "quantitative", "curve": "nominal"}
+    assert empty.data == []
+    history = RunHistory(train=[[0, 4.1], [5, 3.0]], val=[[0, 4.2], [5, 3.3]])
+    drawn = plot.postprocess(curve_frame({"": history}))
+    assert drawn.datatypes == empty.datatypes
+    assert drawn.data == [[0.0, 4.1, "train"], [5.0, 3.0, "train"], [0.0, 4.2, "validation"], [5.0, 3.3, "validation"]]
+    three = {cell: RunHistory(val=[[0, 4.0], [5, 3.0 + i]]) for i, cell in enumerate(("rnn", "lstm", "gru"))}
+    compared = plot.postprocess(curve_frame(three, val_only=True))
+    assert compared.datatypes == empty.datatypes
+    assert {row[2] for row in compared.data} == {"rnn validation", "lstm validation", "gru validation"}
+
+
+def test_progress_in_words_says_step_losses_best_and_time_and_where_the_model_went() -> None:
+    from chargen.app.session.history import RunHistory
+    from chargen.app.train_views import progress_markdown
+
+    history = RunHistory(train=[[0, 4.1], [50, 2.5]], val=[[0, 4.2], [25, 2.31], [50, 2.4]], step=50)
+    history.elapsed, history.seconds = 12.4, 30
+    text = progress_markdown({"": history})
+    assert text == (
+        "- step 50; training loss 2.50, validation loss 2.40 (nats per character); best so far 2.31 at step 25 "
+        "(the weights kept); 12 s spent, about 18 s left."
+    )
+    history.done = {"stopped_early": False}
+    history.elapsed = 30.2
+    done = progress_markdown({"": history}, "GRU small, trained here (val 2.31)")
+    assert "finished after 30 s." in done and "**GRU small, trained here (val 2.31)** is in the Generate tab" in done
+    waiting = progress_markdown({"": RunHistory(step=0)})
+    assert "not measured yet" in waiting and "no validation yet" in waiting
+    compared = progress_markdown({"rnn": history, "gru": RunHistory(val=[[0, 3.0]])}).splitlines()
+    assert compared[0].startswith("- **RNN**: step 50") and compared[1].startswith("- **GRU**")
+
+
+def test_a_sample_of_only_whitespace_is_shown_with_the_generate_tabs_markers() -> None:
+    from chargen.app.session.history import RunHistory
+    from chargen.app.train_views import samples_text
+
+    history = RunHistory(samples=["step 0:  \n \n", "step 25: The cat\nsat"])
+    assert samples_text({"": history}).split("\n\n") == [
+        "step 0: \u00b7\u21b5\u00b7\u21b5 (only whitespace)",
+        "step 25: The cat / sat",
+    ]

@@ -50,6 +50,7 @@ from chargen.app.session.zero_gpu import (
     zero_gpu_refusal,
     zero_gpu_train_stream,
 )
+from chargen.app.views import WHITESPACE_MARKERS, markdown_text
 from chargen.errors import ChargenError
 from chargen.model import CELLS, CharRNN
 
@@ -173,8 +174,15 @@ def _error(exc: BaseException) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
 
+CURVE_DTYPES = {"step": "float64", "loss": "float64", "curve": "string"}
+"""The curve table's column types. gr.LinePlot types each axis from its column's dtype, and its chart keeps the
+first types it was sent: an empty table of untyped (object) columns reads as nominal, and the chart then drew
+category axes with a tick per value and no curves. Typed, step and loss are quantitative from the first update."""
+
+
 def curve_frame(histories: Mapping[str, RunHistory], val_only: bool = False) -> Any:
-    """The loss curves as a long table for ``gr.LinePlot``: step, loss (nats/char), curve name."""
+    """The loss curves as a long table for ``gr.LinePlot``: step, loss (nats/char), curve name; typed by
+    :data:`CURVE_DTYPES` even when empty."""
     import pandas as pd
 
     rows = []
@@ -183,7 +191,7 @@ def curve_frame(histories: Mapping[str, RunHistory], val_only: bool = False) -> 
         if not val_only:
             rows += [(s, v, f"{lead}train") for s, v in history.train]
         rows += [(s, v, f"{lead}validation") for s, v in history.val]
-    return pd.DataFrame(rows, columns=["step", "loss", "curve"])
+    return pd.DataFrame(rows, columns=list(CURVE_DTYPES)).astype(CURVE_DTYPES)
 
 
 def status_of(history: RunHistory, cell: str | None = None) -> dict[str, Any]:
@@ -218,13 +226,73 @@ def final_status(kept: SessionModel, history: RunHistory) -> dict[str, Any]:
     }
 
 
+ONLY_WHITESPACE = "(only whitespace)"
+"""Said after a sample that wrote nothing but spaces and line breaks (shown as the Generate tab's markers)."""
+
+
+def sample_line(sample: str) -> str:
+    """One sample (``"step N: text"``) on one line: its newlines as ' / '; a sample of only whitespace shows
+    it as the Generate tab's markers (· space, ↵ line break) and says so, instead of looking empty."""
+    head, sep, body = sample.partition(": ")
+    if sep and body and not body.strip():
+        return f"{head}: {''.join(WHITESPACE_MARKERS.get(ch, ch) for ch in body)} {ONLY_WHITESPACE}"
+    return sample.replace("\n", " / ")
+
+
 def samples_text(histories: Mapping[str, RunHistory]) -> str:
-    """Every sample so far, newest last, each one's newlines shown as ' / ' so a step is one line."""
+    """Every sample so far, newest last, each on one line (:func:`sample_line`)."""
     lines = []
     for prefix, history in histories.items():
         lead = f"[{prefix}] " if prefix else ""
-        lines += [lead + sample.replace("\n", " / ") for sample in history.samples]
+        lines += [lead + sample_line(sample) for sample in history.samples]
     return "\n\n".join(lines)
+
+
+def _seconds(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _loss(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None and math.isfinite(value) else "not measured yet"
+
+
+def run_progress_line(history: RunHistory, label: str = "") -> str:
+    """One run's progress in words: its step, latest training and validation loss, the best so far and
+    when it came, and the time spent and left (or how it ended)."""
+    lead = f"**{label.upper()}**: " if label else ""
+    latest_train = history.train[-1][1] if history.train else None
+    latest_val = history.val[-1][1] if history.val else None
+    best = history.best_val
+    if best is None:
+        best_text = "no validation yet: the first comes within a few seconds"
+    else:
+        best_step = next(int(s) for s, v in history.val if v == best)
+        best_text = f"best so far {best:.2f} at step {best_step} (the weights kept)"
+    if history.done is not None:
+        stopped = " (stopped early)" if history.done.get("stopped_early") else ""
+        timing = f"finished after {_seconds(history.elapsed)}{stopped}"
+    else:
+        left = max(0.0, history.seconds - history.elapsed)
+        timing = f"{_seconds(history.elapsed)} spent, about {_seconds(left)} left"
+    return (
+        f"{lead}step {history.step}; training loss {_loss(latest_train)}, validation loss {_loss(latest_val)} "
+        f"(nats per character); {best_text}; {timing}."
+    )
+
+
+def progress_markdown(histories: Mapping[str, RunHistory], model_label: str = "") -> str:
+    """The progress of one run (key ``""``) or of several (keyed by cell) for a person: a line per run, and
+    once done, where the model went (``model_label``: its name in the Generate tab's list)."""
+    lines = [f"- {run_progress_line(history, label)}" for label, history in histories.items()]
+    if model_label:
+        lines.append(f"- Done: **{markdown_text(model_label)}** is in the Generate tab's model list.")
+    return "\n".join(lines)
+
+
+def queued_markdown(place: int) -> str:
+    """What a visitor waiting for a trainer reads."""
+    return f"Waiting for a free trainer: you are number {place} in the queue."
 
 
 def cost_text(seconds: float, settings: TrainTabSettings, runs: int = 1) -> str:
@@ -307,7 +375,8 @@ class TrainHandlers:
             for update in queued_stream(self.training_queue, all_runs, stop):
                 if update["kind"] == "queued":
                     place = update["place"]
-                    yield {"status": "queued", "place": place}, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    queued = {"status": "queued", "place": place}
+                    yield queued, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), queued_markdown(place)
                     continue
                 label = update["_run"]
                 histories[label].apply(update)
@@ -317,13 +386,15 @@ class TrainHandlers:
                 if now - last_yield >= UPDATE_INTERVAL_S:
                     last_yield = now
                     one = len(runs) == 1
+                    shown = {"": histories[label]} if one else histories
                     yield (
                         status_of(histories[label], None if one else label),
-                        curve_frame({"": histories[label]} if one else histories, val_only=not one),
-                        samples_text({"": histories[label]} if one else histories),
+                        curve_frame(shown, val_only=not one),
+                        samples_text(shown),
                         gr.skip(),
                         gr.skip(),
                         gr.skip(),
+                        progress_markdown(shown),
                     )
         except ChargenError as exc:
             raise _error(exc) from None
@@ -340,13 +411,15 @@ class TrainHandlers:
         one = len(runs) == 1
         final = final_status(kept[0], histories[runs[0][0]]) if one else _compare_status(kept, histories)
         newest = kept[-1]
+        shown = {"": histories[runs[0][0]]} if one else histories
         yield (
             final,
-            curve_frame({"": histories[runs[0][0]]} if one else histories, val_only=not one),
-            samples_text({"": histories[runs[0][0]]} if one else histories),
+            curve_frame(shown, val_only=not one),
+            samples_text(shown),
             self.picker(request, newest.name),
             gr.update(value=str(store.zip(session, newest.name)), visible=True),
             newest.name,
+            progress_markdown(shown, newest.label),
         )
 
     def train(
@@ -513,7 +586,12 @@ class TrainTab:
                 self.compare_button = gr.Button(
                     "Compare cells (RNN, LSTM, GRU: 3x the time)", size="sm", elem_id="train_compare"
                 )
-        self.status = gr.JSON(label="Progress", elem_id="train_status")
+        with gr.Row(equal_height=False):
+            # The API's JSON (clients parse it) and the same progress in words beside it, for people.
+            self.progress = gr.Markdown(
+                "Progress appears here once training starts.", elem_id="train_progress", container=True
+            )
+            self.status = gr.JSON(label="Progress (as the API returns it)", elem_id="train_status")
         with gr.Row(equal_height=False):
             self.curve = gr.LinePlot(
                 x="step",
@@ -561,7 +639,8 @@ class TrainTab:
     def wire_events(self, model_picker: gr.Dropdown) -> None:
         """``/train``, ``/compare_cells``, ``/stop_training``, ``/upload_model``, ``/push`` and the tab's own events."""
         handlers = self.handlers
-        outputs = [self.status, self.curve, self.samples, model_picker, self.download, self.last_model]
+        # The readable progress comes last: /train's first outputs stay as API clients index them.
+        outputs = [self.status, self.curve, self.samples, model_picker, self.download, self.last_model, self.progress]
         training = self.train_button.click(
             handlers.train,
             inputs=[self.text, self.cell, self.seconds, self.size, self.unit, self.vocab_size],

@@ -290,8 +290,9 @@ def _read_log(path: Path, up_to_step: int) -> list[dict[str, Any]]:
     return rows
 
 
-def plot_losses(log_rows: list[dict[str, Any]], path: Path) -> None:
-    """Draw train and validation loss against step to a PNG."""
+def plot_losses(log_rows: list[dict[str, Any]], path: Path, dropout: float = 0.0) -> None:
+    """Draw train and validation loss against step to a PNG. ``dropout`` is the run's: the training curve
+    says "dropout on" only when there was some (it explains why training loss can sit above validation)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -300,7 +301,7 @@ def plot_losses(log_rows: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     train = [(r["step"], r["train_loss"]) for r in log_rows if r.get("train_loss") is not None]
     if train:
-        ax.plot(*zip(*train, strict=True), label="train (dropout on)")
+        ax.plot(*zip(*train, strict=True), label="train (dropout on)" if dropout > 0 else "train")
     val = [(r["step"], r["val_loss"]) for r in log_rows if r.get("val_loss") is not None]
     if val:
         ax.plot(*zip(*val, strict=True), label="validation", marker="o", markersize=3)
@@ -613,7 +614,7 @@ def _train(
     if bar is not None:
         bar.close()
     if log_rows:
-        plot_losses(log_rows, out / PLOT_NAME)
+        plot_losses(log_rows, out / PLOT_NAME, dropout=config.dropout)
     best_val, last_val = distributed.broadcast_object(ranks, (best_val, last_val))
     return TrainResult(step, best_val, last_val, elapsed, stopped_early, out, corpus.vocab.unit, chars_per_token)
 

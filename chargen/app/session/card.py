@@ -55,7 +55,7 @@ def write_card(folder: Path, model: CharRNN, history: RunHistory, label: str) ->
 
     rows = history.log_rows()
     if rows:
-        plot_losses(rows, folder / PLOT_NAME)
+        plot_losses(rows, folder / PLOT_NAME, dropout=model.config.dropout)
     write_model_card(folder, model, card_content(model, history, label, loss_curve=bool(rows)))
 
 
