@@ -465,6 +465,7 @@ def test_an_emptied_number_box_is_refused_and_the_texts_shown_stay(url: str, bro
     tab.generate()
     tab.wait_finished()
     shown = (tab.shown("greedy"), tab.shown("sampled"))
+    texts = (tab.text("greedy"), tab.text("sampled"))
     assert all(shown)
     for control, message in [
         ("temperature", "temperature is empty: it must be a number from 0 to 2"),
@@ -481,6 +482,9 @@ def test_an_emptied_number_box_is_refused_and_the_texts_shown_stay(url: str, bro
         messages = page.locator(".toast-message-text").all_inner_texts()
         assert len(messages) == 1 and message in messages[0], messages
         assert (tab.shown("greedy"), tab.shown("sampled")) == shown
+        # ... and they are still the page's texts: Copy and Download give them.
+        page.wait_for_function("window.chargen.state.finished === true", timeout=TIMEOUT_MS)
+        assert (tab.text("greedy"), tab.text("sampled")) == texts
         box.fill(before)
         box.press("Tab")
     tab.close()

@@ -497,6 +497,8 @@ class GenerateTab:
             show_progress="hidden",
             preprocess=False,
         )
+        for event in (generation, continuation):  # a refused request leaves the texts shown as they were
+            event.failure(None, js="() => { window.chargen.refused(); }")
         self.stop_button.click(
             handlers.stopped,
             inputs=inputs,

@@ -5,7 +5,7 @@
 (() => {
   const CALLS = [
     "receive", "drawChart", "generateArgs", "continueArgs", "stopArgs", "distArgs", "fromUrl", "autoGenerate",
-    "onPromptChange", "onTemperatureChange", "seedToUse",
+    "onPromptChange", "onTemperatureChange", "seedToUse", "refused",
   ];
   let loaded;
   const ready = new Promise((resolve) => { loaded = resolve; });

@@ -9,7 +9,7 @@ window.chargen = (() => {
   const S = {
     data: null, settings: null, shown: 0, from: 0, perFrame: 1, stopped: false, raf: null,
     finished: false, sel: null, urlParams: null, distTimer: null, pendingDist: null, rendered: {greedy: 0, sampled: 0},
-    steps: {greedy: null, sampled: null}, revealChart: false, pendingRun: null, seedToUse: "",
+    steps: {greedy: null, sampled: null}, revealChart: false, redraw: null, previous: null, seedToUse: "",
   };
   const WIDE_LAYOUT = "(min-width: 761px)";  // the texts beside the controls and the chart (chargen.css)
   const q = (sel) => document.querySelector(sel);
@@ -254,9 +254,10 @@ window.chargen = (() => {
   function receive(d) {
     if (!d || typeof d !== "object" || d.greedy === undefined) return;
     const isStop = d.stopped_at !== null && d.stopped_at !== undefined;
-    if (S.pendingRun && !isStop) {  // the first update of a new request: now the previous run goes
-      startRun(S.pendingRun.from, S.pendingRun.length);
-      S.pendingRun = null;
+    if (S.redraw && !isStop) {  // the first update of a new request: now the previous run goes
+      redraw(S.redraw.from);
+      S.redraw = null;
+      S.previous = null;
     }
     if ((S.stopped || S.finished) && !isStop) return;  // a late update of a stopped or finished run
     const wasStopped = S.stopped;
@@ -302,7 +303,14 @@ window.chargen = (() => {
     }
   }
 
+  // A new request (Generate, or Continue from step `from`): the page's state starts the new run at once, but the
+  // panes keep showing the previous run until the new one's first update arrives (redraw), so a request the
+  // handler refuses leaves them as they were (refused puts the state back too).
   function startRun(from, length) {
+    S.previous = {
+      data: S.data, steps: S.steps, settings: S.settings, shown: S.shown, from: S.from, perFrame: S.perFrame,
+      finished: S.finished, stopped: S.stopped, sel: S.sel,
+    };
     cancelAnimationFrame(S.raf);
     S.raf = null;
     S.stopped = false;
@@ -311,10 +319,17 @@ window.chargen = (() => {
     S.shown = from;
     S.perFrame = Math.max(1, Math.ceil((length - from) / TYPING_FRAMES));
     if (from === 0) {
-      clearPanes();
       S.data = null;
       S.steps = stepsOf(null);
       S.sel = null;
+    }
+    S.redraw = {from};
+  }
+
+  // The panes make way for the new run: its first update has arrived.
+  function redraw(from) {
+    if (from === 0) {
+      clearPanes();
     } else {
       undecorate();
       q("#loop_line").textContent = "";
@@ -326,6 +341,16 @@ window.chargen = (() => {
       const top = lesson.getBoundingClientRect().top;
       if (top > window.innerHeight * 0.8) lesson.scrollIntoView({behavior: "smooth", block: "start"});
     }
+  }
+
+  // The handler refused the request (its message is in a toast): the previous run, still on screen, is the
+  // page's state again, and its playback goes on if it was still playing.
+  function refused() {
+    if (!S.redraw || !S.previous) return;
+    Object.assign(S, S.previous);
+    S.redraw = null;
+    S.previous = null;
+    if (S.data && !S.finished && !S.stopped && mode() === "typing") S.raf = requestAnimationFrame(tick);
   }
 
   // What the visitor typed in a slider's number box, not the slider's clamped value: out-of-range input
@@ -373,12 +398,10 @@ window.chargen = (() => {
       shownValue("top_k", args[3]), shownValue("top_p", args[4]), args[5], args[6]];
   }
 
-  // A new request: the previous run stays on screen until the new one's first update arrives (a refused
-  // request leaves it as it was), and the previous request's error toasts go (only the newest one is shown).
+  // A new request: the previous request's error toasts go (only the newest message is shown), then the run starts.
   function request(from, length) {
-    S.pendingRun = {from, length};
-    S.finished = false;  // "finished" is the newest request's: waiting for it, nothing is
     document.querySelectorAll(".toast-body .toast-close").forEach((button) => button.click());
+    startRun(from, length);
   }
 
   // Generate: a new run from the controls as they are (the handler checks every value).
@@ -400,7 +423,8 @@ window.chargen = (() => {
 
   // Stop: keep what is shown; the server remakes exactly that prefix (same seed) with its loop line.
   function stopArgs(...args) {
-    S.pendingRun = null;  // stopped before its first update: what is shown stays
+    S.redraw = null;  // stopped before its first update: the stop's own update redraws the panes
+    S.previous = null;
     cancelAnimationFrame(S.raf);
     S.raf = null;
     if (!S.settings || !S.data) return [args[0], args[1], 0, args[3], args[4], args[5], args[6]];
@@ -628,7 +652,7 @@ window.chargen = (() => {
   document.addEventListener("click", onClick);
   const api = {
     receive, drawChart, generateArgs, continueArgs, stopArgs, distArgs, fromUrl, autoGenerate, onPromptChange,
-    onTemperatureChange, seedToUse, text, select, copy, state: S,
+    onTemperatureChange, seedToUse, refused, text, select, copy, state: S,
   };
   // Calls made before this file arrived waited in boot.js's stand-ins: answer them now.
   if (window.chargen && window.chargen.loaded) window.chargen.loaded(api);
