@@ -468,8 +468,8 @@ def test_an_emptied_number_box_is_refused_and_the_texts_shown_stay(url: str, bro
     texts = (tab.text("greedy"), tab.text("sampled"))
     assert all(shown)
     for control, message in [
-        ("temperature", "temperature is empty: it must be a number from 0 to 2"),
-        ("length", "length is empty: it must be a whole number of characters from 10 to 2000"),
+        ("temperature", "temperature must be a number from 0 to 2 (0 = greedy), got nothing (an empty box)"),
+        ("length", "length must be a whole number of characters from 10 to 2000, got nothing (an empty box)"),
     ]:
         box = page.locator(f"#{control} input[type=number]")
         before = box.input_value()

@@ -77,7 +77,7 @@ def _number(value: Any, name: str, allowed: str) -> float:
     """``value`` as a finite float; numbers may come as strings through the API. Blank is refused as empty,
     never read as a bound: an emptied box on the page says so instead of running at its slider's minimum."""
     if _blank(value):
-        raise ConfigError(f"{name} is empty: it must be {allowed}")
+        raise ConfigError(f"{name} must be {allowed}, got nothing (an empty box)")
     if isinstance(value, str):
         text = value.strip()
         try:
