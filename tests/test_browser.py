@@ -364,7 +364,6 @@ def _in_view(page, selector: str) -> bool:
     return box is not None and box["y"] >= -1 and box["y"] + box["height"] <= height + 1  # within a pixel
 
 
-@pytest.mark.browser
 def test_a_laptop_shows_ten_lines_of_each_text_from_its_start_and_a_clicked_characters_chart(url: str, browser) -> None:
     tab = Page(browser, url)  # 1280 x 720, typing (the default playback): the panes scroll as the texts grow
     page = tab.page
@@ -393,7 +392,6 @@ def test_a_laptop_shows_ten_lines_of_each_text_from_its_start_and_a_clicked_char
     tab.close()
 
 
-@pytest.mark.browser
 def test_loop_shading_marks_the_first_copy_and_every_copy_start_where_the_loop_says(app, url: str, browser) -> None:
     prompt = "KING LEAR:\n"
     expected = compare(app.models["shakespeare"], prompt, LENGTH, temperature=0.8, seed=1)
@@ -420,7 +418,6 @@ def test_loop_shading_marks_the_first_copy_and_every_copy_start_where_the_loop_s
     tab.close()
 
 
-@pytest.mark.browser
 def test_use_this_seed_fills_the_seed_box_while_advanced_sampling_is_closed(app, url: str, browser) -> None:
     tab = Page(browser, url)
     page = tab.page
@@ -442,7 +439,6 @@ def test_use_this_seed_fills_the_seed_box_while_advanced_sampling_is_closed(app,
     tab.close()
 
 
-@pytest.mark.browser
 def test_a_link_naming_another_sessions_model_falls_back_to_the_default_model(app, url: str, browser) -> None:
     query = "?model=session:gru-small-trained-here-0123abcd&prompt=ROMEO:&seed=7&length=60&playback=instant"
     tab = Page(browser, url, query=query)
@@ -456,7 +452,6 @@ def test_a_link_naming_another_sessions_model_falls_back_to_the_default_model(ap
     tab.close()
 
 
-@pytest.mark.browser
 def test_an_emptied_number_box_is_refused_and_the_texts_shown_stay(url: str, browser) -> None:
     tab = Page(browser, url)
     page = tab.page
@@ -490,7 +485,6 @@ def test_an_emptied_number_box_is_refused_and_the_texts_shown_stay(url: str, bro
     tab.close()
 
 
-@pytest.mark.browser
 def test_example_chips_name_their_model_and_picking_a_model_offers_its_example(url: str, browser) -> None:
     from chargen.app import views
 

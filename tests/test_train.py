@@ -419,7 +419,7 @@ def test_a_session_models_card_curve_follows_its_dropout(tmp_path: Path, monkeyp
 
     from chargen.app.session.card import write_card
     from chargen.app.session.history import RunHistory
-    from tests.conftest import tiny_model
+    from tests.helpers import tiny_model
 
     legends: list[list[str]] = []
     savefig = Figure.savefig

@@ -29,6 +29,7 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     import chargen
+    from chargen.app.train_views import CURVE_COLORS
 
     with serve_with_train_tab(tmp_path) as (url, session_models), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -80,10 +81,15 @@ def test_train_a_model_in_the_browser_and_use_it(tmp_path: Path) -> None:
             )
             assert 4 <= len(ticks) <= 40 and all(re.fullmatch(r"[\d.,]+", tick) for tick in ticks), ticks
             lines = page.evaluate(
-                """() => [...document.querySelectorAll('#train_curve svg .mark-line path')]
-                    .map((path) => (path.getAttribute('d') || '').split(/[ML]/).length)"""
+                """() => [...document.querySelectorAll('#train_curve svg .mark-line path')].map((path) => [
+                    (path.getAttribute('aria-label') || '').split('curve: ')[1],
+                    path.getAttribute('stroke'), (path.getAttribute('d') || '').split(/[ML]/).length])"""
             )
-            assert len(lines) == 2 and all(points >= 3 for points in lines), lines  # training and validation
+            # Training and validation, each a line of several points in its own colour (a line without one is
+            # not seen at all).
+            assert sorted(curve for curve, _, _ in lines) == ["train", "validation"], lines
+            assert all(points >= 3 for _, _, points in lines), lines
+            assert all(stroke == CURVE_COLORS[curve] for curve, stroke, _ in lines), lines
             # Beside the API's JSON, the progress in words.
             progress = page.locator("#train_progress").inner_text()
             for words in ("step ", "training loss ", "validation loss ", "best so far ", "finished after "):

@@ -254,15 +254,18 @@ def test_the_loss_charts_axes_are_numbers_from_the_first_update_even_with_no_poi
     plot = gr.LinePlot(x="step", y="loss", color="curve", color_map=CURVE_COLORS)
     empty = plot.postprocess(curve_frame({"": RunHistory()}))
     assert empty.datatypes == {"step": "quantitative", "loss": "quantitative", "curve": "nominal"}
-    assert empty.data == []
+    # No point yet, but every curve's name: the chart's colour scale knows both colours from the start.
+    assert empty.data == [[None, None, "train"], [None, None, "validation"]]
     history = RunHistory(train=[[0, 4.1], [5, 3.0]], val=[[0, 4.2], [5, 3.3]])
     drawn = plot.postprocess(curve_frame({"": history}))
     assert drawn.datatypes == empty.datatypes
     assert drawn.data == [[0.0, 4.1, "train"], [5.0, 3.0, "train"], [0.0, 4.2, "validation"], [5.0, 3.3, "validation"]]
-    three = {cell: RunHistory(val=[[0, 4.0], [5, 3.0 + i]]) for i, cell in enumerate(("rnn", "lstm", "gru"))}
-    compared = plot.postprocess(curve_frame(three, val_only=True))
+    # Compare cells: the first update (only rnn has points) already names all three validation curves.
+    first = {"rnn": RunHistory(val=[[0, 4.0]]), "lstm": RunHistory(), "gru": RunHistory()}
+    compared = plot.postprocess(curve_frame(first, val_only=True))
     assert compared.datatypes == empty.datatypes
-    assert {row[2] for row in compared.data} == {"rnn validation", "lstm validation", "gru validation"}
+    waiting = [[None, None, "lstm validation"], [None, None, "gru validation"]]
+    assert compared.data == [[0.0, 4.0, "rnn validation"], *waiting]
 
 
 def test_progress_in_words_says_step_losses_best_and_time_and_where_the_model_went() -> None:

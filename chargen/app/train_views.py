@@ -176,21 +176,24 @@ def _error(exc: BaseException) -> gr.Error:
 
 CURVE_DTYPES = {"step": "float64", "loss": "float64", "curve": "string"}
 """The curve table's column types. gr.LinePlot types each axis from its column's dtype, and its chart keeps the
-first types it was sent: an empty table of untyped (object) columns reads as nominal, and the chart then drew
+first spec it built: an empty table of untyped (object) columns reads as nominal, and the chart then drew
 category axes with a tick per value and no curves. Typed, step and loss are quantitative from the first update."""
 
 
 def curve_frame(histories: Mapping[str, RunHistory], val_only: bool = False) -> Any:
     """The loss curves as a long table for ``gr.LinePlot``: step, loss (nats/char), curve name; typed by
-    :data:`CURVE_DTYPES` even when empty."""
+    :data:`CURVE_DTYPES`. A curve with no point yet has one empty row (no step, no loss: nothing is drawn for
+    it), so the chart's colours are all known from its first update: the chart takes its colour scale's domain
+    from the first table it gets, and a curve missing there was drawn without a colour. Once every curve has
+    points (the last update), the table holds only points, as API clients read it."""
     import pandas as pd
 
-    rows = []
+    rows: list[tuple[float | None, float | None, str]] = []
     for prefix, history in histories.items():
         lead = f"{prefix} " if prefix else ""
-        if not val_only:
-            rows += [(s, v, f"{lead}train") for s, v in history.train]
-        rows += [(s, v, f"{lead}validation") for s, v in history.val]
+        curves = ([(f"{lead}train", history.train)] if not val_only else []) + [(f"{lead}validation", history.val)]
+        for name, points in curves:
+            rows += [(s, v, name) for s, v in points] if points else [(None, None, name)]
     return pd.DataFrame(rows, columns=list(CURVE_DTYPES)).astype(CURVE_DTYPES)
 
 
