@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -309,12 +310,6 @@ class Handlers:
             notice = views.notices_markdown([views.link_model_notice(str(model_name), default)])
             return default, gr.update(value=notice, visible=True)
 
-    def offered_prompt(self, prompt: Any, model_name: Any) -> Any:
-        """The prompt box after a visitor picks ``model_name`` by hand: that model's example when the box
-        still holds the default prompt or another model's example; what they typed is never replaced."""
-        offered = views.example_for_model(prompt if isinstance(prompt, str) else "", model_name, self.model_names)
-        return gr.skip() if offered is None else offered
-
     def header(self, model_name: str | None = None, session: gr.Request = None) -> tuple[str, str]:
         """The page's title line for the selected model, and the model's facts from its card."""
         try:
@@ -554,14 +549,15 @@ class GenerateTab:
             preprocess=False,  # a link's unknown name is not an error here: the header shows the default model
         )
         self.model.change(None, js="() => { window.chargen.onPromptChange(); }")
-        # Only a visitor's own pick (.input, not .change): a link's or a chip's prompt is kept as it is.
+        # Only a visitor's own pick (.input, not .change): a link's or a chip's prompt is kept as it is. In the
+        # browser, at once (no round trip whose answer could land on what the visitor types next).
+        offers = json.dumps(views.example_offers(handlers.model_names)).replace("<", "\\u003c")
         self.model.input(
-            handlers.offered_prompt,
+            None,
             inputs=[self.prompt, self.model],
             outputs=self.prompt,
-            api_visibility="private",
-            queue=False,
-            show_progress="hidden",
+            js=f"(prompt, model) => {{ const o = {offers}[model]; "
+            "return o && o.replace.includes(prompt) ? o.offer : prompt; }",
         )
         for button, example, model_name in self.example_buttons:
             button.click(

@@ -435,6 +435,18 @@ def example_for_model(prompt: str, model_name: str, model_names: Sequence[str]) 
     return None
 
 
+def example_offers(model_names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """:func:`example_for_model` as a table the page applies at once when a model is picked by hand: per model,
+    the prompt it offers and the prompts that give way to it (the default and the other models' examples)."""
+    candidates = [APP_DEFAULT_PROMPT, *(example for example, _ in example_prompts(model_names))]
+    offers = {}
+    for name in model_names:
+        replaced = [prompt for prompt in dict.fromkeys(candidates) if example_for_model(prompt, name, model_names)]
+        if replaced:
+            offers[name] = {"offer": example_for_model(replaced[0], name, model_names), "replace": replaced}
+    return offers
+
+
 def prompt_notices(prompt: str, comparison: Comparison) -> list[str]:
     """What a visitor should know about how the prompt was read: dropped characters, an empty prompt."""
     notices = []
