@@ -11,6 +11,7 @@ as well as in the middle of typing. Texts are checked against the library comput
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -513,4 +514,24 @@ def test_example_chips_name_their_model_and_picking_a_model_offers_its_example(u
     pick("python")
     page.wait_for_function("document.querySelector('#header').innerText.includes('python')")
     assert page.locator("#prompt textarea").input_value() == "my own words"
+    tab.close()
+
+
+def test_each_text_says_how_much_of_it_is_copied_from_the_training_text(app, url: str, browser) -> None:
+    """Under each finished text: its longest piece found verbatim in the bundled model's training text,
+    measured here again with the model folder's own index."""
+    from chargen.inference.originality import find_index, originality
+    from tests.helpers import ROOT
+
+    index = find_index(ROOT / "checkpoints" / "shakespeare")
+    tab = Page(browser, url)
+    tab.playback("instant")
+    tab.set_inputs(prompt="ROMEO:", length=200)
+    tab.generate()
+    tab.wait_finished()
+    for which in ("greedy", "sampled"):
+        meter = originality(tab.text(which), index)
+        line = tab.page.locator(f"#{which}_copied").inner_text()
+        assert f"copied from the training text: {meter['longest_copy_chars']} characters" in line, line
+        assert f"{math.floor(100 * meter['copied_share'] + 0.5)}% of the text" in line  # as JS rounds
     tab.close()

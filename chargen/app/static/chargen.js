@@ -122,6 +122,25 @@ window.chargen = (() => {
     q("#loop_line").textContent = "";
     q("#seed_line").replaceChildren();
     q("#parting").textContent = "";
+    for (const which of ["greedy", "sampled"]) q(`#${which}_copied`).textContent = "";
+  }
+
+  // How much of a finished text is copied from the model's training text (/generate's details.originality,
+  // for models whose training text is known): the longest verbatim piece, and the share in long copies.
+  function showCopied(meters) {
+    for (const which of ["greedy", "sampled"]) {
+      const meter = meters && meters[which];
+      const line = q(`#${which}_copied`);
+      if (!meter) { line.textContent = ""; continue; }
+      const n = meter.longest_copy_chars;
+      const piece = label(meter.longest_copy_text);
+      const shown = piece.length > 60 ? piece.slice(0, 59) + "\u2026" : piece;
+      const share = Math.round(100 * meter.copied_share);
+      line.textContent = n
+        ? `The longest piece copied from the training text: ${n} character${n === 1 ? "" : "s"}: ` +
+          `\u201c${shown}\u201d. ${share}% of the text is inside copied pieces of ${meter.min_run}+ characters.`
+        : "No piece of it is in the training text.";
+    }
   }
 
   function undecorate() {
@@ -222,6 +241,7 @@ window.chargen = (() => {
     // A finished run is read from its start: typing kept each pane scrolled to its newest line.
     if (S.from === 0) for (const which of ["greedy", "sampled"]) { const box = textBox(which); if (box) box.scrollTop = 0; }
     q("#loop_line").textContent = S.data.loop_line || "";
+    showCopied(S.data.originality);
     writeUrl();
     if (!S.sel) select("sampled", 0);
   }
