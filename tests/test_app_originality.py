@@ -82,3 +82,31 @@ def test_the_header_and_facts_describe_an_ngram_model() -> None:
     header, facts = Handlers({"markov": ngram}).header("markov")
     assert "order-4 Markov chain" in header and "counts" in header
     assert f"n-gram of order 4, {len(vocab)} characters, {ngram.num_parameters():,} counts" in facts
+
+
+def test_a_model_trained_in_the_session_is_measured_against_that_sessions_text(tmp_path: Path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from chargen.app.session.store import SessionStore
+    from chargen.app.train_views import SessionModels
+
+    store = SessionStore(root=tmp_path)
+    session_models = SessionModels(store)
+    visitor = SimpleNamespace(session_hash="visitor-1", client=None, headers={})
+    stranger = SimpleNamespace(session_hash="visitor-2", client=None, headers={})
+    vocab_text = "abcdefgh \n"
+    model = tiny_model("lstm", vocab=vocab_text, seed=5)
+    kept = store.add("visitor-1", model, "tiny here", training_text=TRAINING_TEXT)
+    handlers = Handlers({"app": tiny_model("lstm", vocab=vocab_text, seed=6)}, session_models)
+    *_rest, data = list(handlers.generate("ab", 0.9, 60, seed="2", model_name=kept.name, session=visitor))[-1]
+    greedy, sampled = data["greedy"], data["sampled"]
+    assert data["originality"]["greedy"]["longest_copy_chars"] == _longest_copy(greedy, TRAINING_TEXT)
+    assert data["originality"]["sampled"]["longest_copy_chars"] == _longest_copy(sampled, TRAINING_TEXT)
+    fresh = Handlers({"app": tiny_model("lstm", vocab=vocab_text, seed=6)}, session_models)
+    assert fresh.training_text_index(kept.name, stranger) is None  # another session can't reach it
+    # A text too long to index keeps its model usable, with no meter.
+    from chargen.app.session import store as store_module
+
+    monkeypatch.setattr(store_module, "MAX_INDEXED_CHARS", 10)
+    unindexed = SessionStore(root=tmp_path / "small").add("v", model, "long text", training_text=TRAINING_TEXT)
+    assert not (unindexed.folder / "originality.safetensors").exists()

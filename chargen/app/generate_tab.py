@@ -95,19 +95,31 @@ class Handlers:
         except ChargenError as exc:
             raise _refuse(exc) from None
 
-    def training_text_index(self, name: str) -> TrainingTextIndex | None:
-        """The index of the training text of the app's model ``name`` (its folder's
-        ``originality.safetensors``), loaded on first use; None when it has none."""
+    def training_text_index(self, name: str, session: gr.Request | None = None) -> TrainingTextIndex | None:
+        """The index of the training text of model ``name`` (its folder's ``originality.safetensors``: the
+        app's bundled models', or a model this session trained in the Train tab), loaded on first use;
+        None when it has none."""
         if name not in self._indexes:
             offered = self.models.get(name)
             folder = Path(offered.source) if offered is not None and offered.source else None
+            if offered is None and self.session_models is not None:  # a session model's names are unique
+                try:
+                    folder = self.session_models.folder(name, session)
+                except ChargenError:
+                    return None
             self._indexes[name] = find_index(folder) if folder is not None and folder.is_dir() else None
         return self._indexes[name]
 
-    def _outputs(self, request: views.Request, comparison: Any, stopped_at: int | None = None) -> Outputs:
+    def _outputs(
+        self,
+        request: views.Request,
+        comparison: Any,
+        stopped_at: int | None = None,
+        session: gr.Request | None = None,
+    ) -> Outputs:
         notices = views.prompt_notices(request.prompt, comparison) if comparison.done else []
         data = views.page_data(request, comparison, notices, stopped_at=stopped_at)
-        index = self.training_text_index(request.model_name) if comparison.done else None
+        index = self.training_text_index(request.model_name, session) if comparison.done else None
         if index is not None:  # how much of each text is copied from the training text (the last update only)
             data["originality"] = {
                 "greedy": originality(comparison.greedy, index),
@@ -165,7 +177,7 @@ class Handlers:
         except ChargenError as exc:
             raise _refuse(exc) from None
         for comparison in views.throttle(stream, STREAM_INTERVAL_S):
-            yield self._outputs(request, comparison)
+            yield self._outputs(request, comparison, session=session)
 
     async def generate_batched(
         self,
@@ -203,7 +215,7 @@ class Handlers:
                 visitor=visitor,
             )
             async for comparison in stream_updates(job, self.pacer):
-                yield self._outputs(request, comparison)
+                yield self._outputs(request, comparison, session=session)
         except ChargenError as exc:
             raise _refuse(exc) from None
 
@@ -230,10 +242,10 @@ class Handlers:
         shown = max(0, min(shown, views.APP_MAX_LENGTH))
         if shown == 0 or request.seed is None:  # stopped before anything was shown
             nothing = Comparison("", "", request.seed or 0, None, [], request.prompt, done=True)
-            return self._outputs(replace(request, length=0), nothing, stopped_at=0)
+            return self._outputs(replace(request, length=0), nothing, stopped_at=0, session=session)
         request = replace(request, length=shown)
         comparison = compare(self.model(request.model_name, session), request.prompt, shown, settings=request.sampling)
-        return self._outputs(request, comparison, stopped_at=shown)
+        return self._outputs(request, comparison, stopped_at=shown, session=session)
 
     def distribution(
         self,

@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -130,6 +131,10 @@ class SessionModels:
         mapping: iterating lists the app's models then the caller's own; looking up another session's name
         raises ``KeyError``."""
         return _CallerModels(self, base_models, request)
+
+    def folder(self, name: str, request: gr.Request | None) -> Path:
+        """The folder of this caller's session model ``name`` (its checkpoint and training-text index)."""
+        return self.store.get(_session(request), name).folder
 
     def offered(self, name: str, request: gr.Request | None) -> Any:
         """A session model as the page describes it (``views.OfferedModel``): its label and where it came from."""
@@ -371,7 +376,7 @@ class TrainHandlers:
                 figure = f" (val {best:.2f})" if best is not None else ""
                 words = " words" if model.unit == "word" else ""
                 label = f"{cell_name} {runs[0][1].size}{words}, trained here{figure}"
-                kept.append(store.add(session, model, label, history))
+                kept.append(store.add(session, model, label, history, training_text=runs[0][1].text))
 
         last_yield = 0.0
         try:

@@ -21,6 +21,7 @@ from chargen.app.session.history import RunHistory
 from chargen.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_checkpoint
 from chargen.errors import CheckpointError, ConfigError
 from chargen.hub import PUSH_FILES
+from chargen.inference.originality import INDEX_NAME, TrainingTextIndex
 from chargen.model import CharRNN
 
 SESSION_PREFIX = "session:"
@@ -44,6 +45,11 @@ class SessionModel:
     folder: Path
     label: str
     history: RunHistory | None = None
+
+
+MAX_INDEXED_CHARS = 1_000_000
+"""The longest training text a session model keeps an index of (~5 s to build and 5 MB per million
+characters); a longer one's texts get no originality line."""
 
 
 @dataclass
@@ -116,12 +122,23 @@ class SessionStore:
             if entry is not None:
                 entry.stop.set()
 
-    def add(self, session: str, model: CharRNN, label: str, history: RunHistory | None = None) -> SessionModel:
-        """Keep ``model`` for ``session``: saved with its card and loss curve to the session's folder."""
+    def add(
+        self,
+        session: str,
+        model: CharRNN,
+        label: str,
+        history: RunHistory | None = None,
+        training_text: str | None = None,
+    ) -> SessionModel:
+        """Keep ``model`` for ``session``: saved with its card and loss curve to the session's folder, and
+        with an index of ``training_text`` (up to :data:`MAX_INDEXED_CHARS`) so the page can say how much of
+        a generated text is copied from it."""
         entry = self._session(session)
         name = f"{SESSION_PREFIX}{_slug(label)}-{uuid.uuid4().hex[:8]}"
         folder = entry.folder / name.removeprefix(SESSION_PREFIX)
         save_checkpoint(model, folder)
+        if training_text and len(training_text) <= MAX_INDEXED_CHARS:
+            TrainingTextIndex.build(training_text).save(folder / INDEX_NAME)
         if history is not None:
             write_card(folder, model, history, label)
         model.eval()
