@@ -517,6 +517,28 @@ def test_example_chips_name_their_model_and_picking_a_model_offers_its_example(u
     tab.close()
 
 
+def test_an_example_chip_runs_its_example_with_its_model(app, url: str, browser) -> None:
+    """A chip is a whole example: after a Shakespeare run, the python chip's texts replace the old ones."""
+    from chargen.app import views
+
+    tab = Page(browser, url)
+    page = tab.page
+    tab.playback("instant")
+    tab.set_inputs(prompt="ROMEO:", length=60)
+    tab.generate()
+    tab.wait_finished()
+    before = tab.text("greedy")
+    prompt, name = next((p, m) for p, m in views.example_prompts(list(app.models)) if m == "python")
+    page.locator(".cg-example", has_text="(python)").first.click()
+    page.wait_for_function(
+        "(old) => window.chargen.state.finished === true && window.chargen.text('greedy') !== old",
+        arg=before,
+        timeout=TIMEOUT_MS,
+    )
+    assert tab.text("greedy") == compare(app.models["python"], prompt, 60).greedy  # greedy: whatever the seed
+    tab.close()
+
+
 def test_each_text_says_how_much_of_it_is_copied_from_the_training_text(app, url: str, browser) -> None:
     """Under each finished text: its longest piece found verbatim in the bundled model's training text,
     measured here again with the model folder's own index."""

@@ -572,12 +572,14 @@ class GenerateTab:
             "return o && o.replace.includes(prompt) ? o.offer : prompt; }",
         )
         for button, example, model_name in self.example_buttons:
+            # A chip is a whole example: its prompt, its model, and the run (the texts shown stay the
+            # example's, never an earlier run's under another model).
             button.click(
                 lambda e=example, m=model_name: (e, m),
                 outputs=[self.prompt, self.model],
                 api_visibility="private",
                 queue=False,
-            )
+            ).then(None, js="() => { document.querySelector('#generate')?.click(); }")
         demo.load(
             None,
             inputs=[*inputs, self.playback],

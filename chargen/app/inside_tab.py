@@ -45,6 +45,8 @@ INTRO = (
     "reads</b> your text.</p>"
 )
 MODEL_NOTE = "<p>They use the model picked on the Generate tab.</p>"
+ADAPT_COLORS = {"as trained": "#4c78a8", "adapting as it reads": "#f58518"}
+"""Fixed colours, so the plot's label can name them (a line plot's own legend falls outside its box)."""
 
 
 def _checked(work: Callable[..., Any]) -> Callable[..., Any]:
@@ -482,7 +484,9 @@ class InsideTab:
                     x="characters read",
                     y="nats per character",
                     color="model",
-                    label="Mean loss so far, as trained and adapting as it reads (lower is better)",
+                    color_map=ADAPT_COLORS,
+                    label="Mean loss so far (nats per character, lower is better): blue as trained, "
+                    "orange adapting as it reads",
                     height=300,
                     elem_id="adapt_plot",
                 )

@@ -66,7 +66,7 @@ CURVE_COLORS = {
     "validation": "#f58518",
     "rnn validation": "#54a24b",
     "lstm validation": "#e45756",
-    "gru validation": "#f58518",
+    "gru validation": "#b279a2",
 }
 """Fixed colours, so the plot's label can name them (its own legend falls outside its box)."""
 WARN_BEFORE_UNLOAD_JS = """() => {
@@ -606,7 +606,7 @@ class TrainTab:
                 y="loss",
                 color="curve",
                 label="Loss, nats per character: blue training, orange validation "
-                "(Compare cells: green rnn, red lstm, orange gru)",
+                "(Compare cells: green rnn, red lstm, purple gru)",
                 color_map=CURVE_COLORS,
                 height=320,
                 elem_id="train_curve",
