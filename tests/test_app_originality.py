@@ -97,6 +97,7 @@ def test_a_model_trained_in_the_session_is_measured_against_that_sessions_text(t
     vocab_text = "abcdefgh \n"
     model = tiny_model("lstm", vocab=vocab_text, seed=5)
     kept = store.add("visitor-1", model, "tiny here", training_text=TRAINING_TEXT)
+    assert kept.index is not None and kept.index.text == TRAINING_TEXT  # kept with the model, freed with it
     handlers = Handlers({"app": tiny_model("lstm", vocab=vocab_text, seed=6)}, session_models)
     *_rest, data = list(handlers.generate("ab", 0.9, 60, seed="2", model_name=kept.name, session=visitor))[-1]
     greedy, sampled = data["greedy"], data["sampled"]

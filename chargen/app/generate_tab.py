@@ -96,17 +96,19 @@ class Handlers:
             raise _refuse(exc) from None
 
     def training_text_index(self, name: str, session: gr.Request | None = None) -> TrainingTextIndex | None:
-        """The index of the training text of model ``name`` (its folder's ``originality.safetensors``: the
-        app's bundled models', or a model this session trained in the Train tab), loaded on first use;
-        None when it has none."""
+        """The index of the text model ``name`` was trained on: an app model's folder's
+        ``originality.safetensors`` (loaded on first use), or the one a model this session trained in the
+        Train tab keeps; None when there is none."""
+        offered = self.models.get(name)
+        if offered is None:
+            if self.session_models is None:
+                return None
+            try:
+                return self.session_models.training_text_index(name, session)
+            except ChargenError:
+                return None
         if name not in self._indexes:
-            offered = self.models.get(name)
-            folder = Path(offered.source) if offered is not None and offered.source else None
-            if offered is None and self.session_models is not None:  # a session model's names are unique
-                try:
-                    folder = self.session_models.folder(name, session)
-                except ChargenError:
-                    return None
+            folder = Path(offered.source) if offered.source else None
             self._indexes[name] = find_index(folder) if folder is not None and folder.is_dir() else None
         return self._indexes[name]
 

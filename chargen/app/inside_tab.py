@@ -144,8 +144,7 @@ class InsideHandlers:
     def adapt(self, text: str, model_name: str, request: gr.Request = None) -> dict[str, object]:
         """How the loss falls as the model reads a text, as trained and adapting a copy of itself after every
         50 characters (dynamic evaluation): the running mean loss of each, in nats per character."""
-        name = iv.views.check_model_name(model_name, list(self.models_for(request)))
-        return iv.adapt_answer(self.models_for(request), text, name, self.adapt_lrs.get(name))
+        return iv.adapt_answer(self.models_for(request), text, model_name, self.adapt_lrs)
 
     def colour_by_unit(
         self, text: str, model_name: str, layer: Any, kind: Any, unit: Any, request: gr.Request = None

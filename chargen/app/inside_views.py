@@ -175,14 +175,15 @@ def expectations_answer(models: Mapping[str, CharRNN], text: Any, model_name: An
 
 
 def adapt_answer(
-    models: Mapping[str, CharRNN], text: Any, model_name: Any, lr: float | None = None
+    models: Mapping[str, CharRNN], text: Any, model_name: Any, lrs: Mapping[str, float] | None = None
 ) -> dict[str, object]:
     """``/adapt``: how the loss falls as the model reads ``text``, as it is and adapting a copy of itself
     (dynamic evaluation): after each segment, the characters read and each one's mean loss so far
     (nats per character); the last points are ``chargen eval``'s and ``chargen eval --adapt``'s figures.
-    The served model is never changed. ``lr`` is the model's stored learning rate (default: the library's)."""
+    The served model is never changed. ``lrs``: the models' stored learning rates (default: the library's)."""
     text = check_text(text)
-    model = _model(models, model_name)
+    name = _model_name(models, model_name)
+    model, lr = models[name], (lrs or {}).get(name)
     if not isinstance(model, CharRNN) or model.unit != "char":
         raise ConfigError("reading while adapting needs a character-level network (not a word or n-gram model)")
     settings = AdaptSettings(lr=lr) if lr is not None else AdaptSettings()

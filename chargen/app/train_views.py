@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -132,9 +131,10 @@ class SessionModels:
         raises ``KeyError``."""
         return _CallerModels(self, base_models, request)
 
-    def folder(self, name: str, request: gr.Request | None) -> Path:
-        """The folder of this caller's session model ``name`` (its checkpoint and training-text index)."""
-        return self.store.get(_session(request), name).folder
+    def training_text_index(self, name: str, request: gr.Request | None) -> Any:
+        """The index of the text this caller's session model ``name`` was trained on, or None (an upload, a
+        text too long to index); it lives and goes with the session model."""
+        return self.store.get(_session(request), name).index
 
     def offered(self, name: str, request: gr.Request | None) -> Any:
         """A session model as the page describes it (``views.OfferedModel``): its label and where it came from."""

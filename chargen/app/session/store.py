@@ -45,6 +45,8 @@ class SessionModel:
     folder: Path
     label: str
     history: RunHistory | None = None
+    index: TrainingTextIndex | None = None
+    """The index of the text it was trained on (None for an upload or a text too long to index)."""
 
 
 MAX_INDEXED_CHARS = 1_000_000
@@ -137,12 +139,14 @@ class SessionStore:
         name = f"{SESSION_PREFIX}{_slug(label)}-{uuid.uuid4().hex[:8]}"
         folder = entry.folder / name.removeprefix(SESSION_PREFIX)
         save_checkpoint(model, folder)
+        index = None
         if training_text and len(training_text) <= MAX_INDEXED_CHARS:
-            TrainingTextIndex.build(training_text).save(folder / INDEX_NAME)
+            index = TrainingTextIndex.build(training_text)
+            index.save(folder / INDEX_NAME)
         if history is not None:
             write_card(folder, model, history, label)
         model.eval()
-        kept = SessionModel(name, model, folder, label, history)
+        kept = SessionModel(name, model, folder, label, history, index)
         with self._lock:
             entry.models[name] = kept
             while len(entry.models) > self.max_models or (
