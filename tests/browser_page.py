@@ -77,11 +77,12 @@ class Page:
         if seed is not None:
             box = self.page.locator("#seed textarea, #seed input").first
             if not box.is_visible():
-                self.page.get_by_text("Advanced sampling").click()
+                self.page.locator("#advanced button").first.click()  # "Advanced sampling", in any language
             box.fill(seed)
 
     def playback(self, mode: str) -> None:
-        self.page.locator("#playback").get_by_text(mode, exact=True).click()
+        """Choose a playback mode by its name ("typing", "step by step", "instant"), in any language."""
+        self.page.locator(f'#playback input[value="{mode}"]').check()
 
     def generate(self) -> None:
         self.page.locator("#generate").click()

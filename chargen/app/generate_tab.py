@@ -442,7 +442,7 @@ class GenerateTab:
                         min_width=160,
                     )
                 # Shown in words, sent as the mode's name (the page's script and its link read the name).
-                playback = [(i18n.text(f"generate.playback_{key}"), mode) for key, mode in page.PLAYBACK_KEYS.items()]
+                playback = [(i18n.text(key), mode) for key, mode in page.PLAYBACK_KEYS.items()]
                 self.playback = gr.Radio(
                     playback, value=page.PLAYBACK_MODES[0], label=i18n.text("generate.playback"), elem_id="playback"
                 )

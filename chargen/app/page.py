@@ -40,9 +40,13 @@ CATALOGUE_PATHS = tuple(i18n.catalogue_path(language) for language in i18n.LANGU
 SERVED_PATHS = (I18N_SCRIPT_PATH, SCRIPT_PATH, STYLE_PATH, *CATALOGUE_PATHS)
 """The files gradio serves at ``gradio_api/file=``; nothing else in the package is served."""
 
-PLAYBACK_KEYS = {"typing": "typing", "steps": "step by step", "instant": "instant"}
-"""How the page shows a generation (catalogue key ``generate.playback_<key>`` -> the mode's name, as the script
-and the page's link know it); the first is the default."""
+PLAYBACK_KEYS = {
+    "generate.playback_typing": "typing",
+    "generate.playback_steps": "step by step",
+    "generate.playback_instant": "instant",
+}
+"""How the page shows a generation: the catalogue key of its words -> the mode's name (as the script and the
+page's link know it); the first is the default."""
 PLAYBACK_MODES = tuple(PLAYBACK_KEYS.values())
 """The playback modes' names; the first is the default."""
 TYPING_FRAMES = 150

@@ -549,6 +549,12 @@ window.chargen = (() => {
     return ch.replace(/[ \n\t]/g, (c) => MARKERS[c]);
   }
 
+  // The chart's caption at a step of each text: what it drew, or where a word model's text was cut.
+  const CAPTIONS = {
+    greedy: {drawn: "chart.drawn_greedy", cut: "chart.cut_greedy"},
+    sampled: {drawn: "chart.drawn_sampled", cut: "chart.cut_sampled"},
+  };
+
   function drawChart(d) {
     const bars = q("#chart-bars");
     const caption = q("#chart-caption");
@@ -583,7 +589,7 @@ window.chargen = (() => {
       const what = unit === "token"
         ? t("chart.step_token", {step: d.step, start: d.start + 1}) : t("chart.step_char", {step: d.step});
       const values = {what, context: ctx, drawn: label(d.drawn), p: pt.toFixed(4), t: shownT};
-      say(caption, `chart.${d.cut ? "cut" : "drawn"}_${which}`, values, ["context", "drawn"]);
+      say(caption, CAPTIONS[which][d.cut ? "cut" : "drawn"], values, ["context", "drawn"]);
     }
     let rows = d.rows.slice(0, CHART_ROWS);
     const drawn = d.rows.find((r) => r[3]);
@@ -713,6 +719,7 @@ window.chargen = (() => {
   function relabel() {
     document.documentElement.style.setProperty("--cg-try", JSON.stringify(t("generate.try")));
     nameUnits(words() ? "token" : "character");
+    if (!S.chart && q("#chart-caption")) q("#chart-caption").textContent = t("chart.caption_empty");
     if (!S.data) return;
     render();
     showSeed(S.data.seed, S.data.settings ? S.data.settings.temperature : null);

@@ -70,9 +70,9 @@ window.chargenI18n = (() => {
         if (i % 2) { names.push(part); source += "([\\s\\S]+?)"; } else source += escape(part);
       });
       const fixed = parts.filter((_, i) => i % 2 === 0).join("").length;
-      into.templates.push({key, names, fixed, regex: new RegExp(`^${source}$`)});
+      into.templates.push({key, names, fixed, start: parts[0].length, regex: new RegExp(`^${source}$`)});
     }
-    for (const table of [plain, rich]) table.templates.sort((a, b) => b.fixed - a.fixed);
+
   }
 
   const flat = (s) => s.replace(/\s+/g, " ").trim();
@@ -84,26 +84,34 @@ window.chargenI18n = (() => {
   }
 
   // The key and values of `trimmed` (English) in `table`, or null when it is not catalogue words. A value that is
-  // itself catalogue words ("greedy", "a 2-layer LSTM (512 units)") is said in the language too.
+  // itself catalogue words ("greedy", "a 2-layer LSTM (512 units)"), or a list of them ("...; ..."), is said in the
+  // language too. Where several entries match, the one that accounts for the most of the words as catalogue words
+  // (its own and its values') wins, then the one with the longer fixed start: "seed must be ..." is a refusal
+  // (error.must_be), not "seed {seed}" (chargen/app/i18n.py's match() chooses the same way).
   function match(trimmed, table, depth = 0) {
     const key = table.exact.get(trimmed);
-    if (key !== undefined) return {key, values: {}};
+    if (key !== undefined) return {key, values: {}, score: trimmed.length};
+    let best = null;
     for (const template of table.templates) {
       const found = template.regex.exec(trimmed);
       if (!found) continue;
       const values = {};
+      let score = template.fixed;
       template.names.forEach((name, i) => {
         const value = found[i + 1];
-        // A list ("trained on ...; loss on ...: 1.2") is said part by part.
         const parts = depth < 2 ? value.split("; ") : [value];
         values[name] = parts.map((part) => {
           const own = depth < 2 ? match(part.trim(), plain, depth + 1) : null;
-          return own ? t(own.key, own.values) : part;
+          if (!own) return part;
+          score += own.score;
+          return t(own.key, own.values);
         }).join("; ");
       });
-      return {key: template.key, values};
+      if (!best || score > best.score || (score === best.score && template.start > best.start)) {
+        best = {key: template.key, values, score, start: template.start};
+      }
     }
-    return null;
+    return best;
   }
 
   // `source` (English) in the chosen language, or null when it is not catalogue words.
@@ -141,6 +149,8 @@ window.chargenI18n = (() => {
     const found = match(seen.text, rich);
     if (!found) return false;
     paragraphs.set(element, seen);
+    if (seen.language === language && element.textContent === seen.shown) return true;  // already said so
+    seen.language = language;
     if (language === DEFAULT) {
       if (element.textContent !== seen.shown || element.childNodes.length !== seen.rich.length) {
         element.replaceChildren(...seen.rich.map((node) => node.cloneNode(true)));
@@ -187,11 +197,12 @@ window.chargenI18n = (() => {
 
   // Our own HTML may name its keys: data-i18n="key" (its text), data-i18n-attr="aria-label:key;title:key".
   function translateMarked(element) {
-    if (element.dataset.i18n) element.textContent = t(element.dataset.i18n);
+    const words = element.dataset.i18n ? t(element.dataset.i18n) : null;
+    if (words !== null && element.textContent !== words) element.textContent = words;
     if (element.dataset.i18nAttr) {
       for (const pair of element.dataset.i18nAttr.split(";")) {
         const [name, key] = pair.split(":").map((s) => s.trim());
-        if (name && key) element.setAttribute(name, t(key));
+        if (name && key && element.getAttribute(name) !== t(key)) element.setAttribute(name, t(key));
       }
     }
   }
