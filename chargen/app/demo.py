@@ -73,7 +73,7 @@ def build_demo(
     header_text, _ = handlers.header(handlers.model_names[0])
     with gr.Blocks(title=text("page.title")) as demo:
         with gr.Row(elem_id="page_head", equal_height=False):
-            header = gr.Markdown(header_text, elem_id="header")
+            header = gr.Markdown(header_text, elem_id="header", min_width=300)  # the switch above it on a phone
             gr.HTML(page.language_switch_html(), js_on_load=None, elem_id="language_box", scale=0, min_width=150)
         gr.Markdown(views.notices_markdown(notices), elem_id="startup-notices", visible=bool(notices))
         generate_tab = GenerateTab(handlers, batching)
