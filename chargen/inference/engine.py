@@ -301,10 +301,10 @@ class StepNetwork:
 
         Bit for bit, whatever the other prompts: ``int8`` steps the prompts together (rows sorted by
         length, longest first, so the rows still priming are a prefix that shrinks; each row's output
-        head runs alone when its prompt ends), which costs a fraction of priming each alone (about a
-        tenth from 32 prompts on the bundled 2x512 LSTM; docs/benchmarks.md); the other precisions,
-        and models whose hidden size is not a multiple of 16 (whose elementwise kernels round a row
-        differently at other batch sizes), prime one prompt at a time. Join the states with
+        head runs alone when its prompt ends), which costs a fraction of priming each alone (on the
+        bundled 2x512 LSTM ~0.8 ms of CPU per prompt from 100 prompts, ~4 ms alone: docs/benchmarks.md).
+        The other precisions, and models whose hidden size is not a multiple of 16 (whose elementwise
+        kernels round a row differently at other batch sizes), prime one prompt at a time. Join the states with
         :meth:`StepperState.concat` (``select_rows([0, 0])`` gives a prompt's pair of rows) and
         :meth:`resume` them. Every prompt needs at least one id. Call it under ``torch.inference_mode()``.
         """
