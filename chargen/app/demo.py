@@ -213,10 +213,11 @@ def serve(
     # Gradio's queue runs at most max_threads events at once (default 40), whatever their concurrency
     # limits: batched, generations are coroutines, so let in every one the engine holds, plus the 40.
     max_threads = 40 if batching is None else batching.max_active + 40
-    demo.launch(prevent_thread_lock=True, max_threads=max_threads, mcp_server=True, **launch_options(), **launch)
+    app = {"routes": [gradio_internals.ready_route(ready or _SET)]}
+    options = {"max_threads": max_threads, "mcp_server": True, "app_kwargs": app, **launch_options(), **launch}
+    demo.launch(prevent_thread_lock=True, **options)
     gradio_internals.optimise_serving(demo)
     gradio_internals.limit_mcp_tools(demo, MCP_TOOLS)
-    gradio_internals.add_ready_route(demo, ready or _SET)
 
 
 _SET = threading.Event()

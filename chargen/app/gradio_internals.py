@@ -42,7 +42,7 @@ gradio's defaults. Each internal is named where it is used and tested in tests/t
    its page before it loads the models (:func:`chargen.app.demo.main`). :func:`wait_before_events` wraps
    every event's function so that it first waits until they are loaded: a function of the same kind
    (sync or async, generator or not) with the same name, docstring and signature (``functools.wraps``),
-   which is all gradio reads of it when it runs an event or lists an MCP tool. :func:`add_ready_route` adds
+   which is all gradio reads of it when it runs an event or lists an MCP tool. :func:`ready_route` is
    the page's ``GET /chargen/ready`` (``{"ready": bool}``), which the page's script asks while it shows
    "loading the model…" on the Generate button: a plain route, not a queued event.
 """
@@ -407,14 +407,12 @@ def wait_before_events(demo: gr.Blocks, ready: threading.Event) -> int:
     return wrapped
 
 
-def add_ready_route(demo: gr.Blocks, ready: threading.Event) -> None:
-    """Serve ``GET`` :data:`READY_ROUTE` on the launched ``demo``: ``{"ready": bool}``, whether ``ready`` is set."""
-    app = getattr(demo, "server_app", None)
-    if app is None:
-        raise RuntimeError("add_ready_route(demo) needs a launched demo: call demo.launch(...) first")
+def ready_route(ready: threading.Event) -> APIRoute:
+    """``GET`` :data:`READY_ROUTE`: ``{"ready": bool}``, whether ``ready`` is set. Given to ``demo.launch`` in
+    ``app_kwargs={"routes": [...]}`` (gradio's public way to shape its FastAPI app), it answers from the
+    server's first request on: added after launch, a page fetched in between would ask before it existed."""
 
     async def chargen_ready() -> Response:
         return JSONResponse({"ready": ready.is_set()}, headers={"Cache-Control": "no-store"})
 
-    # First in the list, as cache_page's routes: Starlette answers with the first route that matches.
-    app.router.routes.insert(0, APIRoute(READY_ROUTE, chargen_ready, methods=["GET"], include_in_schema=False))
+    return APIRoute(READY_ROUTE, chargen_ready, methods=["GET"], include_in_schema=False)
