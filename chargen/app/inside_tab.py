@@ -13,16 +13,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from chargen.app import inside_views as iv
 from chargen.app import widgets
 from chargen.errors import ChargenError
-from chargen.inference import inside
-from chargen.model import CharRNN
-from chargen.training.dynamic_eval import stored_lr
+
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    from chargen.model import CharRNN
 
 TEXT_VIEW_CSS = """<style>
 /* The texts coloured per character read as text: one flowing block in a monospace font, line breaks
@@ -290,12 +290,23 @@ class InsideTab:
         tab's parts (its handlers' models and session models, and the page's model picker, so one choice
         of model serves every tab)."""
         models = {name: offered.model for name, offered in parts.handlers.models.items()}
-        adapt_lrs = {
-            name: lr
-            for name, offered in parts.handlers.models.items()
-            if offered.source and Path(offered.source).is_dir() and (lr := stored_lr(offered.source)) is not None
-        }
-        handlers = InsideHandlers(models, getattr(parts.handlers, "session_models", None), adapt_lrs)
+        handlers = InsideHandlers(models, getattr(parts.handlers, "session_models", None))
+
+        def take_models() -> None:  # python app.py loads the models behind the page: the tab takes them then
+            from chargen.training.dynamic_eval import stored_lr
+
+            handlers.models.update({name: offered.model for name, offered in parts.handlers.models.items()})
+            handlers.adapt_lrs.update(
+                {
+                    name: lr
+                    for name, offered in parts.handlers.models.items()
+                    if offered.source
+                    and Path(offered.source).is_dir()
+                    and (lr := stored_lr(offered.source)) is not None
+                }
+            )
+
+        parts.handlers.when_loaded(take_models)
         tab = cls(handlers, model=parts.model, intro=INTRO + MODEL_NOTE)
         tab.render()
         tab.wire_events()
@@ -416,7 +427,7 @@ class InsideTab:
                         elem_id="unit_layer",
                     )
                     self.unit_kind = gr.Radio(
-                        list(inside.CELL_KINDS if first_model.cell == "lstm" else inside.CELL_KINDS[:1]),
+                        list(iv.CELL_KINDS if first_model.cell == "lstm" else iv.CELL_KINDS[:1]),
                         value="hidden",
                         label="State",
                         elem_id="unit_kind",

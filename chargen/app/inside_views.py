@@ -15,20 +15,23 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargen.app import views
 from chargen.errors import ConfigError
-from chargen.inference import inside
-from chargen.inference.generate import prepare_prompt
-from chargen.model import CharRNN
-from chargen.training.dynamic_eval import AdaptSettings, adaptation_curve
+
+# The page is served before torch is imported (chargen.app.demo.main): what needs torch is imported where used.
+if TYPE_CHECKING:
+    from chargen.inference import inside
+    from chargen.model import CharRNN
 
 MAX_SWEEP_TEMPERATURES = 8
 """The most temperatures one sweep (or samples one click) makes on the page or through the API."""
 DEFAULT_SWEEP_TEMPERATURES = "0, 0.3, 0.6, 1.0, 1.5"
 MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES = 2, MAX_SWEEP_TEMPERATURES, 4
-MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 2, inside.MAX_BEAM_WIDTH, 4
+MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 2, 16, 4  # MAX_WIDTH: inside.MAX_BEAM_WIDTH (tests/test_startup.py)
+CELL_KINDS = ("hidden", "cell")
+"""inside.CELL_KINDS, for the page before torch is imported (tests/test_startup.py checks they agree)."""
 MAX_TEXT = 2000
 """The longest text the expectations and cells views read (the views answer within ~300 ms at this size)."""
 CELLS_PER_PROPERTY = 3
@@ -149,6 +152,8 @@ def sweep_answer(
     models: Mapping[str, CharRNN], prompt: Any, length: Any, temperatures: Any, seed: Any, model_name: Any
 ) -> list[dict[str, object]]:
     """``/sweep``: one entry per temperature, in the order given, all with the same seed."""
+    from chargen.inference import inside
+
     prompt, length = views.check_prompt(prompt), views.check_length(length)
     parsed, seed_value = check_temperatures(temperatures), views.check_seed(seed)
     model = _model(models, model_name)
@@ -159,6 +164,8 @@ def samples_answer(
     models: Mapping[str, CharRNN], prompt: Any, length: Any, temperature: Any, count: Any, seed: Any, model_name: Any
 ) -> list[dict[str, object]]:
     """``/samples``: ``count`` continuations at one temperature, with seeds ``s, s + 1, ...``."""
+    from chargen.inference import inside
+
     prompt, length = views.check_prompt(prompt), views.check_length(length)
     temperature_value, count_value = views.check_temperature(temperature), check_count(count)
     seed_value = views.check_seed(seed)
@@ -169,6 +176,8 @@ def samples_answer(
 
 def expectations_answer(models: Mapping[str, CharRNN], text: Any, model_name: Any) -> list[dict[str, object]]:
     """``/expectations``: per character after the first, ``{"char", "p", "top"}``."""
+    from chargen.inference import inside
+
     text = check_text(text)
     model = _model(models, model_name)
     return [entry.to_dict() for entry in inside.expectations(model, text)]
@@ -181,6 +190,9 @@ def adapt_answer(
     (dynamic evaluation): after each segment, the characters read and each one's mean loss so far
     (nats per character); the last points are ``chargen eval``'s and ``chargen eval --adapt``'s figures.
     The served model is never changed. ``lrs``: the models' stored learning rates (default: the library's)."""
+    from chargen.model import CharRNN
+    from chargen.training.dynamic_eval import AdaptSettings, adaptation_curve
+
     text = check_text(text)
     name = _model_name(models, model_name)
     model, lr = models[name], (lrs or {}).get(name)
@@ -227,6 +239,8 @@ def adapt_summary(answer: dict[str, Any] | None) -> str:
 
 def cells_answer(models: Mapping[str, CharRNN], text: Any, model_name: Any) -> list[dict[str, object]]:
     """``/cells``: units ranked by ``|r|`` with the text's properties, best first."""
+    from chargen.inference import inside
+
     text = check_text(text)
     name = _model_name(models, model_name)
     recorded = _activations(models[name], text)
@@ -237,6 +251,8 @@ def beam_answer(
     models: Mapping[str, CharRNN], prompt: Any, length: Any, width: Any, model_name: Any
 ) -> dict[str, object]:
     """``/beam``: ``{"text", "logprob", "loop"}``."""
+    from chargen.inference import inside
+
     prompt, length, width_value = views.check_prompt(prompt), views.check_length(length), check_width(width)
     model = _model(models, model_name)
     return inside.beam_search(model, prompt, length, width=width_value).to_dict()
@@ -246,6 +262,8 @@ def beam_answer(
 def _activations(model: CharRNN, text: str) -> inside.Activations:
     """The activations of ``text``, remembered for the last two texts: colouring another unit of the
     text the finder just read needs no second pass (2,000 characters of a 2x512 LSTM take 16 MB)."""
+    from chargen.inference import inside
+
     return inside.activations(model, text)
 
 
@@ -255,6 +273,8 @@ def continuation_text(
     """The prompt as generation read it (unknown characters left out; the default start when
     nothing was left) and the first entry's continuation, cut to :data:`MAX_TEXT`: a text for
     "What it expected"."""
+    from chargen.inference.generate import prepare_prompt
+
     model = _model(models, model_name)
     if not answer:
         raise ConfigError("there is no continuation yet: continue the prompt first")

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -51,8 +51,11 @@ from chargen.app.session.zero_gpu import (
     zero_gpu_train_stream,
 )
 from chargen.app.views import WHITESPACE_MARKERS, markdown_text
+from chargen.checks import CELLS
 from chargen.errors import ChargenError
-from chargen.model import CELLS, CharRNN
+
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    from chargen.model import CharRNN
 
 UPDATE_INTERVAL_S = 0.5
 """Seconds between streamed updates of the tab: each costs gradio server CPU."""

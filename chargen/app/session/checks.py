@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from chargen.app.session.presets import PRESETS
+from chargen.checks import CELLS
 from chargen.errors import ConfigError, CorpusError
-from chargen.model import CELLS
 from chargen.vocab import DEFAULT_WORD_VOCAB_SIZE, WORD_PATTERN
 
 MIN_CHARS = 10_000

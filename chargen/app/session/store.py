@@ -14,15 +14,18 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chargen.app.session.card import write_card
 from chargen.app.session.checks import megabytes, short_repr
 from chargen.app.session.history import RunHistory
-from chargen.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_checkpoint
 from chargen.errors import CheckpointError, ConfigError
+from chargen.filenames import CONFIG_NAME, WEIGHTS_NAME
 from chargen.hub import PUSH_FILES
 from chargen.inference.originality import INDEX_NAME, TrainingTextIndex
-from chargen.model import CharRNN
+
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    from chargen.model import CharRNN
 
 SESSION_PREFIX = "session:"
 MAX_SESSION_MODELS = 6
@@ -135,6 +138,8 @@ class SessionStore:
         """Keep ``model`` for ``session``: saved with its card and loss curve to the session's folder, and
         with an index of ``training_text`` (up to :data:`MAX_INDEXED_CHARS`) so the page can say how much of
         a generated text is copied from it."""
+        from chargen.checkpoint import save_checkpoint
+
         entry = self._session(session)
         name = f"{SESSION_PREFIX}{_slug(label)}-{uuid.uuid4().hex[:8]}"
         folder = entry.folder / name.removeprefix(SESSION_PREFIX)

@@ -11,10 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import torch
-
 from chargen.app.session.checks import TrainRequest
-from chargen.app.session.stream import train_stream
 
 # Anonymous ZeroGPU visitors get 120 s of GPU a day and each call is charged ~1.5x its duration up front.
 ZERO_GPU_DAILY_QUOTA_S = 120
@@ -70,6 +67,10 @@ def gpu_train_stream(request: TrainRequest) -> Iterator[dict[str, Any]]:
     as the request (a frozen dataclass of plain values, pickled into the forked process the call runs in)
     and goes out as yielded plain data and CPU tensors. Without a GPU (``spaces`` off ZeroGPU returns the
     function unchanged) it trains on the CPU."""
+    import torch
+
+    from chargen.app.session.stream import train_stream
+
     yield from train_stream(request, device="cuda" if torch.cuda.is_available() else "cpu", stop=None, threads=None)
 
 
