@@ -22,8 +22,8 @@ from tests.helpers import make_text, tiny_model, tiny_word_model
 SOURCES = [Path(inside_tab.__file__), Path(inside_views.__file__)]
 INSIDE_KEYS = [key for key in catalogue("en") if key.startswith("inside.")]
 DEVANAGARI = re.compile(r"[\u0900-\u097f]")
-SAME_IN_MARATHI = {"inside.cells.r", "inside.sweep.at", "inside.expect.guess"}
-"""Entries that are only symbols and placeholders ("r", "T = {temperature}", "{rank}. {char}")."""
+SAME_IN_MARATHI = {"inside.cells.r", "inside.sweep.at"}
+"""Entries that are only symbols and placeholders ("r", "T = {temperature}")."""
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,11 @@ def test_the_expectations_lines_are_the_catalogue_entries_filled(handlers):
     assert summary == expected
     entry = answer[0]
     top, line = inside_views.guesses(answer, 1, "word")
-    assert list(top)[0] == text("inside.expect.guess", rank=1, char=inside_views.display_char(entry["top"][0][0]))
+    assert list(top) == [inside_views.guess_label(i + 1, guess) for i, (guess, _) in enumerate(entry["top"])]
+    assert inside_views.guess_label(2, "\n") == text("inside.expect.guess_line_break", rank=2) == "2. line break"
+    assert inside_views.guess_label(1, "\n\n") == text("inside.expect.guess_line_breaks", rank=1, count=2)
+    assert inside_views.guess_label(3, "    ") == "3. 4 spaces" and inside_views.guess_label(4, "\t") == "4. tab"
+    assert inside_views.guess_label(5, "kind") == "5. kind"  # the model's own words, never the catalogue's
     assert line.startswith("Token 2, **")
     assert inside_views.guesses(answer, 0, "word")[1] == text("inside.expect.first_token")
     assert inside_views.display_char("\n\n  ") == "2 line breaks, 2 spaces"

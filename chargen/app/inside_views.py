@@ -375,10 +375,7 @@ def guesses(answer: Sequence[Mapping[str, Any]], index: int, unit: str = "char")
         first = i18n.text("inside.expect.first_token") if tokens else i18n.text("inside.expect.first_char")
         return {}, first
     entry = answer[index - 1]
-    top = {
-        i18n.text("inside.expect.guess", rank=i + 1, char=display_char(ch)): float(p)
-        for i, (ch, p) in enumerate(entry["top"])
-    }
+    top = {guess_label(i + 1, ch): float(p) for i, (ch, p) in enumerate(entry["top"])}
     rank = next((i + 1 for i, (ch, _) in enumerate(entry["top"]) if ch == entry["char"]), None)
     values = {"index": index + 1, "char": views.markdown_text(display_char(entry["char"])), "p": f"{entry['p']:.3f}"}
     if rank and tokens:
@@ -390,6 +387,26 @@ def guesses(answer: Sequence[Mapping[str, Any]], index: int, unit: str = "char")
     else:
         line = i18n.text("inside.expect.char_missed", count=len(entry["top"]), **values)
     return top, line
+
+
+def guess_label(rank: int, guess: str) -> str:
+    """A top guess as the guesses panel lists it, ``"2. e"``: whitespace by name (``"1. line break"``), in the
+    catalogue's words; any other guess is the model's own text, shown as it is."""
+    if guess == "\n":
+        return i18n.text("inside.expect.guess_line_break", rank=rank)
+    if guess == " ":
+        return i18n.text("inside.expect.guess_space", rank=rank)
+    if guess == "\t":
+        return i18n.text("inside.expect.guess_tab", rank=rank)
+    if len(guess) > 1 and set(guess) == {"\n"}:
+        return i18n.text("inside.expect.guess_line_breaks", rank=rank, count=len(guess))
+    if len(guess) > 1 and set(guess) == {" "}:
+        return i18n.text("inside.expect.guess_spaces", rank=rank, count=len(guess))
+    if len(guess) > 1 and set(guess) == {"\t"}:
+        return i18n.text("inside.expect.guess_tabs", rank=rank, count=len(guess))
+    # Not "{rank}. {char}" from the catalogue: the page would then translate a guess that is itself a
+    # catalogue word (a word model's "kind", say), and a guess is the model's text.
+    return f"{rank}. {display_char(guess)}"
 
 
 def expectations_summary(answer: Sequence[Mapping[str, Any]], unit: str = "char") -> str:
