@@ -13,7 +13,8 @@ window.chargenI18n = (() => {
   const ATTRIBUTES = ["placeholder", "aria-label", "title", "alt"];
   // Never translated: what a visitor typed or a model wrote, code, and gradio's JSON views.
   const SKIP = "textarea, input, select, script, style, code, pre, .cg-text, .json-holder, .json-node, "
-    + "#details, #dist_data, [translate=no], [contenteditable=true]";
+    + "#details, #dist_data, [translate=no], [contenteditable=true], "
+    + "[data-testid='highlighted-text:textfield']";  // a HighlightedText's text: a visitor's or a model's
 
   const catalogues = {};  // code -> {key: words}, once fetched
   const loading = {};  // code -> the promise of its catalogue
@@ -137,8 +138,11 @@ window.chargenI18n = (() => {
     const found = match(seen.text, rich);
     if (!found) return false;
     paragraphs.set(element, seen);
+    // Already in this language: drawing it again would be a mutation, seen again, drawn again, for ever.
+    if (seen.language === language && element.textContent === seen.shown) return true;
     if (language === DEFAULT) {
-      if (element.textContent !== seen.shown || element.childNodes.length !== seen.rich.length) {
+      const translated = seen.language !== undefined && seen.language !== DEFAULT;
+      if (translated || element.textContent !== seen.shown || element.childNodes.length !== seen.rich.length) {
         element.replaceChildren(...seen.rich.map((node) => node.cloneNode(true)));
       }
     } else {
@@ -151,6 +155,7 @@ window.chargenI18n = (() => {
       element.replaceChildren(...nodes);
     }
     seen.shown = element.textContent;
+    seen.language = language;
     return true;
   }
 
