@@ -78,5 +78,5 @@ def test_the_settings_cannot_end_the_inline_script(monkeypatch) -> None:
 def test_the_html_fragments_hold_the_elements_the_script_fills() -> None:
     for element_id in ("greedy", "sampled", "loop_line", "seed_line", "stepper", "next_char", "play_rest", "parting"):
         assert f'id="{element_id}"' in page.LESSON_HTML
-    for element_id in ("chart-caption", "chart-bars", "chart-unit"):
+    for element_id in ("chart-caption", "chart-bars", "chart-drawn"):
         assert f'id="{element_id}"' in page.CHART_HTML

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from chargen.app import page, train_views, views, widgets
+from chargen.app import i18n, page, train_views, views, widgets
 from chargen.errors import ChargenError
 from chargen.inference.batching import ServingSettings, stream_updates, visitor_of
 from chargen.inference.generate import Comparison, compare, stream_compare
@@ -119,8 +119,9 @@ class Handlers:
         stopped_at: int | None = None,
         session: gr.Request | None = None,
     ) -> Outputs:
-        notices = views.prompt_notices(request.prompt, comparison) if comparison.done else []
-        data = views.page_data(request, comparison, notices, stopped_at=stopped_at)
+        codes = views.prompt_notice_codes(request.prompt, comparison) if comparison.done else []
+        notices = [views.said(code) for code in codes]
+        data = views.page_data(request, comparison, notices, stopped_at=stopped_at, notice_codes=codes)
         index = self.training_text_index(request.model_name, session) if comparison.done else None
         if index is not None:  # how much of each text is copied from the training text (the last update only)
             data["originality"] = {
@@ -310,7 +311,7 @@ class Handlers:
             data = self.distribution(prompt, temperature, model_name, text, position, top_k, top_p, steps, session)
             return views.chart_rows(data, page.CHART_ROWS)
         except gr.Error as exc:
-            return {"error": f"The chart can't be drawn: {exc.message}"}
+            return {"error": i18n.text("chart.error", message=exc.message)}
 
     def link_model(self, model_name: Any, session: gr.Request = None) -> tuple[Any, Any]:
         """A link's model checked on load: one this page may use stays; another session's model (or a name the
@@ -400,16 +401,18 @@ class GenerateTab:
         names = self.handlers.model_names
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=280):
-                self.prompt = widgets.prompt_box(
-                    "prompt", placeholder="Type the start of a text; the model continues it."
-                )
+                self.prompt = widgets.prompt_box("prompt", placeholder=i18n.text("generate.prompt_placeholder"))
                 with gr.Row():
-                    self.generate_button = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
-                    self.stop_button = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1, min_width=70)
-                    self.continue_button = gr.Button(
-                        "Continue", variant="secondary", elem_id="continue", scale=1, min_width=90
+                    self.generate_button = gr.Button(
+                        i18n.text("generate.button"), variant="primary", elem_id="generate", scale=3
                     )
-                self.notices_view = gr.Markdown(elem_id="notices", label="Notices")
+                    self.stop_button = gr.Button(
+                        i18n.text("generate.stop"), variant="secondary", elem_id="stop", scale=1, min_width=70
+                    )
+                    self.continue_button = gr.Button(
+                        i18n.text("generate.continue"), variant="secondary", elem_id="continue", scale=1, min_width=90
+                    )
+                self.notices_view = gr.Markdown(elem_id="notices", label=i18n.text("generate.notices"))
                 # What the page's link asked for and could not have (kept apart: each generation redraws notices).
                 self.link_notice = gr.Markdown(elem_id="link_notice", visible=False)
                 self.example_buttons = []
@@ -430,23 +433,37 @@ class GenerateTab:
                 self.model = widgets.model_picker(names, "model")
                 with gr.Row():
                     self.temperature = widgets.temperature_slider(
-                        "temperature", info="0 = greedy; low is safe, high is wild", min_width=160
+                        "temperature", info=i18n.text("generate.temperature_info"), min_width=160
                     )
                     self.length = widgets.length_slider(
                         "length",
-                        label="Characters",
-                        info=f"{views.APP_MIN_LENGTH} to {views.APP_MAX_LENGTH}",
+                        label=i18n.text("generate.length"),
+                        info=i18n.text("generate.length_info", low=views.APP_MIN_LENGTH, high=views.APP_MAX_LENGTH),
                         min_width=160,
                     )
+                # Shown in words, sent as the mode's name (the page's script and its link read the name).
+                playback = [(i18n.text(f"generate.playback_{key}"), mode) for key, mode in page.PLAYBACK_KEYS.items()]
                 self.playback = gr.Radio(
-                    list(page.PLAYBACK_MODES), value=page.PLAYBACK_MODES[0], label="Playback", elem_id="playback"
+                    playback, value=page.PLAYBACK_MODES[0], label=i18n.text("generate.playback"), elem_id="playback"
                 )
-                with gr.Accordion("Advanced sampling", open=False, elem_id="advanced"):
+                with gr.Accordion(i18n.text("generate.advanced"), open=False, elem_id="advanced"):
                     self.top_k = gr.Slider(
-                        0, views.APP_MAX_TOP_K, value=0, step=1, label="Top-k", info="0 = off", elem_id="top_k"
+                        0,
+                        views.APP_MAX_TOP_K,
+                        value=0,
+                        step=1,
+                        label=i18n.text("generate.top_k"),
+                        info=i18n.text("generate.top_k_info"),
+                        elem_id="top_k",
                     )
                     self.top_p = gr.Slider(
-                        0.05, 1.0, value=1.0, step=0.05, label="Top-p", info="nucleus; 1 = off", elem_id="top_p"
+                        0.05,
+                        1.0,
+                        value=1.0,
+                        step=0.05,
+                        label=i18n.text("generate.top_p"),
+                        info=i18n.text("generate.top_p_info"),
+                        elem_id="top_p",
                     )
                     self.seed = widgets.seed_box("seed")
                 gr.HTML(page.CHART_HTML, js_on_load=None, elem_id="chart_box")

@@ -40,8 +40,11 @@ CATALOGUE_PATHS = tuple(i18n.catalogue_path(language) for language in i18n.LANGU
 SERVED_PATHS = (I18N_SCRIPT_PATH, SCRIPT_PATH, STYLE_PATH, *CATALOGUE_PATHS)
 """The files gradio serves at ``gradio_api/file=``; nothing else in the package is served."""
 
-PLAYBACK_MODES = ("typing", "step by step", "instant")
-"""How the page shows a generation; the first is the default."""
+PLAYBACK_KEYS = {"typing": "typing", "steps": "step by step", "instant": "instant"}
+"""How the page shows a generation (catalogue key ``generate.playback_<key>`` -> the mode's name, as the script
+and the page's link know it); the first is the default."""
+PLAYBACK_MODES = tuple(PLAYBACK_KEYS.values())
+"""The playback modes' names; the first is the default."""
 TYPING_FRAMES = 150
 """A typed-out text takes about this many animation frames (~2.5 s at 60 frames/s), at least one
 character per frame, whatever its length: the count of frames, not the clock, sets what a browser

@@ -95,8 +95,12 @@ window.chargenI18n = (() => {
       const values = {};
       template.names.forEach((name, i) => {
         const value = found[i + 1];
-        const own = depth < 2 ? match(value.trim(), plain, depth + 1) : null;
-        values[name] = own ? t(own.key, own.values) : value;
+        // A list ("trained on ...; loss on ...: 1.2") is said part by part.
+        const parts = depth < 2 ? value.split("; ") : [value];
+        values[name] = parts.map((part) => {
+          const own = depth < 2 ? match(part.trim(), plain, depth + 1) : null;
+          return own ? t(own.key, own.values) : part;
+        }).join("; ");
       });
       return {key: template.key, values};
     }
@@ -254,6 +258,16 @@ window.chargenI18n = (() => {
     });
   }
 
+  // The tab's title (in the head, which gradio writes once it has the page's config).
+  let titleSeen = null;
+  function translateTitle() {
+    if (!catalogues[DEFAULT] || !document.title) return;
+    if (!titleSeen || document.title !== titleSeen.shown) titleSeen = {english: document.title};
+    const shown = language === DEFAULT ? titleSeen.english : translateWords(titleSeen.english) ?? titleSeen.english;
+    if (document.title !== shown) document.title = shown;
+    titleSeen.shown = shown;
+  }
+
   // The switch (English / मराठी) in the header: the chosen language marked, the other one a click away.
   function markSwitch() {
     document.querySelectorAll("[data-lang]").forEach((button) => {
@@ -275,6 +289,7 @@ window.chargenI18n = (() => {
     history.replaceState(history.state, "", `${location.pathname}?${params.toString()}${location.hash}`);
     if (observer) observer.takeRecords().forEach(() => {});
     translate(document.body);
+    translateTitle();
     markSwitch();
     for (const callback of callbacks) {
       try { callback(code); } catch (error) { console.error(error); }
@@ -292,8 +307,10 @@ window.chargenI18n = (() => {
   const ready = Promise.all([load(DEFAULT), load(language)]).then(() => {
     document.documentElement.lang = language;
     translate(document.body);
+    translateTitle();
     markSwitch();
     observe();
+    new MutationObserver(translateTitle).observe(document.head, {childList: true, subtree: true, characterData: true});
     loaded = true;
     for (const callback of callbacks) {
       try { callback(language); } catch (error) { console.error(error); }
