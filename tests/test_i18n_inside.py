@@ -189,7 +189,7 @@ def test_range_refusals_name_the_setting_in_the_catalogues_words(handlers):
         with pytest.raises(ConfigError) as refused:
             call()
         allowed = text("inside.error.whole_number", low=low, high=high)
-        assert str(refused.value) == text("inside.error.must_be", name=text(name), allowed=allowed, value=value)
+        assert str(refused.value) == text("error.must_be", name=text(name), allowed=allowed, value=value)
     with pytest.raises(ConfigError, match=re.escape(text("inside.error.adapt_model"))):
         handlers.adapt("some text to read", "words")
     with pytest.raises(ConfigError, match=re.escape(text("inside.error.no_continuation"))):

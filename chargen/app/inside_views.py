@@ -148,7 +148,7 @@ def check_count(count: Any) -> int:
     name = i18n.text("inside.error.samples_name")
     value = views._whole(count, name, allowed)
     if not MIN_SAMPLES <= value <= MAX_SAMPLES:
-        raise ConfigError(i18n.text("inside.error.must_be", name=name, allowed=allowed, value=views._shown(count)))
+        raise ConfigError(i18n.text("error.must_be", name=name, allowed=allowed, value=views._shown(count)))
     return value
 
 
@@ -158,7 +158,7 @@ def check_width(width: Any) -> int:
     name = i18n.text("inside.error.width_name")
     value = views._whole(width, name, allowed)
     if not MIN_WIDTH <= value <= MAX_WIDTH:
-        raise ConfigError(i18n.text("inside.error.must_be", name=name, allowed=allowed, value=views._shown(width)))
+        raise ConfigError(i18n.text("error.must_be", name=name, allowed=allowed, value=views._shown(width)))
     return value
 
 
