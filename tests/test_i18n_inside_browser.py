@@ -6,6 +6,9 @@ as the English; a refusal is shown in Marathi; the switch brings the English bac
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from chargen.app import inside_views
@@ -57,6 +60,9 @@ def test_the_look_inside_tab_in_marathi(app, url: str, browser) -> None:
     assert intro.inner_text() == MR["inside.intro"].replace("**", "")
     assert page.locator("#inside_intro p").first.locator("strong, b").count() == 5
     assert latin_words(page, TAB, INSIDE_LATIN) == []
+    # A box's placeholder is the page's words, though its value is the visitor's.
+    seed = page.locator("#sweep_seed textarea, #sweep_seed input").first
+    assert seed.get_attribute("placeholder") == MR["generate.seed_placeholder"]
 
     # 1. Every temperature, then samples at one temperature: labels and loop lines in Marathi.
     page.locator("#sweep_prompt textarea").fill("ROMEO:\n")
@@ -157,6 +163,9 @@ def test_the_look_inside_tab_in_marathi(app, url: str, browser) -> None:
     assert page.locator("#adapt_line").inner_text().startswith(MR["inside.adapt.summary"].split(":")[0] + ":")
     assert page.locator("#adapt_line strong").count() == 2
     assert latin_words(page, TAB, INSIDE_LATIN) == []
+    shot_dir = os.environ.get("CHARGEN_SCREENSHOT_DIR")
+    if shot_dir:  # for a look: Devanagari drawn, nothing spilling out
+        page.screenshot(path=str(Path(shot_dir) / "inside-mr.png"), full_page=True)
 
     # The switch: English again, word for word, the texts as they were.
     page.locator("[data-lang=en]").first.click()

@@ -164,6 +164,8 @@ window.chargenI18n = (() => {
   }
 
   const skipped = (element) => !element || !!element.closest(SKIP);
+  // A text box or input outside any other skipped part: its placeholder and label attributes are the page's words.
+  const ownBox = (element) => element.matches("textarea, input") && !skipped(element.parentElement);
 
   function translateText(node) {
     if (!node || node.nodeType !== Node.TEXT_NODE || skipped(node.parentElement)) return;
@@ -211,7 +213,10 @@ window.chargenI18n = (() => {
       return;
     }
     if (root.nodeType !== Node.ELEMENT_NODE && root.nodeType !== Node.DOCUMENT_NODE) return;
-    if (root.nodeType === Node.ELEMENT_NODE && skipped(root)) return;
+    if (root.nodeType === Node.ELEMENT_NODE && skipped(root)) {
+      if (ownBox(root)) translateAttributes(root);
+      return;
+    }
     if (root.nodeType === Node.ELEMENT_NODE && richCandidate(root)) {
       if (!translateRich(root)) for (const child of root.childNodes) translateText(child.firstChild || child);
       return;
@@ -219,7 +224,10 @@ window.chargenI18n = (() => {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
       acceptNode: (node) => {
         if (node.nodeType !== Node.ELEMENT_NODE) return NodeFilter.FILTER_ACCEPT;
-        if (node.matches(SKIP)) return NodeFilter.FILTER_REJECT;
+        if (node.matches(SKIP)) {
+          if (ownBox(node)) translateAttributes(node);  // its value is the visitor's; its placeholder is ours
+          return NodeFilter.FILTER_REJECT;
+        }
         if (richCandidate(node)) { inParagraphs.push(node); return NodeFilter.FILTER_REJECT; }
         return NodeFilter.FILTER_ACCEPT;
       },
@@ -245,7 +253,7 @@ window.chargenI18n = (() => {
       if (record.type === "childList" && skipped(record.target)) continue;  // a pane's characters, say
       if (record.type === "characterData") translate(record.target);
       else if (record.type === "attributes") {
-        if (!skipped(record.target)) translateAttributes(record.target);
+        if (!skipped(record.target) || ownBox(record.target)) translateAttributes(record.target);
       } else for (const node of record.addedNodes) translate(node);
     }
   }
