@@ -209,3 +209,29 @@ def test_the_state_choices_and_plot_are_named_from_the_catalogue(handlers):
         "As trained: **1.900** nats per character; adapting as it reads: **1.800** (-0.100). The copy took a step "
         "after every 50 characters (learning rate 0.002); the served model is unchanged."
     )
+
+
+def test_library_refusals_the_tab_can_meet_are_said_in_the_catalogues_words_and_the_librarys(handlers):
+    """The oracle is the library's own refusal: the app refuses first, from the catalogue, word for word."""
+    from chargen.ngram import train_ngram
+    from chargen.vocab import Vocab
+
+    sample = "ABC:\nabc def\n" * 8
+    vocab = Vocab.from_text(sample)
+    models = {"counts": train_ngram([vocab.encode(sample)], vocab, 3), **handlers.models}
+    with pytest.raises(ConfigError) as library:
+        inside.activations(models["counts"], sample)
+    for call in (
+        lambda: inside_views.cells_answer(models, sample, "counts"),
+        lambda: inside_views.unit_highlights(models, sample, "counts", 0, "hidden", 0),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            call()
+        assert str(refused.value) == str(library.value) == text("inside.error.ngram_cells")
+
+    seed = 2**63 - 2
+    with pytest.raises(ConfigError) as library:
+        inside.samples(handlers.models["chars"], "ab", 10, 1.0, 4, seed=seed)
+    with pytest.raises(ConfigError) as refused:
+        inside_views.samples_answer(handlers.models, "ab", 10, 1.0, 4, seed, "chars")  # an API call
+    assert str(refused.value) == str(library.value) == text("inside.error.samples_seed", count=4, last=3, seed=seed)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chargen.app import i18n, views
+from chargen.checks import MAX_SEED
 from chargen.errors import ConfigError
 from chargen.inference import inside
 from chargen.inference.generate import prepare_prompt
@@ -203,6 +204,9 @@ def samples_answer(
     temperature_value, count_value = views.check_temperature(temperature), check_count(count)
     seed_value = views.check_seed(seed)
     model = _model(models, model_name)
+    if seed_value is not None and seed_value + count_value - 1 > MAX_SEED:  # the library's refusal, in the page's words
+        last = count_value - 1
+        raise ConfigError(i18n.text("inside.error.samples_seed", count=count_value, last=last, seed=seed_value))
     entries = inside.samples(model, prompt, length, temperature_value, count_value, seed=seed_value)
     return [entry.to_dict() for entry in entries]
 
@@ -274,6 +278,7 @@ def cells_answer(models: Mapping[str, CharRNN], text: Any, model_name: Any) -> l
     """``/cells``: units ranked by ``|r|`` with the text's properties, best first."""
     text = check_text(text)
     name = _model_name(models, model_name)
+    _check_has_cells(models[name])
     recorded = _activations(models[name], text)
     return [match.to_dict() for match in inside.find_cells(recorded, per_property=CELLS_PER_PROPERTY)]
 
@@ -285,6 +290,12 @@ def beam_answer(
     prompt, length, width_value = views.check_prompt(prompt), views.check_length(length), check_width(width)
     model = _model(models, model_name)
     return inside.beam_search(model, prompt, length, width=width_value).to_dict()
+
+
+def _check_has_cells(model: CharRNN) -> None:
+    """Refuse an n-gram model (counts, no network state) as the library does, in the page's words."""
+    if getattr(model, "cell", None) == "ngram":
+        raise ConfigError(i18n.text("inside.error.ngram_cells"))
 
 
 @functools.lru_cache(maxsize=2)
@@ -454,6 +465,7 @@ def unit_highlights(
     text = check_text(text)
     name = _model_name(models, model_name)
     model = models[name]
+    _check_has_cells(model)
     layers = i18n.text("inside.error.whole_number", low=0, high=model.config.num_layers - 1)
     units = i18n.text("inside.error.whole_number", low=0, high=model.config.hidden_size - 1)
     layer_value = views._whole(layer, i18n.text("inside.cells.layer"), layers)
