@@ -136,6 +136,12 @@ def test_the_look_inside_tab_in_marathi(app, url: str, browser) -> None:
     assert MR["inside.cells.layer"] in table and MR["inside.cells.property"] in table
     assert MR["inside.kind.hidden"] in page.locator("#unit_kind").inner_text()
     assert latin_words(page, TAB, INSIDE_LATIN) == []
+    # The library's refusal of a layer the model lacks, said in Marathi by the page's templates.
+    set_number(page, "unit_layer", 5)
+    page.locator("#unit_show").click()
+    allowed = MR["inside.error.whole_number"].format(low=0, high=1)
+    refusal = MR["error.must_be"].format(name=MR["inside.cells.layer"], allowed=allowed, value=5)
+    page.get_by_text(refusal).first.wait_for(timeout=TIMEOUT_MS)
 
     # 4. Beam search.
     open_view(page, "inside.tab.beam")
