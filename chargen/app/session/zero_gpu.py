@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from chargen.app import i18n
 from chargen.app.session.checks import TrainRequest
 from chargen.app.session.stream import train_stream
 
@@ -59,10 +60,7 @@ def zero_gpu_refusal(exc: BaseException) -> str | None:
     if not title.startswith("ZeroGPU"):
         return None
     detail = str(getattr(exc, "message", "") or exc)
-    return (
-        f"The GPU refused this training ({title}: {detail}). Nothing was charged for it: choose a shorter "
-        "budget, log in with Hugging Face for more daily GPU time, or try again later."
-    )
+    return i18n.text("train.error.gpu_refused", title=title, detail=detail)
 
 
 def gpu_train_stream(request: TrainRequest) -> Iterator[dict[str, Any]]:
