@@ -19,6 +19,7 @@ import gradio as gr
 
 from chargen.app import gradio_internals, inside_tab, page, train_views, views
 from chargen.app.generate_tab import CONCURRENCY, GenerateTab, Handlers, PageParts, offered_models
+from chargen.app.i18n import text
 from chargen.hosting.space import configured_models
 from chargen.hub import load_models
 from chargen.inference.batching import ServingSettings
@@ -46,7 +47,7 @@ MCP_TOOLS = ("generate", "distribution", "sweep", "expectations")
 
 TabBuilder = Callable[[PageParts], object]
 """Adds one tab's components and events; called inside its ``gr.Tab``."""
-TABS: list[tuple[str, TabBuilder]] = [("Look inside", inside_tab.InsideTab.add_to_page)]
+TABS: list[tuple[str, TabBuilder]] = [(text("page.tab_inside"), inside_tab.InsideTab.add_to_page)]
 """Extra tabs (title, builder) that :func:`build_demo` adds after "Generate" by default."""
 
 
@@ -67,15 +68,17 @@ def build_demo(
     handlers = Handlers(models, session_models, batching)
     extra_tabs = [
         *(TABS if tabs is None else tabs),
-        ("Train", train_views.TrainTab.builder(session_models, train_settings)),
+        (text("page.tab_train"), train_views.TrainTab.builder(session_models, train_settings)),
     ]
     header_text, _ = handlers.header(handlers.model_names[0])
-    with gr.Blocks(title="chargen: greedy vs. sampled") as demo:
-        header = gr.Markdown(header_text, elem_id="header")
+    with gr.Blocks(title=text("page.title")) as demo:
+        with gr.Row(elem_id="page_head", equal_height=False):
+            header = gr.Markdown(header_text, elem_id="header")
+            gr.HTML(page.language_switch_html(), js_on_load=None, elem_id="language_box", scale=0, min_width=150)
         gr.Markdown(views.notices_markdown(notices), elem_id="startup-notices", visible=bool(notices))
         generate_tab = GenerateTab(handlers, batching)
         with gr.Tabs(elem_id="tabs"):
-            with gr.Tab("Generate", elem_id="generate_tab"):
+            with gr.Tab(text("page.tab_generate"), elem_id="generate_tab"):
                 generate_tab.render()
             for title, add_tab in extra_tabs:
                 with gr.Tab(title):

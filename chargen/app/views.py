@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chargen import checks
+from chargen.app import i18n
 from chargen.errors import ConfigError
 from chargen.hub import BUNDLED_MODELS  # what the app offers when CHARGEN_MODELS is unset
 from chargen.inference import decoding
@@ -188,32 +189,29 @@ class OfferedModel:
         """The architecture in words, e.g. ``a 2-layer LSTM (512 units)``."""
         config = self.model.config
         if self.model.cell == "ngram":  # a Markov chain: counts of what followed each context
-            return f"an order-{config.order} Markov chain (n-gram counts, Kneser-Ney smoothed)"
-        layers = f"{config.num_layers}-layer " if config.num_layers > 1 else ""
-        return f"a {layers}{config.cell.upper()} ({config.hidden_size} units)"
+            return i18n.text("page.description_ngram", order=config.order)
+        if config.num_layers > 1:
+            return i18n.text(
+                "page.description_layers", layers=config.num_layers, cell=config.cell.upper(), units=config.hidden_size
+            )
+        return i18n.text("page.description", cell=config.cell.upper(), units=config.hidden_size)
 
 
 def header_markdown(offered: OfferedModel) -> str:
     """The page's title and first lines, describing the selected model."""
-    numbers = "counts" if offered.model.cell == "ngram" else "parameters"
-    return (
-        "# chargen: greedy vs. sampled\n"
-        f"The **{offered.name}** model, {offered.description} with {parameter_count(offered.model) / 1e6:.1f} M "
-        f"{numbers}, continues your text {_unit_words(offered.model)}. **Greedy** always takes the likeliest next "
-        f"{_unit_name(offered.model)}, so it soon repeats itself; **sampled** draws each one at the temperature you "
-        "choose: low is safe and dull, high is lively and then nonsense."
+    return f"# {i18n.text('page.title')}\n" + i18n.text(
+        "page.header",
+        name=offered.name,
+        description=offered.description,
+        millions=f"{parameter_count(offered.model) / 1e6:.1f}",
+        numbers=i18n.text("page.counts" if offered.model.cell == "ngram" else "page.parameters"),
+        how=i18n.text("page.how_word" if offered.model.unit == "word" else "page.how_char"),
+        unit=_unit_name(offered.model),
     )
 
 
 def _unit_name(model: CharRNN) -> str:
-    return "token" if model.unit == "word" else "character"
-
-
-def _unit_words(model: CharRNN) -> str:
-    """How the model writes, for the header: a character at a time, or a word-level model's tokens."""
-    if model.unit == "word":
-        return "one token at a time (a word, a run of spaces or line breaks, or a single character)"
-    return "one character at a time"
+    return i18n.text("page.unit_token" if model.unit == "word" else "page.unit_character")
 
 
 def facts_markdown(offered: OfferedModel) -> str:
