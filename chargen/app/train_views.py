@@ -352,6 +352,12 @@ def trained_label(model: CharRNN, size: str, best: float | None) -> str:
     return text("train.model.trained_val", cell=cell, size=size, loss=loss)
 
 
+def cell_choices() -> list[tuple[str, str]]:
+    """The cell radio's (words shown, value) pairs: the value is the cell's name, as the API takes it."""
+    words = {"rnn": text("train.cell.rnn"), "lstm": text("train.cell.lstm"), "gru": text("train.cell.gru")}
+    return [(words.get(cell, cell), cell) for cell in CELLS]
+
+
 def size_choices() -> list[tuple[str, str]]:
     """The size radio's (words shown, value) pairs: the value is the preset's name, as the API takes it."""
     words = {"small": text("train.size.small"), "medium": text("train.size.medium")}
@@ -598,7 +604,7 @@ class TrainTab:
                     elem_id="train_file",
                 )
             with gr.Column(scale=2):
-                self.cell = gr.Radio(list(CELLS), value="gru", label=text("train.cell.label"), elem_id="train_cell")
+                self.cell = gr.Radio(cell_choices(), value="gru", label=text("train.cell.label"), elem_id="train_cell")
                 self.size = gr.Radio(
                     size_choices(), value="small", label=text("train.size.label"), elem_id="train_size"
                 )

@@ -137,6 +137,8 @@ window.chargenI18n = (() => {
     const found = match(seen.text, rich);
     if (!found) return false;
     paragraphs.set(element, seen);
+    // Already said in this language: replacing its children again would fire the observer again, forever.
+    if (seen.language === language && element.textContent === seen.shown) return true;
     if (language === DEFAULT) {
       if (element.textContent !== seen.shown || element.childNodes.length !== seen.rich.length) {
         element.replaceChildren(...seen.rich.map((node) => node.cloneNode(true)));
@@ -151,6 +153,7 @@ window.chargenI18n = (() => {
       element.replaceChildren(...nodes);
     }
     seen.shown = element.textContent;
+    seen.language = language;
     return true;
   }
 
