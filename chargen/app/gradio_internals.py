@@ -207,11 +207,17 @@ class _Made:
             self.encoded["gzip"] = gzip.compress(body, compresslevel=9, mtime=0)
 
 
+GRADIO_QUERY = ("page", "deep_link")
+"""The query parameters gradio's ``/`` and ``/config`` read (gradio 6.31's ``routes.main`` / ``get_config``)."""
+
+
 class CachedPage:
     """One of gradio's page routes (``/`` or ``/config``), its response made once per root URL.
 
     ``original`` is gradio's endpoint function (called as FastAPI would, with no user: the app has
-    no login); a request with query parameters (a page, a deep link) goes to it every time.
+    no login); a request naming a page or a deep link (:data:`GRADIO_QUERY`) goes to it every time.
+    Other query parameters are the page script's (a shared link's prompt and settings, ``lang``): gradio
+    makes the same response with or without them, so a class opening a shared link is served from memory.
     """
 
     def __init__(self, app: Any, path: str, original: Callable[..., Response]):
@@ -261,7 +267,7 @@ class CachedPage:
         return made
 
     async def __call__(self, request: Request) -> Response:
-        if request.query_params:
+        if any(name in request.query_params for name in GRADIO_QUERY):
             return await run_in_threadpool(self._call_original, request)
         made = self._made.get(self._key(request))
         if made is None:  # made in a worker thread, as gradio's own route runs: the event loop keeps serving
