@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chargen.app import i18n
 from chargen.app.session.checks import TrainRequest
 
 # Anonymous ZeroGPU visitors get 120 s of GPU a day and each call is charged ~1.5x its duration up front.
@@ -56,10 +57,7 @@ def zero_gpu_refusal(exc: BaseException) -> str | None:
     if not title.startswith("ZeroGPU"):
         return None
     detail = str(getattr(exc, "message", "") or exc)
-    return (
-        f"The GPU refused this training ({title}: {detail}). Nothing was charged for it: choose a shorter "
-        "budget, log in with Hugging Face for more daily GPU time, or try again later."
-    )
+    return i18n.text("train.error.gpu_refused", title=title, detail=detail)
 
 
 def gpu_train_stream(request: TrainRequest) -> Iterator[dict[str, Any]]:

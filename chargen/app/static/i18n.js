@@ -152,7 +152,6 @@ window.chargenI18n = (() => {
     paragraphs.set(element, seen);
     // Already in this language: drawing it again would be a mutation, seen again, drawn again, for ever.
     if (seen.language === language && element.textContent === seen.shown) return true;
-    seen.language = language;
     if (language === DEFAULT) {
       const translated = seen.language !== undefined && seen.language !== DEFAULT;
       if (translated || element.textContent !== seen.shown || element.childNodes.length !== seen.rich.length) {
