@@ -249,9 +249,11 @@ def test_python_app_py_answers_before_its_models_load_and_an_early_generate_wait
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_the_generate_button_says_the_model_is_loading_until_it_is() -> None:
-    """A served page whose ``ready`` is not set: the button reads the loading words and is disabled; once set,
-    it reads "Generate" again and works."""
+@pytest.mark.parametrize("language", ["en", "mr"])
+def test_the_generate_button_says_the_model_is_loading_until_it_is(language: str) -> None:
+    """A served page whose ``ready`` is not set: the button reads the loading words (in the page's language,
+    never a catalogue key) and is disabled; once set, it reads the Generate button's words again and works."""
+    from chargen.app import i18n
     from chargen.app.demo import build_demo, serve
     from tests.browser_page import TIMEOUT_MS, Page, chromium
 
@@ -263,16 +265,21 @@ def test_the_generate_button_says_the_model_is_loading_until_it_is() -> None:
             page = Page.__new__(Page)  # Page() waits for an idle network: the script asks /chargen/ready meanwhile
             page.page, page.errors = browser.new_page(), []
             page.page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-            page.page.goto(demo.local_url, timeout=TIMEOUT_MS)
+            page.page.goto(f"{demo.local_url}?lang={language}", timeout=TIMEOUT_MS)
             button = page.page.locator("#generate")
+            words = i18n.catalogue(language)
+            assert words["page.loading_model"] == LOADING_WORDS or language != "en"
             page.page.wait_for_function(
-                f"(document.querySelector('#generate')?.textContent || '').trim() === {json.dumps(LOADING_WORDS)}",
+                "(document.querySelector('#generate')?.textContent || '').trim() === "
+                + json.dumps(words["page.loading_model"]),
                 timeout=TIMEOUT_MS,
             )
             assert button.is_disabled()
             ready.set()
             page.page.wait_for_function(
-                "(document.querySelector('#generate')?.textContent || '').trim() === 'Generate'", timeout=TIMEOUT_MS
+                "(document.querySelector('#generate')?.textContent || '').trim() === "
+                + json.dumps(words["generate.button"]),
+                timeout=TIMEOUT_MS,
             )
             assert button.is_enabled()
             page.set_inputs(prompt="ab", length=10, seed="1")

@@ -676,7 +676,9 @@ window.chargen = (() => {
   const modelsReady = new Promise((resolve) => { modelsLoaded = resolve; });
   function loadingWords() {
     const i18n = window.chargenI18n;
-    return i18n && typeof i18n.t === "function" ? i18n.t("page.loading_model") : "loading the model\u2026";
+    const words = i18n && typeof i18n.t === "function" ? i18n.t("page.loading_model") : "";
+    // Before the catalogues arrive t() gives the key back: say it in English until then.
+    return words && words !== "page.loading_model" ? words : "loading the model\u2026";
   }
   function buttonLabel(button) {  // the text node gradio writes the label to: changed in place, never replaced
     const walker = document.createTreeWalker(button, NodeFilter.SHOW_TEXT);
@@ -689,14 +691,13 @@ window.chargen = (() => {
     if (!label) return;
     if (loading) {
       const words = loadingWords();
-      if (label.nodeValue !== words) {
-        button.dataset.cgLabel = label.nodeValue;
-        label.nodeValue = words;
-      }
+      if (button.dataset.cgLabel === undefined) button.dataset.cgLabel = label.nodeValue;  // the label, kept once
+      if (label.nodeValue !== words) label.nodeValue = words;
       button.disabled = true;
       button.classList.add("cg-loading");
     } else if (button.dataset.cgLabel !== undefined) {
-      if (label.nodeValue === loadingWords()) label.nodeValue = button.dataset.cgLabel;
+      // The label the button had (the page's translator may have said the loading words in another language since).
+      label.nodeValue = button.dataset.cgLabel;
       delete button.dataset.cgLabel;
       button.disabled = false;
       button.classList.remove("cg-loading");
