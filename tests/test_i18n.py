@@ -69,7 +69,7 @@ def test_every_key_is_used() -> None:
     table), or for a refusal or gradio's own words, by the test that matched a real message to it."""
     sources = _sources()
     tests = "\n".join(path.read_text(encoding="utf-8") for path in TESTS.glob("test_*.py"))
-    named = set(re.findall(r"""["':;]([a-z]+\.[a-z0-9_]+)(?=["';])""", sources))
+    named = set(re.findall(r"""["':;]([a-z]+(?:\.[a-z0-9_]+)+)(?=["';])""", sources))
     named |= set(re.findall(r"""[\w-]+:([a-z]+\.[a-z0-9_]+)""", sources))  # data-i18n-attr="aria-label:key;..."
     matched = set(re.findall(r"""["']((?:error|gradio)\.[a-z0-9_]+)["']""", tests))
     unused = [key for key in i18n.catalogue("en") if key not in named and key not in matched]
