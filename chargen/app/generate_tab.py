@@ -11,20 +11,25 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import gradio as gr
 
-from chargen.app import page, train_views, views, widgets
+from chargen.app import i18n, page, train_views, views, widgets
+from chargen.app.outlines import ModelOutline
 from chargen.errors import ChargenError
-from chargen.inference.batching import ServingSettings, stream_updates, visitor_of
-from chargen.inference.generate import Comparison, compare, stream_compare
-from chargen.inference.originality import TrainingTextIndex, find_index, originality
-from chargen.model import CharRNN
+from chargen.inference.originality import find_index, originality
+
+# The page is served before torch is imported (chargen.app.demo.main): what needs torch is imported where used.
+if TYPE_CHECKING:
+    from chargen.inference.batching import ServingSettings
+    from chargen.inference.originality import TrainingTextIndex
+    from chargen.model import CharRNN
 
 STREAM_INTERVAL_S = 0.25
 """Seconds between streamed updates of one generation. The server generates at full speed and the
@@ -58,19 +63,44 @@ class Handlers:
             raise ChargenError("the app needs at least one model")
         self.models = {model.name: model for model in offered}
         self.menu = views.ModelMenu.of(offered)
+        self.batching = batching
+        self.engines: dict[str, Any] = {}
+        self._indexes: dict[str, TrainingTextIndex | None] = {}
+        self.pacer = None
+        self.loaded = threading.Event()
+        """Set once the models are loaded: at once for loaded models, else by :meth:`use_models`."""
+        self._when_loaded: list[Callable[[], None]] = []
+        if not any(isinstance(model.model, ModelOutline) for model in offered):
+            self.use_models(offered)
+
+    def use_models(self, loaded: Sequence[views.OfferedModel], batching: ServingSettings | None = None) -> None:
+        """Serve ``loaded`` in place of the outlines the page was built from (``python app.py`` loads the
+        models behind the page; ``batching``, if given, replaces the page's stand-in for its settings),
+        then run what :meth:`when_loaded` was given and set :attr:`loaded`."""
+        from chargen.model import CharRNN
+
+        if batching is not None:
+            self.batching = batching
+        self.models.update({model.name: model for model in loaded if model.name in self.models})
         # One engine per offered network (threads chargen<i>-step / -prime); none without batching. An
         # n-gram model has no network to batch: it generates as a visitor's own model does.
-        self.engines = (
-            {
-                model.name: batching.engine(model.model, f"chargen{i}")
-                for i, model in enumerate(offered)
+        if self.batching is not None:
+            self.engines = {
+                model.name: self.batching.engine(model.model, f"chargen{i}")
+                for i, model in enumerate(self.models.values())
                 if isinstance(model.model, CharRNN)
             }
-            if batching is not None
-            else {}
-        )
-        self._indexes: dict[str, TrainingTextIndex | None] = {}
-        self.pacer = batching.pacer() if batching is not None else None
+            self.pacer = self.batching.pacer()
+        for callback in self._when_loaded:
+            callback()
+        self.loaded.set()
+
+    def when_loaded(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the models are loaded (now, if they are): another tab's handlers take them then."""
+        if self.loaded.is_set():
+            callback()
+        else:
+            self._when_loaded.append(callback)
 
     @property
     def model_names(self) -> list[str]:
@@ -86,7 +116,10 @@ class Handlers:
     def model(self, name: str, session: gr.Request | None = None) -> CharRNN:
         """A checked model name's model: one of the app's, else one of the session's own."""
         if name in self.models or self.session_models is None:
-            return self.models[name].model
+            model = self.models[name].model
+            if isinstance(model, ModelOutline):  # loading it failed (python app.py logged why)
+                raise _refuse(ChargenError(f"the {name} model could not be loaded"))
+            return model
         return self.session_models.lookup(name, session, {})
 
     def _request(self, *inputs: Any, session: gr.Request | None = None) -> views.Request:
@@ -119,8 +152,9 @@ class Handlers:
         stopped_at: int | None = None,
         session: gr.Request | None = None,
     ) -> Outputs:
-        notices = views.prompt_notices(request.prompt, comparison) if comparison.done else []
-        data = views.page_data(request, comparison, notices, stopped_at=stopped_at)
+        codes = views.prompt_notice_codes(request.prompt, comparison) if comparison.done else []
+        notices = [views.said(code) for code in codes]
+        data = views.page_data(request, comparison, notices, stopped_at=stopped_at, notice_codes=codes)
         index = self.training_text_index(request.model_name, session) if comparison.done else None
         if index is not None:  # how much of each text is copied from the training text (the last update only)
             data["originality"] = {
@@ -167,6 +201,8 @@ class Handlers:
             notices about the prompt, and details as JSON (each sampled character's probability, the loop's
             start and period, where the texts part).
         """
+        from chargen.inference.generate import stream_compare
+
         request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
         try:
             stream = stream_compare(
@@ -196,6 +232,8 @@ class Handlers:
         to ``compare``'s for the seed), the first characters at once, then paced updates, then the
         complete result. A visitor who leaves or presses Stop cancels the request in the engine.
         (The page's and MCP's ``generate`` tool carries :meth:`generate`'s docstring.)"""
+        from chargen.inference.batching import stream_updates, visitor_of
+
         request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
         engine = self.engines.get(request.model_name)
         if engine is None:  # a visitor's own model (Train tab): its own thread and batch, as unbatched
@@ -234,6 +272,8 @@ class Handlers:
     ) -> Outputs:
         """What Stop leaves: the first ``shown`` characters of the run with this seed (the same seed
         at full length gives them as its prefix), with their loop line."""
+        from chargen.inference.generate import Comparison, compare
+
         request = self._request(
             prompt, temperature, views.APP_MIN_LENGTH, top_k, top_p, seed, model_name, session=session
         )
@@ -310,7 +350,7 @@ class Handlers:
             data = self.distribution(prompt, temperature, model_name, text, position, top_k, top_p, steps, session)
             return views.chart_rows(data, page.CHART_ROWS)
         except gr.Error as exc:
-            return {"error": f"The chart can't be drawn: {exc.message}"}
+            return {"error": i18n.text("chart.error", message=exc.message)}
 
     def link_model(self, model_name: Any, session: gr.Request = None) -> tuple[Any, Any]:
         """A link's model checked on load: one this page may use stays; another session's model (or a name the
@@ -400,16 +440,18 @@ class GenerateTab:
         names = self.handlers.model_names
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=280):
-                self.prompt = widgets.prompt_box(
-                    "prompt", placeholder="Type the start of a text; the model continues it."
-                )
+                self.prompt = widgets.prompt_box("prompt", placeholder=i18n.text("generate.prompt_placeholder"))
                 with gr.Row():
-                    self.generate_button = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
-                    self.stop_button = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1, min_width=70)
-                    self.continue_button = gr.Button(
-                        "Continue", variant="secondary", elem_id="continue", scale=1, min_width=90
+                    self.generate_button = gr.Button(
+                        i18n.text("generate.button"), variant="primary", elem_id="generate", scale=3
                     )
-                self.notices_view = gr.Markdown(elem_id="notices", label="Notices")
+                    self.stop_button = gr.Button(
+                        i18n.text("generate.stop"), variant="secondary", elem_id="stop", scale=1, min_width=70
+                    )
+                    self.continue_button = gr.Button(
+                        i18n.text("generate.continue"), variant="secondary", elem_id="continue", scale=1, min_width=90
+                    )
+                self.notices_view = gr.Markdown(elem_id="notices", label=i18n.text("generate.notices"))
                 # What the page's link asked for and could not have (kept apart: each generation redraws notices).
                 self.link_notice = gr.Markdown(elem_id="link_notice", visible=False)
                 self.example_buttons = []
@@ -430,23 +472,37 @@ class GenerateTab:
                 self.model = widgets.model_picker(names, "model")
                 with gr.Row():
                     self.temperature = widgets.temperature_slider(
-                        "temperature", info="0 = greedy; low is safe, high is wild", min_width=160
+                        "temperature", info=i18n.text("generate.temperature_info"), min_width=160
                     )
                     self.length = widgets.length_slider(
                         "length",
-                        label="Characters",
-                        info=f"{views.APP_MIN_LENGTH} to {views.APP_MAX_LENGTH}",
+                        label=i18n.text("generate.length"),
+                        info=i18n.text("generate.length_info", low=views.APP_MIN_LENGTH, high=views.APP_MAX_LENGTH),
                         min_width=160,
                     )
+                # Shown in words, sent as the mode's name (the page's script and its link read the name).
+                playback = [(i18n.text(key), mode) for key, mode in page.PLAYBACK_KEYS.items()]
                 self.playback = gr.Radio(
-                    list(page.PLAYBACK_MODES), value=page.PLAYBACK_MODES[0], label="Playback", elem_id="playback"
+                    playback, value=page.PLAYBACK_MODES[0], label=i18n.text("generate.playback"), elem_id="playback"
                 )
-                with gr.Accordion("Advanced sampling", open=False, elem_id="advanced"):
+                with gr.Accordion(i18n.text("generate.advanced"), open=False, elem_id="advanced"):
                     self.top_k = gr.Slider(
-                        0, views.APP_MAX_TOP_K, value=0, step=1, label="Top-k", info="0 = off", elem_id="top_k"
+                        0,
+                        views.APP_MAX_TOP_K,
+                        value=0,
+                        step=1,
+                        label=i18n.text("generate.top_k"),
+                        info=i18n.text("generate.top_k_info"),
+                        elem_id="top_k",
                     )
                     self.top_p = gr.Slider(
-                        0.05, 1.0, value=1.0, step=0.05, label="Top-p", info="nucleus; 1 = off", elem_id="top_p"
+                        0.05,
+                        1.0,
+                        value=1.0,
+                        step=0.05,
+                        label=i18n.text("generate.top_p"),
+                        info=i18n.text("generate.top_p_info"),
+                        elem_id="top_p",
                     )
                     self.seed = widgets.seed_box("seed")
                 gr.HTML(page.CHART_HTML, js_on_load=None, elem_id="chart_box")

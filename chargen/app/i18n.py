@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,3 +51,55 @@ def text(key: str, /, **values: Any) -> str:
     Raises KeyError for a key missing from the catalogue or a placeholder without a value.
     """
     return catalogue(DEFAULT_LANGUAGE)[key].format_map(values)
+
+
+@functools.cache
+def _templates(language: str) -> tuple[tuple[str, re.Pattern[str], tuple[str, ...], int, int], ...]:
+    """``language``'s entries with placeholders as patterns (``{name}`` -> a capture): (key, pattern, names,
+    fixed characters, fixed characters before the first placeholder)."""
+    found = []
+    for key, words in catalogue(language).items():
+        parts = re.split(r"\{(\w+)\}", " ".join(words.replace("**", "").split()))
+        if len(parts) == 1:
+            continue
+        pattern = "".join(r"([\s\S]+?)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+        fixed = sum(len(part) for part in parts[::2])
+        found.append((key, re.compile(f"^{pattern}$"), tuple(parts[1::2]), fixed, len(parts[0])))
+    return tuple(found)
+
+
+@functools.cache
+def _exact(language: str) -> Mapping[str, str]:
+    """``language``'s entries without placeholders: words -> the first key with them."""
+    found: dict[str, str] = {}
+    for key, words in catalogue(language).items():
+        if not placeholders(words):
+            found.setdefault(" ".join(words.replace("**", "").split()), key)
+    return found
+
+
+def _best(words: str, language: str, depth: int) -> tuple[str, dict[str, str], int] | None:
+    if words in _exact(language):
+        return _exact(language)[words], {}, len(words)
+    best, best_order = None, (-1, -1)
+    for key, pattern, names, fixed, start in _templates(language):
+        found = pattern.match(words)
+        if not found:
+            continue
+        score = fixed
+        for value in found.groups():
+            for part in value.split("; ") if depth < 2 else []:
+                own = _best(part.strip(), language, depth + 1)
+                score += own[2] if own else 0
+        if (score, start) > best_order:
+            best, best_order = (key, dict(zip(names, found.groups(), strict=True)), score), (score, start)
+    return best
+
+
+def match(words: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, dict[str, str]] | None:
+    """The key whose entry in ``language`` reads ``words`` (whitespace runs as one space, ``**`` dropped), with the
+    values its placeholders took; None when no entry does. Where several match, the one that accounts for the most
+    of the words as catalogue words (its own, and its values' as entries themselves) wins, then the one with the
+    longer fixed start. The page's script (``static/i18n.js``) matches the English it shows the same way."""
+    found = _best(" ".join(words.replace("**", "").split()), language, 0)
+    return None if found is None else (found[0], found[1])

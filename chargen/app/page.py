@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import gradio as gr
 
+from chargen.app import i18n
 from chargen.app.views import APP_MAX_LENGTH, WHITESPACE_MARKERS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -32,11 +33,22 @@ STYLE_PATH = STATIC_DIR / "chargen.css"
 """Styles for the panes and the chart; gradio's own colour variables keep them readable in dark mode."""
 BOOT_PATH = STATIC_DIR / "boot.js"
 """Stand-ins for ``window.chargen`` until the script arrives: inlined in the head, since it must run first."""
-SERVED_PATHS = (SCRIPT_PATH, STYLE_PATH)
+I18N_SCRIPT_PATH = STATIC_DIR / "i18n.js"
+"""The page in the visitor's language: ``window.chargenI18n``, loaded before the page's script."""
+CATALOGUE_PATHS = tuple(i18n.catalogue_path(language) for language in i18n.LANGUAGES)
+"""The catalogues the page fetches: English (its matcher) and the chosen language's."""
+SERVED_PATHS = (I18N_SCRIPT_PATH, SCRIPT_PATH, STYLE_PATH, *CATALOGUE_PATHS)
 """The files gradio serves at ``gradio_api/file=``; nothing else in the package is served."""
 
-PLAYBACK_MODES = ("typing", "step by step", "instant")
-"""How the page shows a generation; the first is the default."""
+PLAYBACK_KEYS = {
+    "generate.playback_typing": "typing",
+    "generate.playback_steps": "step by step",
+    "generate.playback_instant": "instant",
+}
+"""How the page shows a generation: the catalogue key of its words -> the mode's name (as the script and the
+page's link know it); the first is the default."""
+PLAYBACK_MODES = tuple(PLAYBACK_KEYS.values())
+"""The playback modes' names; the first is the default."""
 TYPING_FRAMES = 150
 """A typed-out text takes about this many animation frames (~2.5 s at 60 frames/s), at least one
 character per frame, whatever its length: the count of frames, not the clock, sets what a browser
@@ -52,14 +64,19 @@ CHART_HTML = (STATIC_DIR / "chart.html").read_text(encoding="utf-8")
 
 def page_config() -> dict[str, Any]:
     """What the script takes from the server, as ``window.chargenConfig``: the whitespace markers, the
-    playback modes (the first is the default), the typing frames, the chart's rows and the app's longest
-    generation."""
+    playback modes (the first is the default), the typing frames, the chart's rows, the app's longest
+    generation and the languages with their catalogues' URLs."""
     return {
         "markers": WHITESPACE_MARKERS,
         "modes": list(PLAYBACK_MODES),
         "typingFrames": TYPING_FRAMES,
         "chartRows": CHART_ROWS,
         "maxLength": APP_MAX_LENGTH,
+        "i18n": {
+            "languages": dict(i18n.LANGUAGES),
+            "default": i18n.DEFAULT_LANGUAGE,
+            "catalogues": {language: static_url(i18n.catalogue_path(language)) for language in i18n.LANGUAGES},
+        },
     }
 
 
@@ -72,7 +89,8 @@ def static_url(path: Path) -> str:
 
 def head_html() -> str:
     """The page's ``<head>`` additions: the settings and the stand-ins inline (they must be there before
-    gradio's first events), the stylesheet and the script by URL."""
+    gradio's first events), the stylesheet and the scripts by URL (the language's first: gradio's head
+    scripts run in order)."""
     # "<" escaped: a marker or setting holding "</script>" cannot end the inline script.
     config = json.dumps(page_config()).replace("<", "\\u003c")
     # boot.js's comments are for its readers, not for every visitor's /config.
@@ -81,8 +99,19 @@ def head_html() -> str:
     return (
         f"<script>window.chargenConfig = {config};\n{boot}</script>\n"
         f'<link rel="stylesheet" href="{static_url(STYLE_PATH)}">\n'
+        f'<script src="{static_url(I18N_SCRIPT_PATH)}"></script>\n'
         f'<script src="{static_url(SCRIPT_PATH)}"></script>'
     )
+
+
+def language_switch_html() -> str:
+    """The switch in the page's header: a button per language, each named in its own language (never
+    translated); the page's script (i18n.js) marks the chosen one and switches at a click."""
+    buttons = "".join(
+        f'<button type="button" class="cg-lang" data-lang="{code}" lang="{code}" translate="no">{name}</button>'
+        for code, name in i18n.LANGUAGES.items()
+    )
+    return f'<nav id="language_switch" data-i18n-attr="aria-label:page.language" aria-label="Language">{buttons}</nav>'
 
 
 def launch_options() -> dict[str, Any]:

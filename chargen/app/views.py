@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chargen import checks
+from chargen.app import i18n
+from chargen.checks import MAX_PROMPT_CHARS, MAX_SEED
 from chargen.errors import ConfigError
 from chargen.hub import BUNDLED_MODELS  # what the app offers when CHARGEN_MODELS is unset
-from chargen.inference import decoding
-from chargen.inference.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
-from chargen.inference.loops import Loop
-from chargen.inference.settings import SamplingSettings
 
+# The page is served before torch is imported (chargen.app.demo.main): what needs torch is imported where used.
 if TYPE_CHECKING:
+    from chargen.inference.generate import Comparison
+    from chargen.inference.loops import Loop
+    from chargen.inference.settings import SamplingSettings
     from chargen.model import CharRNN
 
 # The app's limits. Generation itself allows more (chargen.checks.MAX_TEMPERATURE, chargen.checks.MAX_LENGTH);
@@ -61,6 +63,8 @@ class Request:
     @property
     def sampling(self) -> SamplingSettings:
         """The library's settings object for this request's sampling."""
+        from chargen.inference.settings import SamplingSettings
+
         return SamplingSettings(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
 
 
@@ -188,59 +192,85 @@ class OfferedModel:
         """The architecture in words, e.g. ``a 2-layer LSTM (512 units)``."""
         config = self.model.config
         if self.model.cell == "ngram":  # a Markov chain: counts of what followed each context
-            return f"an order-{config.order} Markov chain (n-gram counts, Kneser-Ney smoothed)"
-        layers = f"{config.num_layers}-layer " if config.num_layers > 1 else ""
-        return f"a {layers}{config.cell.upper()} ({config.hidden_size} units)"
+            return i18n.text("page.description_ngram", order=config.order)
+        if config.num_layers > 1:
+            return i18n.text(
+                "page.description_layers", layers=config.num_layers, cell=config.cell.upper(), units=config.hidden_size
+            )
+        return i18n.text("page.description", cell=config.cell.upper(), units=config.hidden_size)
 
 
 def header_markdown(offered: OfferedModel) -> str:
     """The page's title and first lines, describing the selected model."""
-    numbers = "counts" if offered.model.cell == "ngram" else "parameters"
-    return (
-        "# chargen: greedy vs. sampled\n"
-        f"The **{offered.name}** model, {offered.description} with {parameter_count(offered.model) / 1e6:.1f} M "
-        f"{numbers}, continues your text {_unit_words(offered.model)}. **Greedy** always takes the likeliest next "
-        f"{_unit_name(offered.model)}, so it soon repeats itself; **sampled** draws each one at the temperature you "
-        "choose: low is safe and dull, high is lively and then nonsense."
+    return f"# {i18n.text('page.title')}\n" + i18n.text(
+        "page.header",
+        name=offered.name,
+        description=offered.description,
+        millions=f"{parameter_count(offered.model) / 1e6:.1f}",
+        numbers=i18n.text("page.counts" if offered.model.cell == "ngram" else "page.parameters"),
+        how=i18n.text("page.how_word" if offered.model.unit == "word" else "page.how_char"),
+        unit=_unit_name(offered.model),
     )
 
 
 def _unit_name(model: CharRNN) -> str:
-    return "token" if model.unit == "word" else "character"
-
-
-def _unit_words(model: CharRNN) -> str:
-    """How the model writes, for the header: a character at a time, or a word-level model's tokens."""
-    if model.unit == "word":
-        return "one token at a time (a word, a run of spaces or line breaks, or a single character)"
-    return "one character at a time"
+    return i18n.text("page.unit_token" if model.unit == "word" else "page.unit_character")
 
 
 def facts_markdown(offered: OfferedModel) -> str:
-    """The selected model's facts for the page: its vocabulary, size and what its card says."""
+    """The selected model's facts for the page: its shape, vocabulary and size, and what its card says."""
     config = offered.model.config
+    card = markdown_text(offered.facts) if offered.facts else i18n.text("generate.no_card")
+    shared = {"name": offered.name, "vocabulary": _vocabulary_size(offered.model), "card": card}
+    count = f"{parameter_count(offered.model):,}"
     if offered.model.cell == "ngram":
-        shape = f"n-gram of order {config.order}"
-        size = f"{parameter_count(offered.model):,} counts"
-    else:
-        layers = f"{config.num_layers} layer{'s' if config.num_layers > 1 else ''}"
-        shape = f"{config.cell.upper()}, {layers} of {config.hidden_size}"
-        size = f"{parameter_count(offered.model):,} parameters"
-    parts = [f"**{offered.name}**: {shape}, {_vocabulary_size(offered.model)}, {size}"]
-    if offered.facts:
-        parts.append(markdown_text(offered.facts))
-    else:
-        parts.append("no model card with training data or a held-out figure")
-    return "Model: " + "; ".join(parts) + "."
+        return i18n.text(
+            "generate.facts_ngram", order=config.order, size=i18n.text("generate.size_counts", count=count), **shared
+        )
+    layers = i18n.text("generate.layers" if config.num_layers > 1 else "generate.layer", count=config.num_layers)
+    size = i18n.text("generate.size_parameters", count=count)
+    return i18n.text(
+        "generate.facts", cell=config.cell.upper(), layers=layers, units=config.hidden_size, size=size, **shared
+    )
 
 
 def _vocabulary_size(model: CharRNN) -> str:
     """``65 characters``, or for a word model ``4,000 tokens (65 characters and 3,935 words and spaces)``."""
     vocab = model.vocab
     if model.unit != "word":
-        return f"{len(vocab)} characters"
+        return i18n.text("generate.vocabulary_chars", count=len(vocab))
     chars = len(vocab.chars)
-    return f"word-level: {len(vocab):,} tokens ({chars} characters and {len(vocab) - chars:,} words and spaces)"
+    return i18n.text("generate.vocabulary_words", count=f"{len(vocab):,}", chars=chars, words=f"{len(vocab) - chars:,}")
+
+
+def card_facts(folder: str | Path) -> str:
+    """One line from a model card's front matter: what it was trained on and its held-out figure (the card's
+    fields as written, the words around them from the catalogue)."""
+    card = Path(folder) / "README.md"
+    if not card.is_file():
+        return ""
+    try:
+        from huggingface_hub import metadata_load
+
+        meta = metadata_load(card) or {}
+    except Exception:  # a card that can't be read is no reason not to serve the model
+        return ""
+    parts = []
+    for entry in meta.get("model-index") or []:
+        for result in entry.get("results") or []:
+            dataset = (result.get("dataset") or {}).get("name")
+            for metric in result.get("metrics") or []:
+                value, name = metric.get("value"), metric.get("name") or metric.get("type")
+                if isinstance(value, (int, float)) and name:
+                    if dataset:
+                        parts.append(
+                            i18n.text("generate.card_metric", metric=name, dataset=dataset, value=f"{value:.2f}")
+                        )
+                    else:
+                        parts.append(f"{name}: {value:.2f}")  # the card's own words and a number
+    datasets = meta.get("datasets") or []
+    trained = i18n.text("generate.card_trained", datasets=", ".join(map(str, datasets))) if datasets else ""
+    return "; ".join(p for p in [trained, *parts] if p)
 
 
 def short_name(source: str) -> str:
@@ -278,31 +308,6 @@ def fallback_source(project_dir: Path) -> tuple[str, str]:
     """The bundled default model (short name, folder), found from any working directory."""
     name, folder = next(iter(BUNDLED_MODELS.items()))
     return name, str(project_dir / folder)
-
-
-def card_facts(folder: str | Path) -> str:
-    """One line from a model card's front matter: what it was trained on and its held-out figure."""
-    card = Path(folder) / "README.md"
-    if not card.is_file():
-        return ""
-    try:
-        from huggingface_hub import metadata_load
-
-        meta = metadata_load(card) or {}
-    except Exception:  # a card that can't be read is no reason not to serve the model
-        return ""
-    parts = []
-    for entry in meta.get("model-index") or []:
-        for result in entry.get("results") or []:
-            dataset = (result.get("dataset") or {}).get("name")
-            for metric in result.get("metrics") or []:
-                value, name = metric.get("value"), metric.get("name") or metric.get("type")
-                if isinstance(value, (int, float)) and name:
-                    where = f" on {dataset}" if dataset else ""
-                    parts.append(f"{name}{where}: {value:.2f}")
-    datasets = meta.get("datasets") or []
-    trained = f"trained on {', '.join(map(str, datasets))}" if datasets else ""
-    return "; ".join(p for p in [trained, *parts] if p)
 
 
 def parameter_count(model: CharRNN) -> int:
@@ -349,11 +354,8 @@ def link_model_notice(name: str, default: str) -> str:
     from chargen.app.session.store import SESSION_PREFIX  # the Train tab's session models' names
 
     if name.startswith(SESSION_PREFIX):
-        return (
-            "The link names a model trained or uploaded in another browser session, which only that session can "
-            f"use, so this page uses the {default} model instead."
-        )
-    return f"The link names a model this app does not offer ({_shown(name)}), so this page uses the {default} model."
+        return i18n.text("notice.link_session", default=default)
+    return i18n.text("notice.link_unknown", name=_shown(name), default=default)
 
 
 def check_model_name(name: Any, model_names: Sequence[str] | ModelMenu) -> str:
@@ -447,18 +449,26 @@ def example_offers(model_names: Sequence[str]) -> dict[str, dict[str, Any]]:
     return offers
 
 
-def prompt_notices(prompt: str, comparison: Comparison) -> list[str]:
-    """What a visitor should know about how the prompt was read: dropped characters, an empty prompt."""
-    notices = []
+def prompt_notice_codes(prompt: str, comparison: Comparison) -> list[dict[str, Any]]:
+    """What a visitor should know about how the prompt was read (dropped characters, an empty prompt), as
+    catalogue keys with their values: ``{"code": "notice.dropped", "values": {...}}``."""
+    codes: list[dict[str, Any]] = []
     dropped = comparison.dropped
     if dropped:
         shown = " ".join(_visible(ch) for ch in dropped[:20])
-        more = f" and {len(dropped) - 20} more" if len(dropped) > 20 else ""
-        notices.append(f"The model does not know these characters, so they were left out of the prompt: {shown}{more}")
+        if len(dropped) > 20:
+            codes.append({"code": "notice.dropped_more", "values": {"shown": shown, "count": len(dropped) - 20}})
+        else:
+            codes.append({"code": "notice.dropped", "values": {"shown": shown}})
     if all(ch in dropped for ch in prompt):
-        why = "was empty" if not prompt else "had no character the model knows"
-        notices.append(f"The prompt {why}, so the model started from {comparison.prompt_used!r}.")
-    return notices
+        code = "notice.prompt_empty" if not prompt else "notice.prompt_unknown"
+        codes.append({"code": code, "values": {"start": repr(comparison.prompt_used)}})
+    return codes
+
+
+def prompt_notices(prompt: str, comparison: Comparison) -> list[str]:
+    """:func:`prompt_notice_codes` in words (English)."""
+    return [i18n.text(notice["code"], **notice["values"]) for notice in prompt_notice_codes(prompt, comparison)]
 
 
 def _visible(ch: str) -> str:
@@ -479,8 +489,8 @@ def notices_markdown(notices: Iterable[str]) -> str:
 
 # --- what the page shows about the texts -----------------------------------------------------------
 
-WHITESPACE_NAMES = {" ": ("space", "spaces"), "\n": ("line break", "line breaks"), "\t": ("tab", "tabs")}
-"""How the loop line names whitespace, which the texts show as markers (see ``chargen.app.page``)."""
+WHITESPACE_NAMES = {" ": "lesson.spaces", "\n": "lesson.line_breaks", "\t": "lesson.tabs"}
+"""How the loop line names whitespace (catalogue keys), which the texts show as markers (see ``chargen.app.page``)."""
 WHITESPACE_MARKERS = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192"}
 """The visible markers the page draws for whitespace (the copied or downloaded text has the real characters)."""
 
@@ -491,23 +501,44 @@ def _quoted(unit: str) -> str:
     return f"\u201c{shown[:40]}\u2026\u201d" if len(shown) > 40 else f"\u201c{shown}\u201d"
 
 
-def loop_sentence(text: str, loop: Loop | None, what: str = "greedy output") -> str:
-    """The loop line in words, positions counted from 1: ``greedy output is only spaces from
-    character 2``; ``greedy output repeats "the " (4 characters) from character 141``."""
+def loop_code(text: str, loop: Loop | None) -> dict[str, Any] | None:
+    """The loop line of the greedy ``text`` as a catalogue key and its values (positions counted from 1); a value
+    that is words is ``{"code": key}``, a list of them is said joined by ``lesson.and``. None for no text."""
     if not text:
-        return ""
+        return None
+    what = {"code": "lesson.greedy_output"}
     if loop is None:
-        return f"{what} does not fall into a loop within {len(text)} characters"
+        return {"code": "lesson.loop_none", "values": {"what": what, "count": len(text)}}
     start = loop.start + 1
     kinds = set(loop.unit)
     if kinds <= set(WHITESPACE_NAMES):
-        names = " and ".join(WHITESPACE_NAMES[ch][1] for ch in sorted(kinds, key=" \n\t".index))
-        return f"{what} is only {names} from character {start} to the end ({loop.length} characters)"
-    unit = "character" if loop.period == 1 else "characters"
-    return (
-        f"{what} repeats {_quoted(loop.unit)} ({loop.period} {unit}) from character {start} to the end, "
-        f"{loop.repeats:.1f} times"
-    )
+        names = [{"code": WHITESPACE_NAMES[ch]} for ch in sorted(kinds, key=" \n\t".index)]
+        return {
+            "code": "lesson.loop_only",
+            "values": {"what": what, "names": names, "start": start, "count": loop.length},
+        }
+    characters = {"code": "page.unit_character" if loop.period == 1 else "lesson.characters"}
+    values = {"what": what, "unit": _quoted(loop.unit), "period": loop.period, "characters": characters}
+    return {"code": "lesson.loop_repeats", "values": {**values, "start": start, "repeats": f"{loop.repeats:.1f}"}}
+
+
+def said(code: dict[str, Any] | None) -> str:
+    """A :func:`loop_code`-style code in English words ("" for None)."""
+    if code is None:
+        return ""
+
+    def value(v: Any) -> str:
+        if isinstance(v, list):
+            return i18n.text("lesson.and").join(value(item) for item in v)
+        return said(v) if isinstance(v, dict) else str(v)
+
+    return i18n.text(code["code"], **{name: value(v) for name, v in code.get("values", {}).items()})
+
+
+def loop_sentence(text: str, loop: Loop | None) -> str:
+    """The loop line in words, positions counted from 1: ``greedy output is only spaces from
+    character 2``; ``greedy output repeats "the " (4 characters) from character 141``."""
+    return said(loop_code(text, loop))
 
 
 def parting_index(greedy: str, sampled: str) -> int | None:
@@ -520,15 +551,22 @@ def parting_index(greedy: str, sampled: str) -> int | None:
 
 
 def page_data(
-    request: Request, comparison: Comparison, notices: Sequence[str] = (), stopped_at: int | None = None
+    request: Request,
+    comparison: Comparison,
+    notices: Sequence[str] = (),
+    stopped_at: int | None = None,
+    notice_codes: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """What the page's script draws for one update of a generation: both texts, the probability
     of each sampled step (a character, or a word model's token), the characters each step wrote
     (word models; empty for character models), the seed, and when done the loop, the loop line and where the two
-    texts part. ``settings`` are what makes these texts again (the page puts them in its link)."""
+    texts part. ``settings`` are what makes these texts again (the page puts them in its link). The page says the
+    loop line and the notices in its language from ``loop_code`` and ``notice_codes`` (catalogue keys and values);
+    ``loop_line`` and ``notices`` are the same in English, for the API's clients."""
     greedy, sampled = comparison.greedy, comparison.sampled
     loop = comparison.loop if comparison.done else None
     parting = parting_index(greedy, sampled)
+    loop_words = loop_code(greedy, loop) if comparison.done else None
     return {
         "greedy": greedy,
         "sampled": sampled,
@@ -543,9 +581,11 @@ def page_data(
         "stopped_at": stopped_at,
         "length": request.length,
         "loop": None if loop is None else {"start": loop.start, "period": loop.period, "length": loop.length},
-        "loop_line": loop_sentence(greedy, loop) if comparison.done else "",
+        "loop_line": said(loop_words),
+        "loop_code": loop_words,
         "parting": parting,
         "notices": list(notices),
+        "notice_codes": list(notice_codes),
         "settings": {
             # Lone surrogates can't travel as JSON; no model knows them, so dropping them here changes nothing.
             "prompt": "".join(ch for ch in request.prompt if not "\ud800" <= ch <= "\udfff"),
@@ -708,6 +748,7 @@ def step_distribution(
     """
     import torch
 
+    from chargen.inference import decoding
     from chargen.inference.engine import start_stepper
     from chargen.inference.generate import prepare_prompt
 

@@ -13,24 +13,32 @@ from typing import Any
 import gradio as gr
 
 from chargen.app import views
+from chargen.app.i18n import text
 
 
-def prompt_box(elem_id: str, *, label: str = "Prompt", **options: Any) -> gr.Textbox:
+def prompt_box(elem_id: str, *, label: str | None = None, **options: Any) -> gr.Textbox:
     """A prompt textbox with the app's default prompt and length limit."""
     settings: dict[str, Any] = {"value": views.APP_DEFAULT_PROMPT, "lines": 2, "max_lines": 8}
     settings.update(options)
+    label = text("generate.prompt") if label is None else label
     return gr.Textbox(label=label, max_length=views.APP_MAX_PROMPT, elem_id=elem_id, **settings)
 
 
 def model_picker(names: Sequence[str], elem_id: str, **options: Any) -> gr.Dropdown:
     """The model dropdown: the first name is the default; hidden when there is only one model."""
     return gr.Dropdown(
-        choices=list(names), value=names[0], label="Model", visible=len(names) > 1, elem_id=elem_id, **options
+        choices=list(names),
+        value=names[0],
+        label=text("generate.model"),
+        visible=len(names) > 1,
+        elem_id=elem_id,
+        **options,
     )
 
 
-def length_slider(elem_id: str, *, label: str = "Characters to generate", **options: Any) -> gr.Slider:
+def length_slider(elem_id: str, *, label: str | None = None, **options: Any) -> gr.Slider:
     """How many characters to generate, within the app's limits."""
+    label = text("generate.length_default") if label is None else label
     return gr.Slider(
         views.APP_MIN_LENGTH,
         views.APP_MAX_LENGTH,
@@ -42,8 +50,9 @@ def length_slider(elem_id: str, *, label: str = "Characters to generate", **opti
     )
 
 
-def temperature_slider(elem_id: str, *, label: str = "Temperature", **options: Any) -> gr.Slider:
+def temperature_slider(elem_id: str, *, label: str | None = None, **options: Any) -> gr.Slider:
     """The sampling temperature, within the app's limits (0 = greedy)."""
+    label = text("generate.temperature") if label is None else label
     return gr.Slider(
         views.APP_MIN_TEMPERATURE,
         views.APP_MAX_TEMPERATURE,
@@ -58,5 +67,9 @@ def temperature_slider(elem_id: str, *, label: str = "Temperature", **options: A
 def seed_box(elem_id: str, **options: Any) -> gr.Textbox:
     """A seed textbox: blank draws a random seed."""
     return gr.Textbox(
-        label="Seed", placeholder="blank = random", max_length=views.APP_MAX_SEED_CHARS, elem_id=elem_id, **options
+        label=text("generate.seed"),
+        placeholder=text("generate.seed_placeholder"),
+        max_length=views.APP_MAX_SEED_CHARS,
+        elem_id=elem_id,
+        **options,
     )

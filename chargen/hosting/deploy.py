@@ -49,7 +49,7 @@ PRELOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME)
 """What the Space needs from each model repo: preloaded at build time, or downloaded at start."""
 SPACE_FILES = ("README.md", "app.py", "requirements.txt", MODELS_FILE)
 """The Space's top-level files; the ``chargen`` package goes too. Stale files under ``chargen/`` are deleted."""
-PACKAGE_SUFFIXES = (".py", ".js", ".css", ".html", ".md")
+PACKAGE_SUFFIXES = (".py", ".js", ".css", ".html", ".md", ".json")
 """The ``chargen`` package's files that go to the Space: its modules and the web page's static files
 (as ``pyproject.toml``'s package data); caches and anything else in the checkout stay behind."""
 PASSED_THROUGH = ("hf_oauth", "hf_oauth_scopes", "hf_oauth_expiration_minutes")

@@ -9,10 +9,45 @@ window.chargen = (() => {
   const S = {
     data: null, settings: null, shown: 0, from: 0, perFrame: 1, stopped: false, raf: null,
     finished: false, sel: null, urlParams: null, distTimer: null, pendingDist: null, rendered: {greedy: 0, sampled: 0},
-    steps: {greedy: null, sampled: null}, revealChart: false, redraw: null, previous: null, seedToUse: "",
+    steps: {greedy: null, sampled: null}, revealChart: false, redraw: null, previous: null, seedToUse: "", chart: null,
   };
   const WIDE_LAYOUT = "(min-width: 761px)";  // the texts beside the controls and the chart (chargen.css)
   const q = (sel) => document.querySelector(sel);
+  // The page's words in its language (i18n.js, loaded first): every sentence here is a catalogue entry.
+  const I18N = window.chargenI18n;
+  const t = (key, values) => I18N.t(key, values);
+  // Put `key`'s words in `el`; the values named in `quoted` are text a model wrote or a visitor typed, shown as
+  // they are (in a .cg-quoted span: never translated, and not the page's own words).
+  function say(el, key, values = {}, quoted = []) {
+    el.replaceChildren();
+    t(key).split(/\{(\w+)\}/).forEach((part, i) => {
+      if (i % 2 === 0) { if (part) el.append(part); return; }
+      const value = part in values ? String(values[part]) : `{${part}}`;
+      if (!quoted.includes(part)) { el.append(value); return; }
+      const span = document.createElement("span");
+      span.className = "cg-quoted";
+      span.textContent = value;
+      el.append(span);
+    });
+  }
+  // A code from /generate's details ({code, values}; a value may be a code or a list of them) in words, put in
+  // `el` (quoting the values named in `quoted`), or returned when there is no `el`.
+  function spoken(code, el = null, quoted = []) {
+    if (!code) return "";
+    const value = (v) => Array.isArray(v) ? v.map(value).join(t("lesson.and"))
+      : v && typeof v === "object" ? spoken(v) : String(v);
+    const values = {};
+    for (const [name, v] of Object.entries(code.values || {})) values[name] = value(v);
+    if (el) say(el, code.code, values, quoted);
+    return t(code.code, values);
+  }
+  // The loop line: the greedy text's loop in words, its repeating piece quoted as the model wrote it.
+  function showLoop(d) {
+    const line = q("#loop_line");
+    if (d.loop_code) spoken(d.loop_code, line, ["unit"]);
+    else line.textContent = d.loop_line || "";
+  }
+  const unitWord = (unit) => t(unit === "token" ? "page.unit_token" : "page.unit_character");
   const textBox = (which) => q(`#${which} .cg-text`);
   const mode = () => { const c = q('#playback input:checked'); return c ? c.value : MODES[0]; };
 
@@ -108,8 +143,8 @@ window.chargen = (() => {
     if (count) {
       const length = S.data ? S.data.length : 0;
       count.textContent = words()
-        ? `${S.shown} tokens: ${chars("greedy")} and ${chars("sampled")} of ${length} characters`
-        : `${S.shown} of ${length} characters`;
+        ? t("lesson.step_count_words", {shown: S.shown, greedy: chars("greedy"), sampled: chars("sampled"), length})
+        : t("lesson.step_count", {shown: S.shown, length});
     }
   }
 
@@ -136,10 +171,12 @@ window.chargen = (() => {
       const piece = label(meter.longest_copy_text);
       const shown = piece.length > 60 ? piece.slice(0, 59) + "\u2026" : piece;
       const share = Math.round(100 * meter.copied_share);
-      line.textContent = n
-        ? `The longest piece copied from the training text: ${n} character${n === 1 ? "" : "s"}: ` +
-          `\u201c${shown}\u201d. ${share}% of the text is inside copied pieces of ${meter.min_run}+ characters.`
-        : "No piece of it is in the training text.";
+      if (n) {
+        const values = {count: n, piece: shown, share, min: meter.min_run};
+        say(line, n === 1 ? "lesson.copied_one" : "lesson.copied", values, ["piece"]);
+      } else {
+        line.textContent = t("lesson.not_copied");
+      }
     }
   }
 
@@ -165,7 +202,7 @@ window.chargen = (() => {
         const s = greedySpans[i];
         s.classList.add("loop", copy === 0 ? "first" : "rep", copy % 2 ? "odd" : "even");
         if ((i - loop.start) % loop.period === 0) s.classList.add("copy-start");
-        s.title = `character ${i + 1}: copy ${copy + 1} of the loop`;
+        s.title = t("lesson.char_loop", {i: i + 1, copy: copy + 1});
       }
     }
     // The shading is per step: every character of a word model's token has its step's probability.
@@ -180,8 +217,8 @@ window.chargen = (() => {
       s.dataset.p = p.toFixed(4);
       s.dataset.step = step.k;
       s.title = words()
-        ? `token ${step.k + 1} \u201c${label(d.sampled.slice(step.start, step.end))}\u201d: p = ${p.toFixed(4)}`
-        : `character ${i + 1}: p = ${p.toFixed(4)}`;
+        ? t("lesson.token_p", {k: step.k + 1, token: label(d.sampled.slice(step.start, step.end)), p: p.toFixed(4)})
+        : t("lesson.char_p", {i: i + 1, p: p.toFixed(4)});
     }
     const part = d.parting;
     const partLine = q("#parting");
@@ -191,10 +228,9 @@ window.chargen = (() => {
       sampledSpans[part].classList.add("part");
       const g = label(d.greedy[part]);
       const s = label(d.sampled[part]);
-      partLine.textContent = `Greedy and sampled part at character ${part + 1}: ` +
-        `greedy took \u201c${g}\u201d, sampling drew \u201c${s}\u201d.`;
+      say(partLine, "lesson.parting", {at: part + 1, greedy: g, sampled: s}, ["greedy", "sampled"]);
     } else {
-      partLine.textContent = n ? `Greedy and sampled agree on all ${n} characters.` : "";
+      partLine.textContent = n ? t("lesson.agree", {count: n}) : "";
     }
   }
 
@@ -203,15 +239,15 @@ window.chargen = (() => {
     line.replaceChildren();
     if (!seed) return;
     if (temperature === 0) {
-      line.textContent = "Temperature 0: sampling is greedy, no seed is involved.";
+      line.textContent = t("lesson.seed_greedy");
       return;
     }
-    line.append(`seed ${seed} `);
+    line.append(`${t("lesson.seed", {seed})} `);
     const use = document.createElement("button");
     use.type = "button";
     use.className = "cg-tool";
     use.id = "use_seed";
-    use.textContent = "Use this seed";
+    use.textContent = t("lesson.use_seed");
     use.addEventListener("click", () => setSeed(seed));
     line.append(use);
   }
@@ -240,7 +276,7 @@ window.chargen = (() => {
     decorate();
     // A finished run is read from its start: typing kept each pane scrolled to its newest line.
     if (S.from === 0) for (const which of ["greedy", "sampled"]) { const box = textBox(which); if (box) box.scrollTop = 0; }
-    q("#loop_line").textContent = S.data.loop_line || "";
+    showLoop(S.data);
     showCopied(S.data.originality);
     writeUrl();
     if (!S.sel) select("sampled", 0);
@@ -293,11 +329,7 @@ window.chargen = (() => {
       const expected = d.done ? steps : Math.ceil((steps * d.length) / made);
       S.perFrame = Math.max(1, Math.ceil((expected - S.from) / TYPING_FRAMES));
     }
-    const unit = d.unit === "word" ? "token" : "character";
-    const next = q("#next_char");
-    if (next) next.textContent = `Next ${unit} \u2192`;
-    const sub = q("#greedy-title .cg-sub");
-    if (sub) sub.textContent = `always the likeliest next ${unit}`;
+    nameUnits(d.unit === "word" ? "token" : "character");
     if (isStop) {
       // The server remade the stopped run at the characters shown: show all of it.
       S.stopped = false;
@@ -321,6 +353,14 @@ window.chargen = (() => {
       render();
       if (d.done && S.shown >= total(d)) finish();
     }
+  }
+
+  // The stepper's button and the greedy pane's title name what a step writes: a character, or a word model's token.
+  function nameUnits(unit) {
+    const next = q("#next_char");
+    if (next) next.textContent = t("lesson.next", {unit: unitWord(unit)});
+    const sub = q("#greedy-title .cg-sub");
+    if (sub) sub.textContent = t("lesson.greedy_sub", {unit: unitWord(unit)});
   }
 
   // A new request (Generate, or Continue from step `from`): the page's state starts the new run at once, but the
@@ -503,16 +543,23 @@ window.chargen = (() => {
 
   // A character or token as the chart and the notes show it: whitespace as its markers.
   function label(ch) {
-    if (ch === " ") return "\u00b7 space";
-    if (ch === "\n") return "\u21b5 newline";
-    if (ch === "\t") return "\u2192 tab";
+    if (ch === " ") return `\u00b7 ${t("chart.space")}`;
+    if (ch === "\n") return `\u21b5 ${t("chart.newline")}`;
+    if (ch === "\t") return `\u2192 ${t("chart.tab")}`;
     return ch.replace(/[ \n\t]/g, (c) => MARKERS[c]);
   }
+
+  // The chart's caption at a step of each text: what it drew, or where a word model's text was cut.
+  const CAPTIONS = {
+    greedy: {drawn: "chart.drawn_greedy", cut: "chart.cut_greedy"},
+    sampled: {drawn: "chart.drawn_sampled", cut: "chart.cut_sampled"},
+  };
 
   function drawChart(d) {
     const bars = q("#chart-bars");
     const caption = q("#chart-caption");
     if (!bars || !d) return;
+    S.chart = d;  // drawn again in another language
     bars.replaceChildren();
     if (S.revealChart) {
       // The chart a visitor asked for by picking a character: on a laptop, brought into view beside the texts
@@ -528,37 +575,35 @@ window.chargen = (() => {
       caption.append(err);
       return;
     }
-    const shownT = d.temperature === 0 ? "T = 0 (greedy)" : `T = ${d.temperature}`;
+    const shownT = d.temperature === 0 ? t("chart.greedy_t") : `T = ${d.temperature}`;
     const ctx = d.context.replace(/[ \n\t]/g, (c) => MARKERS[c]);
     const unit = d.unit === "word" ? "token" : "character";
-    const key = q("#chart-unit");
-    if (key) key.textContent = unit;
+    const key = q("#chart-drawn");
+    if (key) key.textContent = t("chart.legend_drawn", {unit: unitWord(unit)});
     if (d.drawn === null) {
-      caption.textContent = `The next ${unit} after \u201c\u2026${ctx}\u201d, at ${shownT} and at T = 1.`;
+      say(caption, "chart.next", {unit: unitWord(unit), context: ctx, t: shownT}, ["context"]);
     } else {
       const which = S.sel ? S.sel.which : "sampled";
       const drawnRow = d.rows.find((r) => r[3]);
       const pt = drawnRow ? drawnRow[1] : 0;
-      const took = which === "greedy" ? "greedy took" : "sampling drew";
-      const what = unit === "token" ? `Token ${d.step} (from character ${d.start + 1})` : `Character ${d.step}`;
-      caption.textContent = `${what} of the ${which} text: after \u201c\u2026${ctx}\u201d the model offered these; ` +
-        (d.cut
-          ? `the text was cut at its length in the token ${took}, which begins \u201c${label(d.drawn)}\u201d ` +
-            "(which token it was is not known from the text, so none is marked)."
-          : `${took} \u201c${label(d.drawn)}\u201d (p = ${pt.toFixed(4)} at ${shownT}).`);
+      const what = unit === "token"
+        ? t("chart.step_token", {step: d.step, start: d.start + 1}) : t("chart.step_char", {step: d.step});
+      const values = {what, context: ctx, drawn: label(d.drawn), p: pt.toFixed(4), t: shownT};
+      say(caption, CAPTIONS[which][d.cut ? "cut" : "drawn"], values, ["context", "drawn"]);
     }
     let rows = d.rows.slice(0, CHART_ROWS);
     const drawn = d.rows.find((r) => r[3]);
     if (drawn && !rows.includes(drawn)) rows = rows.concat([drawn]);
     const restT = Math.max(0, 1 - rows.reduce((a, r) => a + r[1], 0));
     const restOne = Math.max(0, 1 - rows.reduce((a, r) => a + r[2], 0));
-    for (const r of rows.concat([["all others", restT, restOne, false]])) {
+    const others = {};  // the row for the rest (no character of the model's)
+    for (const r of rows.concat([[others, restT, restOne, false]])) {
       const lbl = document.createElement("span");
-      lbl.className = "lbl" + (r[3] ? " drawn" : "");
-      lbl.textContent = (r[3] ? "\u25b6 " : "") + (r[0] === "all others" ? r[0] : label(r[0]));
+      lbl.className = "lbl" + (r[3] ? " drawn" : "") + (r[0] === others ? "" : " cg-quoted");
+      lbl.textContent = (r[3] ? "\u25b6 " : "") + (r[0] === others ? t("chart.others") : label(r[0]));
       const cell = document.createElement("div");
       cell.className = "bars" + (r[3] ? " drawn" : "");
-      cell.dataset.char = r[0];
+      cell.dataset.char = r[0] === others ? "all others" : r[0];
       cell.dataset.pt = r[1].toFixed(4);
       cell.dataset.p1 = r[2].toFixed(4);
       for (const [cls, p] of [["t", r[1]], ["one", r[2]]]) {
@@ -570,7 +615,7 @@ window.chargen = (() => {
       const num = document.createElement("span");
       num.className = "num";
       num.textContent = `${r[1].toFixed(3)} \u00b7 ${r[2].toFixed(3)}`;
-      num.title = `${r[1].toFixed(4)} at ${shownT}, ${r[2].toFixed(4)} at T = 1`;
+      num.title = t("chart.number_title", {pt: r[1].toFixed(4), t: shownT, p1: r[2].toFixed(4)});
       bars.append(lbl, cell, num);
     }
   }
@@ -601,6 +646,7 @@ window.chargen = (() => {
     if (st.top_k) p.set("top_k", st.top_k);
     if (st.top_p !== 1) p.set("top_p", st.top_p);
     p.set("playback", mode());
+    p.set("lang", I18N.language);  // a link from a Marathi page opens in Marathi
     history.replaceState(null, "", `${location.pathname}?${p.toString()}`);
   }
 
@@ -618,8 +664,61 @@ window.chargen = (() => {
   }
 
   function autoGenerate() {
-    if (S.urlParams) setTimeout(() => q("#generate").click(), 300);
+    if (S.urlParams) modelsReady.then(() => setTimeout(() => q("#generate").click(), 300));
   }
+
+  // python app.py serves the page before its models are loaded (chargen/app/demo.py, main): until the
+  // server's GET chargen/ready (a plain route, not a queued event) says they are, the Generate button says
+  // so and can't be pressed. Only the browser changes the button: the page and its config, cached by the
+  // server, stay as built. A request sent meanwhile (the API, Ctrl+Enter) waits on the server.
+  const READY_POLL_MS = 250;
+  let modelsLoaded;
+  const modelsReady = new Promise((resolve) => { modelsLoaded = resolve; });
+  function loadingWords() {
+    const i18n = window.chargenI18n;
+    return i18n && typeof i18n.t === "function" ? i18n.t("page.loading_model") : "loading the model\u2026";
+  }
+  function buttonLabel(button) {  // the text node gradio writes the label to: changed in place, never replaced
+    const walker = document.createTreeWalker(button, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) if (n.nodeValue.trim()) return n;
+    return null;
+  }
+  function showLoading(loading) {
+    const button = q("#generate");
+    const label = button && buttonLabel(button);
+    if (!label) return;
+    if (loading) {
+      const words = loadingWords();
+      if (label.nodeValue !== words) {
+        button.dataset.cgLabel = label.nodeValue;
+        label.nodeValue = words;
+      }
+      button.disabled = true;
+      button.classList.add("cg-loading");
+    } else if (button.dataset.cgLabel !== undefined) {
+      if (label.nodeValue === loadingWords()) label.nodeValue = button.dataset.cgLabel;
+      delete button.dataset.cgLabel;
+      button.disabled = false;
+      button.classList.remove("cg-loading");
+    }
+  }
+  async function watchModels() {
+    for (let failures = 0; failures < 40;) {
+      let ready;
+      try {
+        const answer = await fetch("chargen/ready", {cache: "no-store"});
+        ready = answer.ok ? (await answer.json()).ready === true : true;  // no such route: a page served otherwise
+      } catch (e) {
+        failures += 1;  // the server is not answering (yet): ask again, a while
+      }
+      if (ready) break;
+      if (ready === false) showLoading(true);
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+    showLoading(false);
+    modelsLoaded();
+  }
+  watchModels();
 
   function onKey(e) {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
@@ -667,6 +766,25 @@ window.chargen = (() => {
       if (S.raf === null) S.raf = requestAnimationFrame(tick);
     }
   }
+
+  // Another language (or the catalogues' arrival): every sentence this script wrote is said again in it; the
+  // texts, the settings and the selection stay as they are.
+  function relabel() {
+    document.documentElement.style.setProperty("--cg-try", JSON.stringify(t("generate.try")));
+    nameUnits(words() ? "token" : "character");
+    if (!S.chart && q("#chart-caption")) q("#chart-caption").textContent = t("chart.caption_empty");
+    if (!S.data) return;
+    render();
+    showSeed(S.data.seed, S.data.settings ? S.data.settings.temperature : null);
+    if (S.finished) {
+      decorate();
+      showLoop(S.data);
+      showCopied(S.data.originality);
+    }
+    if (S.chart && !S.chart.error) drawChart(S.chart);
+  }
+  I18N.onChange(relabel);
+  if (I18N.loaded) relabel();
 
   document.addEventListener("keydown", onKey, true);  // before a text box takes Ctrl+Enter as a line break
   document.addEventListener("click", onClick);
