@@ -173,6 +173,28 @@ def wait_for_http_200(url: str, timeout: float, process: subprocess.Popen | None
         time.sleep(0.1)
 
 
+def wait_for_models(url: str, timeout: float, process: subprocess.Popen | None = None) -> float:
+    """Poll the app's ``chargen/ready`` until it says the models are loaded (``python app.py`` serves its page
+    first and loads them behind it); an app without that route (an older checkout) is ready at its first 200.
+    Returns the seconds waited."""
+    started = time.monotonic()
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode} while loading its models")
+        try:
+            with urllib.request.urlopen(url + "chargen/ready", timeout=2) as response:
+                if json.loads(response.read()).get("ready") is True:
+                    return time.monotonic() - started
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"{url} did not load its models within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 THREAD_GROUPS = {
     "-step": "engine: model steps (threads *-step)",
     "-prime": "engine: priming prompts (threads *-prime)",
@@ -249,6 +271,7 @@ def running_app(
             try:
                 try:
                     ready = wait_for_http_200(url, startup_timeout, process)
+                    wait_for_models(url, startup_timeout, process)  # the users measure serving, not loading
                 except (RuntimeError, TimeoutError) as exc:
                     raise RuntimeError(f"{exc}\n--- app log ---\n{log_path.read_text()[-4000:]}") from None
                 yield url, ready, process.pid

@@ -25,12 +25,10 @@ from safetensors.torch import save_file
 
 from chargen.atomic import write_atomic, write_text_atomic
 from chargen.errors import ChargenError, CheckpointError
+from chargen.filenames import CONFIG_NAME, PICKLED_SUFFIXES, WEIGHTS_NAME  # noqa: F401 (re-exported)
 from chargen.model import CharRNN, ModelConfig
 from chargen.ngram import NgramConfig, NgramModel, is_ngram_config
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 CONFIG_DIGEST_KEY = "chargen_config_sha256"
 """Metadata key of ``model.safetensors``: the digest (:func:`config_digest`) of the config saved with it."""
 

@@ -26,6 +26,8 @@ MAX_PROMPT_CHARS = 5000
 """Only the last this many (known) characters of a prompt are fed to the model."""
 MAX_SEED = 2**63 - 1
 """The largest seed (seeds are 0..2**63-1, what ``torch.Generator.manual_seed`` takes)."""
+CELLS = ("rnn", "lstm", "gru")
+"""The recurrent cells a model may have (:class:`chargen.model.ModelConfig`'s ``cell``)."""
 
 
 def _is_number(value: object) -> bool:

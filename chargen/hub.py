@@ -28,20 +28,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chargen.checkpoint import (
-    CONFIG_NAME,
-    PICKLED_SUFFIXES,
-    WEIGHTS_NAME,
-    build_model,
-    check_pair,
-    load_checkpoint,
-    read_config,
-    read_weights_and_metadata,
-)
 from chargen.errors import ChargenError, CheckpointError
-from chargen.model import CharRNN, ModelConfig
+from chargen.filenames import CONFIG_NAME, PICKLED_SUFFIXES, WEIGHTS_NAME
+
+if TYPE_CHECKING:  # the loaders import torch when first called: the app's page needs only the names here
+    from chargen.model import CharRNN, ModelConfig
 
 HUB_TIMEOUT_S = 10.0
 """Seconds to wait for the Hub to answer one request before treating it as unreachable."""
@@ -264,6 +257,8 @@ def push_checkpoint(
     :func:`push_files` go up: config.json, model.safetensors, the README.md model card and loss.png.
     The token comes from ``token``, else ``HF_TOKEN`` or a prior ``hf auth login``.
     """
+    from chargen.checkpoint import load_checkpoint
+
     folder = Path(folder)
     load_checkpoint(folder)
     ref = _REPO_REF.match(repo_id)
@@ -302,6 +297,8 @@ def _new_link(endpoint: str | None, cache_dir: str | Path | None, timeout: float
 
 
 def _load(name: str | Path, link: _HubLink, base_dir: str | Path | None = None) -> CharRNN:
+    from chargen.checkpoint import load_checkpoint
+
     ref = parse_hub_ref(name, base_dir)
     if ref is not None:
         try:
@@ -482,6 +479,8 @@ def _cached_paths(ref: HubRef, link: _HubLink) -> tuple[Path, Path] | None:
 
 
 def _read_config(ref: HubRef, config_path: Path) -> ModelConfig:
+    from chargen.checkpoint import read_config
+
     try:
         return read_config(config_path)
     except CheckpointError as exc:
@@ -490,6 +489,8 @@ def _read_config(ref: HubRef, config_path: Path) -> ModelConfig:
 
 def _build(ref: HubRef, config_path: Path, weights_path: Path) -> CharRNN:
     """Build the model with checkpoint.py's strict checks, naming the repo (not the cache path) in errors."""
+    from chargen.checkpoint import build_model, check_pair, read_weights_and_metadata
+
     config = _read_config(ref, config_path)
     label = f"{ref}: {WEIGHTS_NAME}"
     try:

@@ -9,10 +9,10 @@ from typing import Any, Union
 import torch
 from torch import nn
 
+from chargen.checks import CELLS  # defined without torch (the app's Train tab needs it first); re-exported
 from chargen.errors import ConfigError
 from chargen.vocab import UNITS, Vocab
 
-CELLS = ("rnn", "lstm", "gru")
 FORMAT_VERSION = 3
 """The newest config.json layout this chargen reads. 1: no ``format_version`` key (chargen before
 issue 12); 2: ``format_version``; 3: ``unit`` (word models). Every key added after version 1 has a

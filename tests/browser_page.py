@@ -159,7 +159,7 @@ ALLOWED_LATIN = frozenset(
 """Latin words a Marathi page may show: names, units, code, and gradio's own strings (listed in the README)."""
 LATIN_SKIPPED = (
     "textarea, input, select, script, style, code, pre, .cg-text, .cg-quoted, #examples button, .json-holder, "
-    "[translate=no]"
+    "[translate=no], [data-testid='highlighted-text:textfield']"
 )
 """What :func:`latin_words` leaves out: what a visitor typed or a model wrote (the panes, the example prompts,
 text quoted from them), code and JSON, and the language switch (each language named in its own)."""

@@ -125,6 +125,53 @@ def test_the_bundled_model_many_requests_at_once_equal_compare() -> None:
         engine.close()
 
 
+def test_a_burst_of_distinct_prompts_is_primed_together_and_each_text_equals_compare(monkeypatch) -> None:
+    """A class arriving at once: every prompt new, all waiting when the priming thread wakes. They are
+    primed in one StepNetwork.prime call, and each text is still compare()'s alone."""
+    import threading
+
+    from chargen.hub import load_model
+    from chargen.inference import batching
+
+    model = load_model("checkpoints/shakespeare")
+    calls: list[int] = []
+    all_submitted = threading.Event()
+    real_step_network = batching.step_network
+
+    class Recorded:  # the real network; its prime calls are recorded, and the first waits for the burst
+        def __init__(self, network):
+            self.network = network
+
+        def __getattr__(self, name):  # resume and the rest: the real network's
+            return getattr(self.network, name)
+
+        def prime(self, prompts):
+            calls.append(len(prompts))
+            if len(calls) == 1:
+                assert all_submitted.wait(60)
+            return self.network.prime(prompts)
+
+    monkeypatch.setattr(batching, "step_network", lambda *args: Recorded(real_step_network(*args)))
+    names, lines = ("ROMEO", "JULIET", "HAMLET", "KING LEAR"), ("O", "What is", "")
+    prompts = [f"{name}:\n{line}" for name in names for line in lines]
+    prompts += [prompts[1], prompts[5]]  # two asked twice in the same burst: primed once each
+    requests = [
+        dict(prompt=prompt, length=30, temperature=[0.0, 0.7, 1.2][i % 3], seed=100 + i, top_k=[0, 5][i % 2])
+        for i, prompt in enumerate(prompts)
+    ]
+    engine = BatchingEngine(model, precision="int8")
+    try:
+        jobs = [engine.submit(**request) for request in requests]
+        all_submitted.set()
+        for request, job in zip(requests, jobs, strict=True):
+            _assert_same_as_compare(model, "int8", request, job)
+        # The first wake took what had arrived by then; every other new prompt was primed in one call.
+        assert sum(calls) == 12 and len(calls) <= 2 and max(calls) >= 11, calls
+        assert engine.stats.requests == 14 and engine.stats.prime_hits == 2
+    finally:
+        engine.close()
+
+
 def test_a_cancelled_request_leaves_at_once_and_the_others_are_unchanged() -> None:
     model = tiny_model(hidden=32)
     engine = BatchingEngine(model, precision="int8")

@@ -178,7 +178,7 @@ def test_deploy_creates_the_model_repos_and_the_space(hub: StandInHub, models: t
     }
     # The web page's static files go too: without them the Space's page has no script and no styles.
     static = project / "chargen/app/static"
-    expected |= {p.relative_to(project).as_posix() for p in static.iterdir()}
+    expected |= {p.relative_to(project).as_posix() for p in static.rglob("*") if p.is_file()}
     assert {"chargen/app/static/chargen.js", "chargen/app/static/chargen.css"} <= expected
     expected.add("chargen/card_template.md")  # the model card template: the Train tab writes cards in the Space
     assert set(space) == expected

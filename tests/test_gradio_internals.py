@@ -163,6 +163,13 @@ def test_the_cached_page_and_config_are_the_bytes_gradio_makes() -> None:
             body, _ = _get(url + "config", {"Host": host_name})
             assert f"http://{host_name}".encode() in body
         assert all(len(page._made) <= gradio_internals.CACHED_ROOTS for page in cached)
+        # A shared link's own parameters (the page script's) are served from memory: gradio isn't called.
+        root = next(page for page in cached if page.path == "/")
+        calls = []
+        root.original = lambda **kwargs: calls.append(kwargs)
+        for _ in range(2):
+            assert _get(url + "?lang=mr&prompt=Hi&temperature=0.5")[0] == gradios[0][0]
+        assert calls == []
         client = Client(url, verbose=False, ssl_verify=False)  # gradio_client reads the cached /config
         assert client.predict("hi", 2, api_name="/go") == ({"t": "hi", "n": 2}, "hi!")
         client.close()

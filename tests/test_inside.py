@@ -129,7 +129,7 @@ def test_greedy_characters_are_the_top_guess(cell):
     model = tiny(cell, seed=5)
     prompt = "ab (c"
     greedy = compare(model, prompt, 150, seed=0).greedy
-    # Read the way generation read it (the prompt primed at once): every greedy character is top-1.
+    # Read the way generation read it (the prompt primed): every greedy character is top-1.
     exact = inside.expectations(model, prompt + greedy, primed=len(prompt))
     assert len(exact) == len(prompt + greedy) - 1
     generated = exact[len(prompt) - 1 :]
@@ -147,15 +147,28 @@ def test_expectations_on_the_bundled_model_rank_greedy_first():
     model = load_model("checkpoints/shakespeare")
     prompt = "JULIET:\n"
     greedy = compare(model, prompt, 200, seed=0).greedy
-    # Read as generation read it (the prompt primed in one pass): every generated character is the top guess.
+    # Read as generation read it (the prompt primed): every generated character is the top guess.
     primed = inside.expectations(model, prompt + greedy, primed=len(prompt))[len(prompt) - 1 :]
     assert len(primed) == len(greedy) and all(e.rank == 1 for e in primed)
-    # With the prompt stepped on the int8 network instead, the state differs by quantisation
-    # only: a generated character can lose first place only in a near-tie, and rarely.
-    entries = inside.expectations(model, prompt + greedy)[len(prompt) - 1 :]
-    near_ties = [e for e in entries if e.rank != 1]
-    assert all(e.top[0][1] - e.p < 1e-2 for e in near_ties)
-    assert len(near_ties) <= 2
+    # int8 (auto here) primes by stepping its own network, so reading the prompt stepped is reading it
+    # primed: the same entries, exactly.
+    assert inside.expectations(model, prompt + greedy)[len(prompt) - 1 :] == primed
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_int8_reads_a_prompt_primed_or_stepped_alike_and_fp32_primes_in_one_forward_pass(lstm, precision):
+    text = "abc (de) fgh.\nhead"
+    primed = inside.expectations(lstm, text, primed=8, precision=precision)
+    stepped = inside.expectations(lstm, text, primed=1, precision=precision)
+    if precision == "int8":
+        assert primed == stepped
+    else:
+        # fp32's prompt predictions come from the forward pass that primes it: the model's own, to 1e-5.
+        with torch.inference_mode():
+            logits, _ = lstm(torch.tensor([lstm.vocab.encode(text)]))
+        probs = torch.softmax(logits[0, :7].double(), dim=1)
+        for i, entry in enumerate(primed[:7]):
+            assert entry.p == pytest.approx(float(probs[i, lstm.vocab.chars.index(entry.char)]), abs=1e-5)
 
 
 @pytest.mark.parametrize("precision", ["exact", "fp32", "int8"])

@@ -1,6 +1,7 @@
 """The originality meter against a brute-force search over every piece of the generated text."""
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,16 @@ def test_cli_json_reports_both_texts() -> None:
     done = run_cli("generate", str(FIXTURE_DIR), "--length", "5", "--seed", "1", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["originality"] is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_long_repeated_pieces_match_a_brute_force_search(seed: int) -> None:
+    # Two letters make long pieces that occur many times: each position's search then starts next to
+    # the last piece's place (the galloping path) and must still find the longest piece.
+    rng = random.Random(seed)
+    training = "".join(rng.choice("ab") for _ in range(400))
+    generated = training[50:120] + "".join(rng.choice("ab") for _ in range(80)) + training[300:340]
+    stats = TrainingTextIndex.build(training).matching_statistics(generated)
+    assert [length for length, _ in stats] == brute_longest(generated, training)
+    for i, (length, where) in enumerate(stats):
+        assert training[where : where + length] == generated[i : i + length]

@@ -1,30 +1,38 @@
 """The app's page, built by a function from loaded models, and :func:`main`, which serves it.
 
-``python app.py`` (the Space's entry point) calls :func:`main`: load the models (``chargen-models.txt``
-next to the app, else ``CHARGEN_MODELS``, else the bundled ones), build the page with
-:func:`build_demo`, launch it and apply the serving optimisations of
-:mod:`chargen.app.gradio_internals`. Tests build small demos with :func:`build_demo` and call the
-tabs' handlers directly.
+``python app.py`` (the Space's entry point) calls :func:`main`: read the models' outlines (``chargen-models.txt``
+next to the app, else ``CHARGEN_MODELS``, else the bundled ones; :mod:`chargen.app.outlines`), build the
+page with :func:`build_demo`, launch it and apply the serving optimisations of
+:mod:`chargen.app.gradio_internals`, and only then import torch and load the models, behind the page
+(events that come before wait for them). Importing this module imports no torch. Tests build small
+demos with :func:`build_demo` and call the tabs' handlers directly.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
+import threading
+import traceback
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from chargen.app import gradio_internals, inside_tab, page, train_views, views
 from chargen.app.generate_tab import CONCURRENCY, GenerateTab, Handlers, PageParts, offered_models
 from chargen.app.i18n import text
+from chargen.app.outlines import read_outline
+from chargen.errors import ChargenError
 from chargen.hosting.space import configured_models
-from chargen.hub import load_models
-from chargen.inference.batching import ServingSettings
-from chargen.inference.generate import compare
-from chargen.model import CharRNN
+from chargen.hub import is_local_name, load_models
+
+if TYPE_CHECKING:  # imported behind the page (main): torch is not imported with this module
+    from chargen.inference.batching import ServingSettings
+    from chargen.model import CharRNN
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 """Where the bundled models are found in a checkout or a Space: the folder holding app.py and chargen/."""
@@ -33,11 +41,38 @@ QUEUE_SIZE = 32
 TORCH_THREADS = 1
 """Per process. Two threads per request would fight the other request for the same two cores."""
 
-BATCHING = ServingSettings()
+MAX_ACTIVE = 256
+"""Generations the batching engine of one model holds at once (:data:`BATCHING`'s ``max_active``)."""
+
+
+def __getattr__(name: str) -> Any:
+    """:data:`BATCHING`, made on first use: chargen.inference.batching imports torch (PEP 562)."""
+    if name == "BATCHING":
+        return _batching()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+BATCHING: ServingSettings
 """How ``python app.py`` serves /generate: every visitor's generation of a model stepped in one batch
 by one engine thread (chargen.inference.batching), each handler a coroutine, no thread per request, updates
 paced so their cost stays flat as visitors come. ``CHARGEN_BATCHING=0`` serves as before: a thread
 and a batch of 2 per request, at most ``CONCURRENCY`` at once (benchmarks/load_test.py runs both)."""
+
+
+def _batching() -> ServingSettings:
+    if "BATCHING" not in globals():
+        from chargen.inference.batching import ServingSettings
+
+        globals()["BATCHING"] = ServingSettings(max_active=MAX_ACTIVE)
+    return globals()["BATCHING"]
+
+
+@dataclass(frozen=True)
+class PageBatching:
+    """What the page's events need of :data:`BATCHING` (its ``max_active``) while torch is not yet imported."""
+
+    max_active: int = MAX_ACTIVE
+
 
 __all__ = ["BATCHING", "CONCURRENCY", "Handlers", "build_demo", "launch_options", "load_app_models", "main"]
 __all__ += ["MCP_TOOLS", "offered_models", "QUEUE_SIZE", "serve", "TORCH_THREADS", "warm_up", "freeze_startup_objects"]
@@ -58,14 +93,16 @@ def build_demo(
     tabs: Sequence[tuple[str, TabBuilder]] | None = None,
     session_models: train_views.SessionModels | None = None,
     train_settings: train_views.TrainTabSettings | None = None,
-    batching: ServingSettings | None = None,
+    batching: ServingSettings | PageBatching | None = None,
+    handlers: Handlers | None = None,
 ) -> gr.Blocks:
     """The app's page for these loaded models (short name -> model; the first is the default), with
     ``notices`` from loading shown at the top and ``tabs`` (default :data:`TABS`) after "Generate".
     With ``batching`` (``python app.py`` passes :data:`BATCHING`) /generate runs on one batching
-    engine per model. Serve it with ``demo.launch(**launch_options())``."""
+    engine per model. Serve it with ``demo.launch(**launch_options())``. ``handlers``: the page's
+    handlers when made already (:func:`main` makes them from the models' outlines, loads the models later)."""
     session_models = session_models or train_views.SessionModels()  # the Train tab's, per visitor
-    handlers = Handlers(models, session_models, batching)
+    handlers = handlers or Handlers(models, session_models, batching)
     extra_tabs = [
         *(TABS if tabs is None else tabs),
         (text("page.tab_train"), train_views.TrainTab.builder(session_models, train_settings)),
@@ -118,11 +155,32 @@ def load_app_models(
     return offered, list(loaded.notices)
 
 
+def outline_app_models(
+    configured: str | None = None, project_dir: Path = PROJECT_DIR
+) -> list[views.OfferedModel] | None:
+    """The models :func:`load_app_models` would offer, as the page shows them before they are loaded (each
+    one's ``model`` an :class:`~chargen.app.outlines.ModelOutline` read without torch), or None when one of
+    them can't be outlined (a Hub repo, an n-gram model, a folder that isn't a checkpoint): those are loaded
+    before the page, so their notices show on it."""
+    offered = []
+    for name, source in views.model_sources(configured, project_dir).items():
+        if not is_local_name(source):
+            return None
+        try:
+            outline = read_outline(source)
+        except ChargenError:
+            return None
+        offered.append(views.OfferedModel(name=name, model=outline, source=source, facts=views.card_facts(source)))
+    return offered
+
+
 def warm_up(models: Sequence[views.OfferedModel]) -> None:
     """Pay the one-time costs before the first visitors do. Gradio wraps every event in a matplotlib
     backend switch, so its first event imports matplotlib and pyplot on the server's event loop
     (~1 s in which nothing is served); each model also packs its weights on its first generation."""
     import matplotlib
+
+    from chargen.inference.generate import compare
 
     matplotlib.get_backend()
     for offered in models:
@@ -143,26 +201,74 @@ def freeze_startup_objects() -> int:
     return gc.get_freeze_count()
 
 
-def serve(demo: gr.Blocks, batching: ServingSettings | None = None, **launch: Any) -> None:
+def serve(
+    demo: gr.Blocks,
+    batching: ServingSettings | PageBatching | None = None,
+    ready: threading.Event | None = None,
+    **launch: Any,
+) -> None:
     """Launch ``demo`` as ``python app.py`` does (without blocking): its CSS and script, the MCP server
     with :data:`MCP_TOOLS`, and the serving optimisations of :mod:`chargen.app.gradio_internals`.
-    ``launch`` adds ``demo.launch`` options (tests: a server name and port)."""
+    With ``ready`` (set once the models are loaded), every event waits for it and ``GET /chargen/ready``
+    says whether it is set. ``launch`` adds ``demo.launch`` options (tests: a server name and port)."""
+    if ready is not None:
+        gradio_internals.wait_before_events(demo, ready)
     # Gradio's queue runs at most max_threads events at once (default 40), whatever their concurrency
     # limits: batched, generations are coroutines, so let in every one the engine holds, plus the 40.
     max_threads = 40 if batching is None else batching.max_active + 40
-    demo.launch(prevent_thread_lock=True, max_threads=max_threads, mcp_server=True, **launch_options(), **launch)
+    app = {"routes": [gradio_internals.ready_route(ready or _SET)]}
+    options = {"max_threads": max_threads, "mcp_server": True, "app_kwargs": app, **launch_options(), **launch}
+    demo.launch(prevent_thread_lock=True, **options)
     gradio_internals.optimise_serving(demo)
     gradio_internals.limit_mcp_tools(demo, MCP_TOOLS)
 
 
+_SET = threading.Event()
+_SET.set()  # a demo built from loaded models is ready at once
+
+
 def main(project_dir: Path = PROJECT_DIR) -> None:
-    """Load the models and serve the page (answering first: the warm-up doesn't delay the page).
+    """Serve the page, then import torch and load the models behind it (events that come first wait for
+    them; the Generate button says "loading the model…" until then), then warm up.
     ``project_dir`` holds the bundled ``checkpoints/`` and a deploy's ``chargen-models.txt``."""
-    views.set_torch_threads(TORCH_THREADS)
-    models, notices = load_app_models(configured_models(project_dir, os.environ), project_dir)
-    batching = None if os.environ.get("CHARGEN_BATCHING", "1") == "0" else BATCHING
-    demo = build_demo(models, notices, batching=batching)
-    serve(demo, batching)
-    warm_up(models)
-    freeze_startup_objects()
+    configured = configured_models(project_dir, os.environ)
+    batched = os.environ.get("CHARGEN_BATCHING", "1") != "0"
+    outlined = outline_app_models(configured, project_dir)
+    if outlined is None:  # a model read from the Hub (or not outlined): loaded first, as its notices show on the page
+        views.set_torch_threads(TORCH_THREADS)
+        models, notices = load_app_models(configured, project_dir)
+        batching = _batching() if batched else None
+        demo = build_demo(models, notices, batching=batching)
+        serve(demo, batching)
+        warm_up(models)
+        freeze_startup_objects()
+        demo.block_thread()
+        return
+    page_batching = PageBatching() if batched else None
+    session_models = train_views.SessionModels()
+    handlers = Handlers(outlined, session_models, page_batching)
+    demo = build_demo(outlined, batching=page_batching, session_models=session_models, handlers=handlers)
+    serve(demo, page_batching, ready=handlers.loaded)
+    loader = threading.Thread(
+        target=load_behind_page, args=(handlers, configured, project_dir, batched), name="chargen-load", daemon=True
+    )
+    loader.start()
     demo.block_thread()
+
+
+def load_behind_page(handlers: Handlers, configured: str | None, project_dir: Path, batched: bool = True) -> None:
+    """Import torch, load the models the page was built for, warm them up and hand them to ``handlers``
+    (which sets ``handlers.loaded``: the waiting events run), then freeze the start-up's objects. A model
+    that fails to load is refused by the events that name it (the reason is printed); events never wait forever."""
+    try:
+        views.set_torch_threads(TORCH_THREADS)
+        models, notices = load_app_models(configured, project_dir)
+        for notice in notices:
+            print(f"chargen: {notice}", file=sys.stderr)
+        warm_up(models)
+        handlers.use_models(models, _batching() if batched else None)
+    except Exception:
+        traceback.print_exc()
+    finally:
+        handlers.loaded.set()
+    freeze_startup_objects()

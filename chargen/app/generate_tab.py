@@ -11,20 +11,25 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import gradio as gr
 
 from chargen.app import i18n, page, train_views, views, widgets
+from chargen.app.outlines import ModelOutline
 from chargen.errors import ChargenError
-from chargen.inference.batching import ServingSettings, stream_updates, visitor_of
-from chargen.inference.generate import Comparison, compare, stream_compare
-from chargen.inference.originality import TrainingTextIndex, find_index, originality
-from chargen.model import CharRNN
+from chargen.inference.originality import find_index, originality
+
+# The page is served before torch is imported (chargen.app.demo.main): what needs torch is imported where used.
+if TYPE_CHECKING:
+    from chargen.inference.batching import ServingSettings
+    from chargen.inference.originality import TrainingTextIndex
+    from chargen.model import CharRNN
 
 STREAM_INTERVAL_S = 0.25
 """Seconds between streamed updates of one generation. The server generates at full speed and the
@@ -58,19 +63,44 @@ class Handlers:
             raise ChargenError("the app needs at least one model")
         self.models = {model.name: model for model in offered}
         self.menu = views.ModelMenu.of(offered)
+        self.batching = batching
+        self.engines: dict[str, Any] = {}
+        self._indexes: dict[str, TrainingTextIndex | None] = {}
+        self.pacer = None
+        self.loaded = threading.Event()
+        """Set once the models are loaded: at once for loaded models, else by :meth:`use_models`."""
+        self._when_loaded: list[Callable[[], None]] = []
+        if not any(isinstance(model.model, ModelOutline) for model in offered):
+            self.use_models(offered)
+
+    def use_models(self, loaded: Sequence[views.OfferedModel], batching: ServingSettings | None = None) -> None:
+        """Serve ``loaded`` in place of the outlines the page was built from (``python app.py`` loads the
+        models behind the page; ``batching``, if given, replaces the page's stand-in for its settings),
+        then run what :meth:`when_loaded` was given and set :attr:`loaded`."""
+        from chargen.model import CharRNN
+
+        if batching is not None:
+            self.batching = batching
+        self.models.update({model.name: model for model in loaded if model.name in self.models})
         # One engine per offered network (threads chargen<i>-step / -prime); none without batching. An
         # n-gram model has no network to batch: it generates as a visitor's own model does.
-        self.engines = (
-            {
-                model.name: batching.engine(model.model, f"chargen{i}")
-                for i, model in enumerate(offered)
+        if self.batching is not None:
+            self.engines = {
+                model.name: self.batching.engine(model.model, f"chargen{i}")
+                for i, model in enumerate(self.models.values())
                 if isinstance(model.model, CharRNN)
             }
-            if batching is not None
-            else {}
-        )
-        self._indexes: dict[str, TrainingTextIndex | None] = {}
-        self.pacer = batching.pacer() if batching is not None else None
+            self.pacer = self.batching.pacer()
+        for callback in self._when_loaded:
+            callback()
+        self.loaded.set()
+
+    def when_loaded(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the models are loaded (now, if they are): another tab's handlers take them then."""
+        if self.loaded.is_set():
+            callback()
+        else:
+            self._when_loaded.append(callback)
 
     @property
     def model_names(self) -> list[str]:
@@ -86,7 +116,10 @@ class Handlers:
     def model(self, name: str, session: gr.Request | None = None) -> CharRNN:
         """A checked model name's model: one of the app's, else one of the session's own."""
         if name in self.models or self.session_models is None:
-            return self.models[name].model
+            model = self.models[name].model
+            if isinstance(model, ModelOutline):  # loading it failed (python app.py logged why)
+                raise _refuse(ChargenError(f"the {name} model could not be loaded"))
+            return model
         return self.session_models.lookup(name, session, {})
 
     def _request(self, *inputs: Any, session: gr.Request | None = None) -> views.Request:
@@ -168,6 +201,8 @@ class Handlers:
             notices about the prompt, and details as JSON (each sampled character's probability, the loop's
             start and period, where the texts part).
         """
+        from chargen.inference.generate import stream_compare
+
         request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
         try:
             stream = stream_compare(
@@ -197,6 +232,8 @@ class Handlers:
         to ``compare``'s for the seed), the first characters at once, then paced updates, then the
         complete result. A visitor who leaves or presses Stop cancels the request in the engine.
         (The page's and MCP's ``generate`` tool carries :meth:`generate`'s docstring.)"""
+        from chargen.inference.batching import stream_updates, visitor_of
+
         request = self._request(prompt, temperature, length, top_k, top_p, seed, model_name, session=session)
         engine = self.engines.get(request.model_name)
         if engine is None:  # a visitor's own model (Train tab): its own thread and batch, as unbatched
@@ -235,6 +272,8 @@ class Handlers:
     ) -> Outputs:
         """What Stop leaves: the first ``shown`` characters of the run with this seed (the same seed
         at full length gives them as its prefix), with their loop line."""
+        from chargen.inference.generate import Comparison, compare
+
         request = self._request(
             prompt, temperature, views.APP_MIN_LENGTH, top_k, top_p, seed, model_name, session=session
         )

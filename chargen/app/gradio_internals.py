@@ -37,11 +37,22 @@ gradio's defaults. Each internal is named where it is used and tested in tests/t
    endpoint an MCP tool; the only public way to leave one out is ``api_visibility="undocumented"``, which
    also hides its inputs from ``gradio_client`` (no defaults filled: a change of the endpoints' contract).
    :func:`limit_mcp_tools` keeps every endpoint as it is and offers agents the chosen tools only.
+
+5. **Events that wait for the models** (``Blocks.fns``, each ``BlockFunction.fn``). ``python app.py`` serves
+   its page before it loads the models (:func:`chargen.app.demo.main`). :func:`wait_before_events` wraps
+   every event's function so that it first waits until they are loaded: a function of the same kind
+   (sync or async, generator or not) with the same name, docstring and signature (``functools.wraps``),
+   which is all gradio reads of it when it runs an event or lists an MCP tool. :func:`ready_route` is
+   the page's ``GET /chargen/ready`` (``{"ready": bool}``), which the page's script asks while it shows
+   "loading the model…" on the Generate button: a plain route, not a queued event.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gzip
+import inspect
 import os
 import threading
 import warnings
@@ -52,6 +63,7 @@ from typing import Any
 import brotli
 import gradio as gr
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from gradio import route_utils
 from gradio.state_holder import SessionState, StateHolder
@@ -207,11 +219,17 @@ class _Made:
             self.encoded["gzip"] = gzip.compress(body, compresslevel=9, mtime=0)
 
 
+GRADIO_QUERY = ("page", "deep_link")
+"""The query parameters gradio's ``/`` and ``/config`` read (gradio 6.31's ``routes.main`` / ``get_config``)."""
+
+
 class CachedPage:
     """One of gradio's page routes (``/`` or ``/config``), its response made once per root URL.
 
     ``original`` is gradio's endpoint function (called as FastAPI would, with no user: the app has
-    no login); a request with query parameters (a page, a deep link) goes to it every time.
+    no login); a request naming a page or a deep link (:data:`GRADIO_QUERY`) goes to it every time.
+    Other query parameters are the page script's (a shared link's prompt and settings, ``lang``): gradio
+    makes the same response with or without them, so a class opening a shared link is served from memory.
     """
 
     def __init__(self, app: Any, path: str, original: Callable[..., Response]):
@@ -261,7 +279,7 @@ class CachedPage:
         return made
 
     async def __call__(self, request: Request) -> Response:
-        if request.query_params:
+        if any(name in request.query_params for name in GRADIO_QUERY):
             return await run_in_threadpool(self._call_original, request)
         made = self._made.get(self._key(request))
         if made is None:  # made in a worker thread, as gradio's own route runs: the event loop keeps serving
@@ -339,3 +357,68 @@ def limit_mcp_tools(demo: gr.Blocks, tools: Collection[str]) -> bool:
         raise ValueError(f"no endpoint makes the MCP tool(s) {', '.join(sorted(missing))}; tools: {', '.join(offered)}")
     server.tool_to_endpoint = {name: endpoint for name, endpoint in offered.items() if name in tools}
     return True
+
+
+READY_ROUTE = "/chargen/ready"
+"""The page's script asks here whether the models are loaded: ``{"ready": true}`` once they are."""
+READY_POLL_S = 0.05
+"""How often an async event that arrived before the models were loaded looks again (no thread waits for it)."""
+
+
+def waiting(fn: Callable[..., Any], ready: threading.Event) -> Callable[..., Any]:
+    """``fn`` run once ``ready`` is set: the same kind of function (sync or async, generator or not), with
+    ``fn``'s name, docstring and signature, so gradio serves and describes it as ``fn``."""
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            while not ready.is_set():
+                await asyncio.sleep(READY_POLL_S)
+            async for update in fn(*args, **kwargs):
+                yield update
+
+    elif inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            while not ready.is_set():
+                await asyncio.sleep(READY_POLL_S)
+            return await fn(*args, **kwargs)
+
+    elif inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            ready.wait()  # gradio runs a sync event in a worker thread
+            yield from fn(*args, **kwargs)
+
+    else:
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            ready.wait()
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def wait_before_events(demo: gr.Blocks, ready: threading.Event) -> int:
+    """Make every event of ``demo`` (built, not yet launched) wait until ``ready`` is set before it runs;
+    returns how many events were wrapped. An event that arrives early waits, and never fails for it."""
+    wrapped = 0
+    for block_fn in demo.fns.values():  # gradio 6.31: Blocks.fns, id -> BlockFunction; .fn is called per event
+        if block_fn.fn is not None:
+            block_fn.fn = waiting(block_fn.fn, ready)
+            wrapped += 1
+    return wrapped
+
+
+def ready_route(ready: threading.Event) -> APIRoute:
+    """``GET`` :data:`READY_ROUTE`: ``{"ready": bool}``, whether ``ready`` is set. Given to ``demo.launch`` in
+    ``app_kwargs={"routes": [...]}`` (gradio's public way to shape its FastAPI app), it answers from the
+    server's first request on: added after launch, a page fetched in between would ask before it existed."""
+
+    async def chargen_ready() -> Response:
+        return JSONResponse({"ready": ready.is_set()}, headers={"Cache-Control": "no-store"})
+
+    return APIRoute(READY_ROUTE, chargen_ready, methods=["GET"], include_in_schema=False)

@@ -11,18 +11,20 @@ answer. The work is in :mod:`chargen.inference.inside`, the checks and displayed
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from chargen.app import inside_views as iv
 from chargen.app import widgets
+from chargen.app.i18n import text
 from chargen.errors import ChargenError
-from chargen.inference import inside
-from chargen.model import CharRNN
-from chargen.training.dynamic_eval import stored_lr
+
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    from chargen.model import CharRNN
 
 TEXT_VIEW_CSS = """<style>
 /* The texts coloured per character read as text: one flowing block in a monospace font, line breaks
@@ -37,16 +39,16 @@ TEXT_VIEW_CSS = """<style>
 </style>"""
 """Page CSS for the coloured texts, carried by the views' own intro (a ``gr.HTML``)."""
 
-INTRO = (
-    "<p>Five ways to watch the network work: continue one prompt at <b>every temperature at once</b>; see "
-    "<b>what the model expected</b> at each character (or word) of a text; find the <b>cells</b> that follow simple "
-    "properties of a text (the position in the line, quotes, brackets, a speaker's name); <b>beam "
-    "search</b>, which looks for the likeliest whole continuation; and a copy of the model that <b>adapts as it "
-    "reads</b> your text.</p>"
-)
-MODEL_NOTE = "<p>They use the model picked on the Generate tab.</p>"
-ADAPT_COLORS = {"as trained": "#4c78a8", "adapting as it reads": "#f58518"}
+INTRO = "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text("inside.intro")) + "</p>"
+"""The tab's opening paragraph: the catalogue's words, their **bold** as HTML (the page matches them as Markdown's)."""
+MODEL_NOTE = "<p>" + text("inside.model_note") + "</p>"
+ADAPT_COLORS = {iv.ADAPT_AS_TRAINED: "#4c78a8", iv.ADAPT_ADAPTING: "#f58518"}
 """Fixed colours, so the plot's label can name them (a line plot's own legend falls outside its box)."""
+
+
+def kind_choices(kinds: Any) -> list[tuple[str, str]]:
+    """The state radio's choices: each kind in the catalogue's words, its value as the API names it."""
+    return [(iv.kind_name(kind), kind) for kind in kinds]
 
 
 def _checked(work: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,8 +174,8 @@ class InsideHandlers:
         self, prompt: str, answer: list[dict[str, Any]] | None, model_name: str, request: gr.Request = None
     ) -> tuple[Any, Any]:
         """The prompt and the first continuation, as the text of "What it expected", and that view opened."""
-        text = _checked(iv.continuation_text)(self.models_for(request), prompt, answer or [], model_name)
-        return text, gr.Tabs(selected="inside_expectations")
+        continued = _checked(iv.continuation_text)(self.models_for(request), prompt, answer or [], model_name)
+        return continued, gr.Tabs(selected="inside_expectations")
 
     def unit_of(self, model_name: str, request: gr.Request | None = None) -> str:
         """The picked model's unit: what one step of the views is (a character, or a word model's token)."""
@@ -201,29 +203,38 @@ class InsideHandlers:
         return top or None, line
 
     def draw_cells(
-        self, text: str, model_name: str, answer: list[dict[str, Any]] | None, request: gr.Request = None
+        self, text_value: str, model_name: str, answer: list[dict[str, Any]] | None, request: gr.Request = None
     ) -> tuple[Any, ...]:
         """The table of units, and the text coloured by the best one."""
         answer = answer or []
         rows = iv.cells_rows(answer)
         if not answer:
-            return rows, gr.skip(), gr.skip(), gr.skip(), [], "No property of this text varies: nothing to follow."
+            return rows, gr.skip(), gr.skip(), gr.skip(), [], text("inside.cells.none")
         best = answer[0]
-        pairs, line = _checked(self.colour_by_unit)(
-            text, model_name, best["layer"], best["kind"], best["unit"], request
+        pairs, line = _checked(iv.unit_highlights)(
+            self.models_for(request),
+            text_value,
+            model_name,
+            best["layer"],
+            best["kind"],
+            best["unit"],
+            match=best["property"],
+            r=float(best["r"]),
+            best=True,
         )
-        line = f"The best match: {best['property']}, r = {best['r']:.2f}. " + line
         return rows, best["layer"], best["kind"], best["unit"], pairs, line
 
     def pick_row(
-        self, rows: Any, text: str, model_name: str, event: gr.SelectData, request: gr.Request = None
+        self, rows: Any, text_value: str, model_name: str, event: gr.SelectData, request: gr.Request = None
     ) -> tuple[Any, ...]:
         """The clicked row's unit, and the text coloured by it."""
         data = rows.get("data", []) if isinstance(rows, dict) else list(getattr(rows, "values", rows).tolist())
         row = data[event.index[0]]
         layer, kind, unit, name, r = row[:5]
-        pairs, line = _checked(self.colour_by_unit)(text, model_name, layer, kind, unit, request)
-        return int(layer), kind, int(unit), pairs, f"{name}, r = {float(r):.2f}. " + line
+        pairs, line = _checked(iv.unit_highlights)(
+            self.models_for(request), text_value, model_name, layer, kind, unit, match=name, r=float(r)
+        )
+        return int(layer), kind, int(unit), pairs, line
 
     def draw_adapt(self, answer: dict[str, Any] | None) -> tuple[Any, str]:
         """The two curves and the line under them."""
@@ -253,7 +264,7 @@ class InsideHandlers:
         return (
             follow(expect_value),
             follow(cells_value),
-            gr.update(choices=kinds, value="hidden"),
+            gr.update(choices=kind_choices(kinds), value="hidden"),
             gr.update(maximum=unit_max),
         )
 
@@ -290,12 +301,23 @@ class InsideTab:
         tab's parts (its handlers' models and session models, and the page's model picker, so one choice
         of model serves every tab)."""
         models = {name: offered.model for name, offered in parts.handlers.models.items()}
-        adapt_lrs = {
-            name: lr
-            for name, offered in parts.handlers.models.items()
-            if offered.source and Path(offered.source).is_dir() and (lr := stored_lr(offered.source)) is not None
-        }
-        handlers = InsideHandlers(models, getattr(parts.handlers, "session_models", None), adapt_lrs)
+        handlers = InsideHandlers(models, getattr(parts.handlers, "session_models", None))
+
+        def take_models() -> None:  # python app.py loads the models behind the page: the tab takes them then
+            from chargen.training.dynamic_eval import stored_lr
+
+            handlers.models.update({name: offered.model for name, offered in parts.handlers.models.items()})
+            handlers.adapt_lrs.update(
+                {
+                    name: lr
+                    for name, offered in parts.handlers.models.items()
+                    if offered.source
+                    and Path(offered.source).is_dir()
+                    and (lr := stored_lr(offered.source)) is not None
+                }
+            )
+
+        parts.handlers.when_loaded(take_models)
         tab = cls(handlers, model=parts.model, intro=INTRO + MODEL_NOTE)
         tab.render()
         tab.wire_events()
@@ -309,13 +331,13 @@ class InsideTab:
         if self.model is None:
             self.model = widgets.model_picker(names, "inside_model")
         with gr.Tabs() as self.views_tabs:
-            with gr.Tab("Every temperature", id="inside_sweep"):
+            with gr.Tab(text("inside.tab.sweep"), id="inside_sweep"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
                         self.sweep_prompt = widgets.prompt_box("sweep_prompt")
                         self.sweep_temperatures = gr.Textbox(
                             value=iv.DEFAULT_SWEEP_TEMPERATURES,
-                            label=f"Temperatures (up to {iv.MAX_SWEEP_TEMPERATURES}; 0 = greedy)",
+                            label=text("inside.sweep.temperatures", count=iv.MAX_SWEEP_TEMPERATURES),
                             max_length=200,
                             elem_id="sweep_temperatures",
                         )
@@ -323,20 +345,22 @@ class InsideTab:
                         self.sweep_length = widgets.length_slider("sweep_length")
                         self.sweep_seed = widgets.seed_box("sweep_seed", value="")
                 with gr.Row():
-                    self.sweep_button = gr.Button("Continue at every temperature", variant="primary", elem_id="sweep")
+                    self.sweep_button = gr.Button(text("inside.sweep.button"), variant="primary", elem_id="sweep")
                 with gr.Row(equal_height=True):
                     self.samples_temperature = widgets.temperature_slider(
-                        "samples_temperature", label="Or: several samples at one temperature"
+                        "samples_temperature", label=text("inside.samples.temperature")
                     )
                     self.samples_count = gr.Slider(
                         iv.MIN_SAMPLES,
                         iv.MAX_SAMPLES,
                         value=iv.DEFAULT_SAMPLES,
                         step=1,
-                        label="How many (seeds s, s + 1, ...)",
+                        label=text("inside.samples.count"),
                         elem_id="samples_count",
                     )
-                    self.samples_button = gr.Button("Sample", elem_id="samples", scale=0, min_width=120)
+                    self.samples_button = gr.Button(
+                        text("inside.samples.button"), elem_id="samples", scale=0, min_width=120
+                    )
                 self.sweep_boxes = []
                 for row in range(0, iv.MAX_SWEEP_TEMPERATURES, 2):
                     with gr.Row(equal_height=False):
@@ -353,26 +377,25 @@ class InsideTab:
                                 )
                             )
                 self.to_expectations = gr.Button(
-                    "What did the model expect in the first text?", size="sm", visible=False, elem_id="sweep_to_expect"
+                    text("inside.sweep.to_expect"), size="sm", visible=False, elem_id="sweep_to_expect"
                 )
-                with gr.Accordion("As JSON (what /sweep and /samples answer)", open=False):
-                    self.sweep_json = gr.JSON(label="Continuations", elem_id="sweep_json")
+                with gr.Accordion(text("inside.sweep.json_title"), open=False):
+                    self.sweep_json = gr.JSON(label=text("inside.sweep.json_label"), elem_id="sweep_json")
 
-            with gr.Tab("What it expected", id="inside_expectations"):
+            with gr.Tab(text("inside.tab.expect"), id="inside_expectations"):
                 self.expect_text = gr.Textbox(
                     value=iv.default_text(first),
-                    label=f"A text (up to {iv.MAX_TEXT:,} characters): paste one, or a prompt and its continuation",
+                    label=text("inside.expect.text_label", limit=f"{iv.MAX_TEXT:,}"),
                     lines=6,
                     max_lines=14,
                     max_length=iv.MAX_TEXT,
                     elem_id="expect_text",
                 )
-                self.expect_button = gr.Button("What did the model expect?", variant="primary", elem_id="expect")
+                self.expect_button = gr.Button(text("inside.expect.button"), variant="primary", elem_id="expect")
                 self.expect_summary = gr.Markdown(elem_id="expect_summary")
                 with gr.Row(equal_height=False):
                     self.expect_view = gr.HighlightedText(
-                        label="Each character (a word model: each token) shaded by how surprised the model was "
-                        "(click one)",
+                        label=text("inside.expect.view_label"),
                         show_legend=False,
                         show_inline_category=False,
                         interactive=False,
@@ -382,25 +405,31 @@ class InsideTab:
                     with gr.Column(scale=1, min_width=220):
                         self.expect_line = gr.Markdown(elem_id="expect_line")
                         self.expect_top = gr.Label(
-                            label="Its top 5 guesses there", num_top_classes=5, elem_id="expect_top"
+                            label=text("inside.expect.top_label"), num_top_classes=5, elem_id="expect_top"
                         )
-                with gr.Accordion("As JSON (what /expectations answers)", open=False):
-                    self.expect_json = gr.JSON(label="What the model expected", elem_id="expect_json")
+                with gr.Accordion(text("inside.expect.json_title"), open=False):
+                    self.expect_json = gr.JSON(label=text("inside.expect.json_label"), elem_id="expect_json")
 
-            with gr.Tab("Cells", id="inside_cells"):
+            with gr.Tab(text("inside.tab.cells"), id="inside_cells"):
                 self.cells_text = gr.Textbox(
                     value=iv.default_text(first),
-                    label=f"A text (up to {iv.MAX_TEXT:,} characters)",
+                    label=text("inside.cells.text_label", limit=f"{iv.MAX_TEXT:,}"),
                     lines=6,
                     max_lines=14,
                     max_length=iv.MAX_TEXT,
                     elem_id="cells_text",
                 )
-                self.cells_button = gr.Button("Find cells that follow the text", variant="primary", elem_id="cells")
+                self.cells_button = gr.Button(text("inside.cells.button"), variant="primary", elem_id="cells")
                 self.cells_table = gr.Dataframe(
-                    headers=["layer", "kind", "unit", "property", "r"],
+                    headers=[
+                        text("inside.cells.layer"),
+                        text("inside.cells.kind"),
+                        text("inside.cells.unit"),
+                        text("inside.cells.property"),
+                        text("inside.cells.r"),
+                    ],
                     datatype=["number", "str", "number", "str", "number"],
-                    label="Units that follow a property of the text, best first (click a row to colour the text by it)",
+                    label=text("inside.cells.table_label"),
                     interactive=False,
                     max_height=320,
                     elem_id="cells_table",
@@ -412,13 +441,13 @@ class InsideTab:
                         minimum=0,
                         maximum=getattr(first_model.config, "num_layers", 1) - 1,  # an n-gram model: none
                         precision=0,
-                        label="Layer",
+                        label=text("inside.unit.layer"),
                         elem_id="unit_layer",
                     )
                     self.unit_kind = gr.Radio(
-                        list(inside.CELL_KINDS if first_model.cell == "lstm" else inside.CELL_KINDS[:1]),
+                        kind_choices(iv.CELL_KINDS if first_model.cell == "lstm" else iv.CELL_KINDS[:1]),
                         value="hidden",
-                        label="State",
+                        label=text("inside.unit.state"),
                         elem_id="unit_kind",
                     )
                     self.unit_number = gr.Number(
@@ -426,22 +455,22 @@ class InsideTab:
                         minimum=0,
                         maximum=getattr(first_model.config, "hidden_size", 1) - 1,
                         precision=0,
-                        label="Unit",
+                        label=text("inside.unit.unit"),
                         elem_id="unit_number",
                     )
-                    self.unit_button = gr.Button("Colour the text by this unit", elem_id="unit_show")
+                    self.unit_button = gr.Button(text("inside.unit.button"), elem_id="unit_show")
                 self.unit_line = gr.Markdown(elem_id="unit_line")
                 self.unit_view = gr.HighlightedText(
-                    label="The text, coloured by the unit's value after each character (a word model: each token)",
+                    label=text("inside.unit.view_label"),
                     show_legend=False,
                     show_inline_category=False,
                     interactive=False,
                     elem_id="unit_view",
                 )
-                with gr.Accordion("As JSON (what /cells answers)", open=False):
-                    self.cells_json = gr.JSON(label="Units that follow the text", elem_id="cells_json")
+                with gr.Accordion(text("inside.cells.json_title"), open=False):
+                    self.cells_json = gr.JSON(label=text("inside.cells.json_label"), elem_id="cells_json")
 
-            with gr.Tab("Beam search", id="inside_beam"):
+            with gr.Tab(text("inside.tab.beam"), id="inside_beam"):
                 with gr.Row(equal_height=False):
                     self.beam_prompt = widgets.prompt_box("beam_prompt", scale=3)
                     with gr.Column(scale=2):
@@ -451,13 +480,13 @@ class InsideTab:
                             iv.MAX_WIDTH,
                             value=iv.DEFAULT_WIDTH,
                             step=1,
-                            label="Beam width",
-                            info="how many partial texts it keeps at each step",
+                            label=text("inside.beam.width"),
+                            info=text("inside.beam.width_info"),
                             elem_id="beam_width",
                         )
-                self.beam_button = gr.Button("Search", variant="primary", elem_id="beam")
+                self.beam_button = gr.Button(text("inside.beam.button"), variant="primary", elem_id="beam")
                 self.beam_text = gr.Textbox(
-                    label="The likeliest continuation the beam found",
+                    label=text("inside.beam.text_label"),
                     lines=8,
                     max_lines=16,
                     interactive=False,
@@ -465,33 +494,31 @@ class InsideTab:
                     elem_id="beam_text",
                 )
                 self.beam_line = gr.Markdown(elem_id="beam_line")
-                with gr.Accordion("As JSON (what /beam answers)", open=False):
-                    self.beam_json = gr.JSON(label="Beam search result", elem_id="beam_json")
+                with gr.Accordion(text("inside.beam.json_title"), open=False):
+                    self.beam_json = gr.JSON(label=text("inside.beam.json_label"), elem_id="beam_json")
 
-            with gr.Tab("It adapts as it reads", id="inside_adapt"):
+            with gr.Tab(text("inside.tab.adapt"), id="inside_adapt"):
                 self.adapt_text = gr.Textbox(
                     value=iv.default_text(first),
-                    label=f"A text (up to {iv.MAX_TEXT:,} characters): the model reads it twice over, as trained "
-                    "and as a copy that takes a small step on each piece after scoring it",
+                    label=text("inside.adapt.text_label", limit=f"{iv.MAX_TEXT:,}"),
                     lines=6,
                     max_lines=14,
                     max_length=iv.MAX_TEXT,
                     elem_id="adapt_text",
                 )
-                self.adapt_button = gr.Button("Read it, adapting", variant="primary", elem_id="adapt")
+                self.adapt_button = gr.Button(text("inside.adapt.button"), variant="primary", elem_id="adapt")
                 self.adapt_plot = gr.LinePlot(
-                    x="characters read",
-                    y="nats per character",
-                    color="model",
+                    x=iv.ADAPT_COLUMNS[0],
+                    y=iv.ADAPT_COLUMNS[1],
+                    color=iv.ADAPT_COLUMNS[2],
                     color_map=ADAPT_COLORS,
-                    label="Mean loss so far (nats per character, lower is better): blue as trained, "
-                    "orange adapting as it reads",
+                    label=text("inside.adapt.plot_label"),
                     height=300,
                     elem_id="adapt_plot",
                 )
                 self.adapt_line = gr.Markdown(elem_id="adapt_line")
-                with gr.Accordion("As JSON (what /adapt answers)", open=False):
-                    self.adapt_json = gr.JSON(label="The curves", elem_id="adapt_json")
+                with gr.Accordion(text("inside.adapt.json_title"), open=False):
+                    self.adapt_json = gr.JSON(label=text("inside.adapt.json_label"), elem_id="adapt_json")
 
     def wire_events(self) -> None:
         """Each endpoint answers JSON; a private step draws the page from it."""

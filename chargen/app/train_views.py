@@ -18,10 +18,11 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from chargen.app.i18n import text
 from chargen.app.session.checks import (
     DEFAULT_MAX_SECONDS,
     DEFAULT_SECONDS,
@@ -51,21 +52,30 @@ from chargen.app.session.zero_gpu import (
     zero_gpu_train_stream,
 )
 from chargen.app.views import WHITESPACE_MARKERS, markdown_text
+from chargen.checks import CELLS
 from chargen.errors import ChargenError
-from chargen.model import CELLS, CharRNN
+
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    from chargen.model import CharRNN
 
 UPDATE_INTERVAL_S = 0.5
 """Seconds between streamed updates of the tab: each costs gradio server CPU."""
-KEPT_LINE = (
-    "Your text, uploads and trained models are kept only for this browser session: removed after 2 hours "
-    "idle, and never shown to anyone else."
-)
+KEPT_LINE = text("train.kept")
+CURVE_NAMES = {
+    "train": text("train.curve.train"),
+    "validation": text("train.curve.validation"),
+    "rnn validation": text("train.curve.rnn_validation"),
+    "lstm validation": text("train.curve.lstm_validation"),
+    "gru validation": text("train.curve.gru_validation"),
+}
+"""The curves' names in the loss table (as API clients read them) and the chart's legend, by what they are:
+the page's script says the legend's in the visitor's language."""
 CURVE_COLORS = {
-    "train": "#4c78a8",
-    "validation": "#f58518",
-    "rnn validation": "#54a24b",
-    "lstm validation": "#e45756",
-    "gru validation": "#b279a2",
+    CURVE_NAMES["train"]: "#4c78a8",
+    CURVE_NAMES["validation"]: "#f58518",
+    CURVE_NAMES["rnn validation"]: "#54a24b",
+    CURVE_NAMES["lstm validation"]: "#e45756",
+    CURVE_NAMES["gru validation"]: "#b279a2",
 }
 """Fixed colours, so the plot's label can name them (its own legend falls outside its box)."""
 WARN_BEFORE_UNLOAD_JS = """() => {
@@ -141,9 +151,7 @@ class SessionModels:
         from chargen.app import views
 
         kept = self.store.get(_session(request), name)
-        return views.OfferedModel(
-            kept.label, kept.model, facts="trained or uploaded in this browser session, for it only"
-        )
+        return views.OfferedModel(kept.label, kept.model, facts=text("train.model.facts"))
 
     def choices(self, request: gr.Request | None, base_choices: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """(label, name) pairs for the model picker of this caller: the app's, then its session's."""
@@ -197,7 +205,8 @@ def curve_frame(histories: Mapping[str, RunHistory], val_only: bool = False) -> 
     for prefix, history in histories.items():
         lead = f"{prefix} " if prefix else ""
         curves = ([(f"{lead}train", history.train)] if not val_only else []) + [(f"{lead}validation", history.val)]
-        for name, points in curves:
+        for curve, points in curves:
+            name = CURVE_NAMES.get(curve, curve)
             rows += [(s, v, name) for s, v in points] if points else [(None, None, name)]
     return pd.DataFrame(rows, columns=list(CURVE_DTYPES)).astype(CURVE_DTYPES)
 
@@ -234,7 +243,7 @@ def final_status(kept: SessionModel, history: RunHistory) -> dict[str, Any]:
     }
 
 
-ONLY_WHITESPACE = "(only whitespace)"
+ONLY_WHITESPACE = text("train.sample.only_whitespace")
 """Said after a sample that wrote nothing but spaces and line breaks (shown as the Generate tab's markers)."""
 
 
@@ -256,37 +265,49 @@ def samples_text(histories: Mapping[str, RunHistory]) -> str:
     return "\n\n".join(lines)
 
 
-def _seconds(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """A time in whole seconds as the tab writes it: ``45 s``, ``2 min 5 s``."""
     seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+    if seconds >= 60:
+        return text("train.time.minutes", minutes=seconds // 60, seconds=seconds % 60)
+    return text("train.time.seconds", seconds=seconds)
 
 
 def _loss(value: float | None) -> str:
-    return f"{value:.2f}" if value is not None and math.isfinite(value) else "not measured yet"
+    return f"{value:.2f}" if value is not None and math.isfinite(value) else text("train.progress.not_measured")
 
 
 def run_progress_line(history: RunHistory, label: str = "") -> str:
     """One run's progress in words: its step, latest training and validation loss, the best so far and
-    when it came, and the time spent and left (or how it ended)."""
-    lead = f"**{label.upper()}**: " if label else ""
+    when it came, and the time spent and left (or how it ended); Markdown, ``label`` (a cell) in bold.
+
+    Each part is a catalogue entry, so the page's script can say the line in the visitor's language: the
+    sentence's template holds the parts as placeholders, each part matched again on its own."""
     latest_train = history.train[-1][1] if history.train else None
     latest_val = history.val[-1][1] if history.val else None
     best = history.best_val
     if best is None:
-        best_text = "no validation yet: the first comes within a few seconds"
+        best_text = text("train.progress.no_validation")
     else:
         best_step = next(int(s) for s, v in history.val if v == best)
-        best_text = f"best so far {best:.2f} at step {best_step} (the weights kept)"
+        best_text = text("train.progress.best", loss=f"{best:.2f}", step=best_step)
     if history.done is not None:
-        stopped = " (stopped early)" if history.done.get("stopped_early") else ""
-        timing = f"finished after {_seconds(history.elapsed)}{stopped}"
+        took = duration_text(history.elapsed)
+        stopped = history.done.get("stopped_early")
+        timing = text("train.progress.stopped", time=took) if stopped else text("train.progress.finished", time=took)
     else:
         left = max(0.0, history.seconds - history.elapsed)
-        timing = f"{_seconds(history.elapsed)} spent, about {_seconds(left)} left"
-    return (
-        f"{lead}step {history.step}; training loss {_loss(latest_train)}, validation loss {_loss(latest_val)} "
-        f"(nats per character); {best_text}; {timing}."
-    )
+        timing = text("train.progress.running", spent=duration_text(history.elapsed), left=duration_text(left))
+    parts = {
+        "step": history.step,
+        "train": _loss(latest_train),
+        "validation": _loss(latest_val),
+        "best": best_text,
+        "timing": timing,
+    }
+    if label:  # its own entry: the page matches a paragraph with bold in it as a whole
+        return text("train.progress.cell_line", cell=label.upper(), **parts)
+    return text("train.progress.line", **parts)
 
 
 def progress_markdown(histories: Mapping[str, RunHistory], model_label: str = "") -> str:
@@ -294,13 +315,13 @@ def progress_markdown(histories: Mapping[str, RunHistory], model_label: str = ""
     once done, where the model went (``model_label``: its name in the Generate tab's list)."""
     lines = [f"- {run_progress_line(history, label)}" for label, history in histories.items()]
     if model_label:
-        lines.append(f"- Done: **{markdown_text(model_label)}** is in the Generate tab's model list.")
+        lines.append(f"- {text('train.progress.done', model=markdown_text(model_label))}")
     return "\n".join(lines)
 
 
 def queued_markdown(place: int) -> str:
     """What a visitor waiting for a trainer reads."""
-    return f"Waiting for a free trainer: you are number {place} in the queue."
+    return text("train.queued", place=place)
 
 
 def cost_text(seconds: float, settings: TrainTabSettings, runs: int = 1) -> str:
@@ -311,12 +332,45 @@ def cost_text(seconds: float, settings: TrainTabSettings, runs: int = 1) -> str:
         seconds = float(seconds)
     except (TypeError, ValueError):
         return ""
-    return (
-        f"On this ZeroGPU Space, training for {seconds:.0f} s asks the GPU for {zero_gpu_duration(seconds)} s "
-        f"and charges about **{zero_gpu_cost(seconds, runs):.0f} s** of your daily GPU quota up front "
-        f"(Compare cells: three runs, **{zero_gpu_cost(seconds, 3 * runs):.0f} s**); anonymous visitors get "
-        f"{ZERO_GPU_DAILY_QUOTA_S} s a day, more when logged in."
+    return text(
+        "train.cost",
+        seconds=f"{seconds:.0f}",
+        duration=zero_gpu_duration(seconds),
+        cost=f"{zero_gpu_cost(seconds, runs):.0f}",
+        compare_cost=f"{zero_gpu_cost(seconds, 3 * runs):.0f}",
+        quota=ZERO_GPU_DAILY_QUOTA_S,
     )
+
+
+def trained_label(model: CharRNN, size: str, best: float | None) -> str:
+    """A model trained in the tab as the model picker lists it: ``GRU small, trained here (val 1.85)``."""
+    cell, words = model.cell.upper(), model.unit == "word"
+    if best is None:
+        if words:
+            return text("train.model.trained_words", cell=cell, size=size)
+        return text("train.model.trained", cell=cell, size=size)
+    loss = f"{best:.2f}"
+    if words:
+        return text("train.model.trained_words_val", cell=cell, size=size, loss=loss)
+    return text("train.model.trained_val", cell=cell, size=size, loss=loss)
+
+
+def cell_choices() -> list[tuple[str, str]]:
+    """The cell radio's (words shown, value) pairs: the value is the cell's name, as the API takes it."""
+    words = {"rnn": text("train.cell.rnn"), "lstm": text("train.cell.lstm"), "gru": text("train.cell.gru")}
+    return [(words.get(cell, cell), cell) for cell in CELLS]
+
+
+def size_choices() -> list[tuple[str, str]]:
+    """The size radio's (words shown, value) pairs: the value is the preset's name, as the API takes it."""
+    words = {"small": text("train.size.small"), "medium": text("train.size.medium")}
+    return [(words.get(size, size), size) for size in SIZES]
+
+
+def unit_choices() -> list[tuple[str, str]]:
+    """The unit radio's (words shown, value) pairs: the value is the tab's name, as the API takes it."""
+    words = {"characters": text("train.unit.characters"), "words": text("train.unit.words")}
+    return [(words.get(unit, unit), unit) for unit in UNITS]
 
 
 class TrainHandlers:
@@ -371,11 +425,7 @@ class TrainHandlers:
             history = histories[label]
             model = history.model()
             if model is not None and not any(k.history is history for k in kept):
-                cell_name = model.cell.upper()
-                best = history.best_val
-                figure = f" (val {best:.2f})" if best is not None else ""
-                words = " words" if model.unit == "word" else ""
-                label = f"{cell_name} {runs[0][1].size}{words}, trained here{figure}"
+                label = trained_label(model, runs[0][1].size, history.best_val)
                 kept.append(store.add(session, model, label, history, training_text=runs[0][1].text))
 
         last_yield = 0.0
@@ -409,13 +459,13 @@ class TrainHandlers:
         except Exception as exc:
             message = zero_gpu_refusal(exc)
             if message is not None:
-                raise gr.Error(message, title="Not enough GPU time", print_exception=False) from None
+                raise gr.Error(message, title=text("train.error.gpu_title"), print_exception=False) from None
             raise
         finally:
             for label in histories:  # Stop or a lost connection: keep the best weights that arrived
                 keep(label)
         if not kept:
-            raise gr.Error("training stopped before the first evaluation; nothing to keep", print_exception=False)
+            raise gr.Error(text("train.error.nothing_kept"), print_exception=False)
         one = len(runs) == 1
         final = final_status(kept[0], histories[runs[0][0]]) if one else _compare_status(kept, histories)
         newest = kept[-1]
@@ -496,13 +546,13 @@ class TrainHandlers:
         names = self.store.names(_session(request))
         name = names[-1] if names else None
         if not name:
-            raise gr.Error("train or upload a model first", print_exception=False)
+            raise gr.Error(text("train.error.no_model"), print_exception=False)
         token = oauth_token.token if oauth_token is not None else None
         try:
             url = push_session_model(self.store, _session(request), name, repo_id, token, self.settings.hub_endpoint)
         except ChargenError as exc:
             raise _error(exc) from None
-        return f"Pushed to [{url}]({url})"
+        return f"{text('train.pushed')} [{url}]({url})"
 
     def cost(self, seconds: Any) -> str:
         """What training for ``seconds`` costs on ZeroGPU (empty elsewhere)."""
@@ -536,33 +586,37 @@ class TrainTab:
 
     def render(self) -> None:
         """The text and upload, the model's settings and budget, progress, curves, samples, download and push."""
-        gr.Markdown(
-            "## Train your own\nPaste a text (or upload a UTF-8 `.txt`; "
-            f"{MIN_CHARS:,} characters to {MAX_BYTES // 2**20} MB) and watch a model learn it: the loss "
-            "falls and the samples go from noise to words. The model then joins the Generate tab's model list."
-        )
+        # Its paragraph is two entries, before and after the `.txt` (code, which the page never translates).
+        intro = text("train.intro.after_file", min_chars=f"{MIN_CHARS:,}", max_mb=MAX_BYTES // 2**20)
+        gr.Markdown(f"## {text('train.intro.title')}\n{text('train.intro.before_file')} `.txt`{intro}")
         gr.Markdown(KEPT_LINE, elem_id="train_kept")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 self.text = gr.Textbox(
-                    label="Your text",
+                    label=text("train.text.label"),
                     lines=8,
                     max_lines=12,
-                    placeholder=f"Paste at least {MIN_CHARS:,} characters here.",
+                    placeholder=text("train.text.placeholder", min_chars=f"{MIN_CHARS:,}"),
                     elem_id="train_text",
                 )
                 self.upload = gr.File(
-                    label="or upload a .txt", file_types=[".txt"], type="filepath", height=110, elem_id="train_file"
+                    label=text("train.upload.label"),
+                    file_types=[".txt"],
+                    type="filepath",
+                    height=110,
+                    elem_id="train_file",
                 )
             with gr.Column(scale=2):
-                self.cell = gr.Radio(list(CELLS), value="gru", label="Cell", elem_id="train_cell")
-                self.size = gr.Radio(list(SIZES), value="small", label="Size", elem_id="train_size")
+                self.cell = gr.Radio(cell_choices(), value="gru", label=text("train.cell.label"), elem_id="train_cell")
+                self.size = gr.Radio(
+                    size_choices(), value="small", label=text("train.size.label"), elem_id="train_size"
+                )
                 with gr.Row(equal_height=True):
                     self.unit = gr.Radio(
-                        list(UNITS),
+                        unit_choices(),
                         value="characters",
-                        label="Each step writes",
-                        info="a character, or a word (words and spaces; rare words spelled out)",
+                        label=text("train.unit.label"),
+                        info=text("train.unit.info"),
                         elem_id="train_unit",
                     )
                     self.vocab_size = gr.Number(
@@ -570,8 +624,8 @@ class TrainTab:
                         minimum=2,
                         maximum=MAX_TAB_VOCAB_SIZE,
                         precision=0,
-                        label="Vocabulary size (words)",
-                        info="the most frequent words and spaces, plus every character of the text",
+                        label=text("train.vocab_size.label"),
+                        info=text("train.vocab_size.info"),
                         visible=False,
                         elem_id="train_vocab_size",
                     )
@@ -580,7 +634,7 @@ class TrainTab:
                     self.settings.max_seconds,
                     value=self.settings.default_seconds,
                     step=5,
-                    label="Time budget (seconds)",
+                    label=text("train.seconds.label"),
                     elem_id="train_seconds",
                 )
                 self.cost = gr.Markdown(
@@ -589,30 +643,30 @@ class TrainTab:
                     elem_id="train_cost",
                 )
                 with gr.Row():
-                    self.train_button = gr.Button("Train", variant="primary", elem_id="train_button", scale=2)
-                    self.stop_button = gr.Button("Stop", elem_id="train_stop", scale=1)
-                self.compare_button = gr.Button(
-                    "Compare cells (RNN, LSTM, GRU: 3x the time)", size="sm", elem_id="train_compare"
-                )
+                    self.train_button = gr.Button(
+                        text("train.button"), variant="primary", elem_id="train_button", scale=2
+                    )
+                    self.stop_button = gr.Button(text("train.stop"), elem_id="train_stop", scale=1)
+                self.compare_button = gr.Button(text("train.compare"), size="sm", elem_id="train_compare")
         with gr.Row(equal_height=False):
             # The API's JSON (clients parse it) and the same progress in words beside it, for people.
-            self.progress = gr.Markdown(
-                "Progress appears here once training starts.", elem_id="train_progress", container=True
-            )
-            self.status = gr.JSON(label="Progress (as the API returns it)", elem_id="train_status")
+            self.progress = gr.Markdown(text("train.progress.empty"), elem_id="train_progress", container=True)
+            self.status = gr.JSON(label=text("train.status.label"), elem_id="train_status")
         with gr.Row(equal_height=False):
             self.curve = gr.LinePlot(
                 x="step",
                 y="loss",
                 color="curve",
-                label="Loss, nats per character: blue training, orange validation "
-                "(Compare cells: green rnn, red lstm, purple gru)",
+                x_title=text("train.chart.x"),
+                y_title=text("train.chart.y"),
+                color_title=text("train.chart.legend"),
+                label=text("train.chart.label"),
                 color_map=CURVE_COLORS,
                 height=320,
                 elem_id="train_curve",
             )
             self.samples = gr.Textbox(
-                label="Samples as it learns (from the best weights so far)",
+                label=text("train.samples.label"),
                 lines=12,
                 max_lines=12,
                 interactive=False,
@@ -622,10 +676,10 @@ class TrainTab:
         with gr.Row(equal_height=False):
             with gr.Column():
                 self.download = gr.DownloadButton(
-                    "Download the model (.zip)", visible=False, elem_id="train_download", size="md"
+                    text("train.download"), visible=False, elem_id="train_download", size="md"
                 )
                 self.model_zip = gr.File(
-                    label="Use a downloaded model again: upload its .zip",
+                    label=text("train.upload_zip.label"),
                     file_types=[".zip"],
                     type="filepath",
                     height=110,
@@ -635,14 +689,14 @@ class TrainTab:
                 if self.settings.oauth:
                     gr.LoginButton(elem_id="train_login")
                 self.repo = gr.Textbox(
-                    label="Hub repo to push to", placeholder="your-name/my-char-model", elem_id="repo"
+                    label=text("train.repo.label"), placeholder="your-name/my-char-model", elem_id="repo"
                 )
-                self.push_button = gr.Button("Push to the Hub", size="md", elem_id="train_push")
+                self.push_button = gr.Button(text("train.push"), size="md", elem_id="train_push")
                 self.push_result = gr.Markdown(elem_id="train_push_result")
         # A hidden box, not gr.State: any State (or an unload event) makes gradio hold a heartbeat stream
         # open for the page's whole life, so the page never goes network-idle and tools that wait for
         # that (../shared/tools/look.py) never see it load. The name is useless to other sessions anyway.
-        self.last_model = gr.Textbox(label="Model trained or uploaded last", visible=False, elem_id="train_last_model")
+        self.last_model = gr.Textbox(label=text("train.last_model.label"), visible=False, elem_id="train_last_model")
 
     def wire_events(self, model_picker: gr.Dropdown) -> None:
         """``/train``, ``/compare_cells``, ``/stop_training``, ``/upload_model``, ``/push`` and the tab's own events."""

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chargen import checks
 from chargen.app import i18n
+from chargen.checks import MAX_PROMPT_CHARS, MAX_SEED
 from chargen.errors import ConfigError
 from chargen.hub import BUNDLED_MODELS  # what the app offers when CHARGEN_MODELS is unset
-from chargen.inference import decoding
-from chargen.inference.generate import MAX_PROMPT_CHARS, MAX_SEED, Comparison
-from chargen.inference.loops import Loop
-from chargen.inference.settings import SamplingSettings
 
+# The page is served before torch is imported (chargen.app.demo.main): what needs torch is imported where used.
 if TYPE_CHECKING:
+    from chargen.inference.generate import Comparison
+    from chargen.inference.loops import Loop
+    from chargen.inference.settings import SamplingSettings
     from chargen.model import CharRNN
 
 # The app's limits. Generation itself allows more (chargen.checks.MAX_TEMPERATURE, chargen.checks.MAX_LENGTH);
@@ -62,6 +63,8 @@ class Request:
     @property
     def sampling(self) -> SamplingSettings:
         """The library's settings object for this request's sampling."""
+        from chargen.inference.settings import SamplingSettings
+
         return SamplingSettings(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
 
 
@@ -745,6 +748,7 @@ def step_distribution(
     """
     import torch
 
+    from chargen.inference import decoding
     from chargen.inference.engine import start_stepper
     from chargen.inference.generate import prepare_prompt
 

@@ -4,9 +4,10 @@ A server that gives each request its own thread and its own batch of 2 rows pays
 a thread, a step of the network at batch 2 (the step engine does 21k row-characters/s there, and
 ~45k/s from 32 rows on), and its streamed updates. :class:`BatchingEngine` does what TGI and vLLM
 do for transformers: one worker thread per model holds every active request's rows (greedy and
-sampled) in one batch and steps them all at once. A new request primes its own state (its own
-forward pass over its prompt, exactly as :func:`chargen.inference.generate.compare` does) and joins at the
-next step; a finished or cancelled one leaves at once.
+sampled) in one batch and steps them all at once. A new request is primed on a second thread,
+together with every request waiting there (:meth:`~chargen.inference.engine.StepNetwork.prime`: each
+gets exactly the state :func:`chargen.inference.generate.compare` primes for its prompt alone), and joins
+at the next step; a finished or cancelled one leaves at once.
 
 Each request keeps its own seed and sampling settings, and its text is **identical** to what
 ``compare()`` gives alone for the same arguments (tests/test_batching.py checks it):
@@ -158,7 +159,7 @@ class EngineStats:
     """Where the engine thread's CPU went (``time.thread_time`` seconds) and how much it did."""
 
     prime_s: float = 0.0
-    """Priming: each request's forward pass over its prompt, and drawing its noise."""
+    """Priming: the waiting requests' prompts (primed together), and drawing each request's noise."""
     step_s: float = 0.0
     """Network steps (the batched recurrent layers and each request's output head)."""
     choose_s: float = 0.0
@@ -169,7 +170,7 @@ class EngineStats:
     row_steps: int = 0
     requests: int = 0
     prime_hits: int = 0
-    """Requests whose prompt was primed already (the state is reused: the same forward pass)."""
+    """Requests whose prompt was primed already (the state is reused: priming it again gives the same)."""
     max_rows: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
@@ -477,48 +478,78 @@ class BatchingEngine:
                     self._prime_work.wait()
                 if self._closed:
                     return
-                handle = self._pending.popleft()
+                # Every request waiting now is primed together (in arrival order): stepping many
+                # prompts at once costs a fraction of priming each alone.
+                handles, self._pending = list(self._pending), collections.deque()
             started = time.thread_time()
-            row = self._prime(handle)
+            rows = self._prime(handles)
             with self._lock:
                 self.stats.prime_s += time.thread_time() - started
-                if row is not None:
-                    self._joining.append(row)
+                if rows:
+                    self._joining.extend(rows)
                     self._step_work.notify()
 
-    def _prime(self, handle: BatchedGeneration) -> _Row | None:
-        """The request's own state: exactly compare()'s priming, a stepper of 2 rows from one forward pass."""
-        if handle.cancelled:
-            self._release(handle)
-            return None
-        try:
-            with torch.inference_mode():
-                row = _Row(handle, self.vocab_size)
-                if self.batched:
-                    row.state = self._primed_state(handle.settings.prompt.ids)  # copied into the batch as it joins
-                else:
-                    row.stepper = start_stepper(self.model, handle.settings.prompt.ids, 2, self.precision)
-        except Exception as exc:
-            self._release(handle, exc)
-            return None
-        self.stats.requests += 1
-        return row
+    def _prime(self, handles: list[BatchedGeneration]) -> list[_Row]:
+        """The requests' own states, in order: exactly compare()'s priming of each prompt alone.
 
-    def _primed_state(self, prompt_ids: list[int]) -> StepperState:
-        """The state of 2 rows primed with ``prompt_ids`` (never written: joining copies it), remembered for the last
-        :data:`PRIMED_PROMPTS` prompts: visitors often send the same one (the default prompt, the
-        examples), and the same forward pass gives the same state, so a hit is exact."""
-        key = tuple(prompt_ids)
-        primed = self._primed.get(key)
-        if primed is not None:
-            self._primed.move_to_end(key)
-            self.stats.prime_hits += 1
-            return primed
-        primed = start_stepper(self.model, prompt_ids, 2, self.precision).state()
-        self._primed[key] = primed
-        if len(self._primed) > PRIMED_PROMPTS:
-            self._primed.popitem(last=False)
-        return primed
+        Batched engines prime every new prompt in one :meth:`StepNetwork.prime` call (identical to
+        priming each alone); the others give each request its own stepper of 2 rows. A request that
+        fails here (or was cancelled) leaves; the others go on.
+        """
+        made: list[_Row] = []
+        with torch.inference_mode():
+            for handle in handles:
+                if handle.cancelled:
+                    self._release(handle)
+                    continue
+                try:
+                    row = _Row(handle, self.vocab_size)
+                    if not self.batched:
+                        row.stepper = start_stepper(self.model, handle.settings.prompt.ids, 2, self.precision)
+                except Exception as exc:
+                    self._release(handle, exc)
+                    continue
+                made.append(row)
+            if self.batched and made:
+                try:
+                    self._prime_states(made)  # copied into the batch as they join
+                except Exception as exc:
+                    for row in made:
+                        self._release(row.handle, exc)
+                    return []
+        self.stats.requests += len(made)
+        return made
+
+    def _prime_states(self, rows: list[_Row]) -> None:
+        """Give each row the state of 2 rows primed with its prompt (never written: joining copies it).
+
+        States are remembered for the last :data:`PRIMED_PROMPTS` prompts: visitors often send the
+        same one (the default prompt, the examples), and priming a prompt again gives the same
+        state, so a hit is exact. The prompts not remembered (each once) are primed together.
+        """
+        missing: dict[tuple[int, ...], list[_Row]] = {}
+        for row in rows:
+            key = tuple(row.handle.settings.prompt.ids)
+            primed = self._primed.get(key)
+            if primed is not None:
+                self._primed.move_to_end(key)
+                self.stats.prime_hits += 1
+                row.state = primed
+            elif key in missing:  # primed once below, as a request arriving just after it would find it
+                self.stats.prime_hits += 1
+                missing[key].append(row)
+            else:
+                missing[key] = [row]
+        if not missing:
+            return
+        network = step_network(self.model, self.precision)
+        for (key, waiting), state in zip(missing.items(), network.prime(list(missing)), strict=True):
+            pair = state.select_rows([0, 0])  # greedy and sampled start from the same state, as in compare()
+            for row in waiting:
+                row.state = pair
+            self._primed[key] = pair
+            if len(self._primed) > PRIMED_PROMPTS:
+                self._primed.popitem(last=False)
 
     def _release(self, handle: BatchedGeneration, error: BaseException | None = None) -> None:
         """The request leaves: its visitor's count goes down and whoever waits for it wakes."""

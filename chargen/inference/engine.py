@@ -9,8 +9,9 @@ sampling.
 
 Code that steps rows of its own (the batching engine, beam search, the cells view) uses the
 public side only: :func:`step_network` (the packed network, to :meth:`~StepNetwork.start` from a
-prompt or :meth:`~StepNetwork.resume` from a :class:`StepperState`), and a stepper's
-:meth:`~Stepper.layer_states`, :meth:`~Stepper.state` and :meth:`~Stepper.select_rows`.
+prompt, :meth:`~StepNetwork.prime` many prompts at once, or :meth:`~StepNetwork.resume` from a
+:class:`StepperState`), and a stepper's :meth:`~Stepper.layer_states`, :meth:`~Stepper.state` and
+:meth:`~Stepper.select_rows`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ PRECISIONS = ("auto", "exact", "fp32", "fp16", "int8")
 - ``auto``: on the CPU the fastest that works with this torch (``int8``, else ``fp16``, else
   ``fp32``); off the CPU ``exact``.
 
-Fast steppers prime with the prompt in one forward call of :func:`reference_model`, then step.
+Priming (:meth:`StepNetwork.start`): ``int8`` steps its own network over the prompt, one character
+at a time from the zero state (as ``nn.LSTM`` starts), the output head only after the last one; its
+rows never affect each other, so many prompts primed together (:meth:`StepNetwork.prime`) give each
+exactly the state it gets alone. ``fp32`` and ``fp16`` prime in one forward call of
+:func:`reference_model` (their GEMMs round a row differently at other batch sizes, so stepping them
+together would not be exact), ``exact`` in one call of the model's own ``forward``.
 Greedy is always the argmax of the logits of the network that steps. On the bundled
 Shakespeare LSTM, fp16 and int8 move the held-out loss by less than 0.001 nats (the benchmark
 prints it; the bar for keeping them was 0.01).
@@ -151,6 +157,18 @@ class Stepper:
 
 def _row_index(rows: torch.Tensor | Sequence[int], device: torch.device) -> torch.Tensor:
     return torch.as_tensor(rows, dtype=torch.long).to(device)
+
+
+def _checked_prompt(prompt_ids: Sequence[int]) -> list[int]:
+    """``prompt_ids`` as a list, refused when empty: a network is primed with at least one id.
+
+    (Generation never sends an empty prompt: :func:`chargen.inference.generate.prepare_prompt`
+    falls back to ``DEFAULT_PROMPT``.)
+    """
+    ids = list(prompt_ids)
+    if not ids:
+        raise ConfigError("a prompt to prime needs at least one id (generation starts an empty prompt at a line break)")
+    return ids
 
 
 class _ReferenceStepper(Stepper):
@@ -255,8 +273,9 @@ _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 class StepNetwork:
     """The network that one precision steps, built once per model (:func:`step_network`); its steppers share it.
 
-    ``start`` primes rows with a prompt; ``resume`` carries rows on from a :class:`StepperState`
-    (rows from different prompts, each with its own state). ``precision`` is resolved (never ``auto``).
+    ``start`` primes rows with a prompt; ``prime`` primes many prompts at once; ``resume`` carries
+    rows on from a :class:`StepperState` (rows from different prompts, each with its own state).
+    ``precision`` is resolved (never ``auto``).
     """
 
     precision: str
@@ -264,13 +283,32 @@ class StepNetwork:
     hidden: int
     cell: str
     vocab_size: int
+    primes_by_stepping: bool = False
+    """True where ``start`` primes by stepping this network over the prompt (``int8``), so a prompt
+    read by stepping its characters one by one gives exactly the primed state and logits; False where
+    it primes in one forward call (``exact``, ``fp32``, ``fp16``)."""
 
     def start(self, prompt_ids: list[int], batch: int) -> Stepper:
-        """Prime ``batch`` rows with ``prompt_ids`` (one forward call); every row starts from the same state.
+        """Prime ``batch`` rows with ``prompt_ids`` (at least one id); every row starts from the same state.
 
-        Call it, and step the result, under ``torch.inference_mode()``.
+        The state does not depend on ``batch``: it is the state of one row, repeated. How a
+        precision primes: :data:`PRECISIONS`. Call it, and step the result, under ``torch.inference_mode()``.
         """
         raise NotImplementedError
+
+    def prime(self, prompts: Sequence[Sequence[int]]) -> list[StepperState]:
+        """The primed state of each prompt, in order: one row each, exactly ``start(prompt, 1).state()``.
+
+        Bit for bit, whatever the other prompts: ``int8`` steps the prompts together (rows sorted by
+        length, longest first, so the rows still priming are a prefix that shrinks; each row's output
+        head runs alone when its prompt ends), which costs a fraction of priming each alone (on the
+        bundled 2x512 LSTM ~0.8 ms of CPU per prompt from 100 prompts, ~4 ms alone: docs/benchmarks.md).
+        The other precisions, and models whose hidden size is not a multiple of 16 (whose elementwise
+        kernels round a row differently at other batch sizes), prime one prompt at a time. Join the states with
+        :meth:`StepperState.concat` (``select_rows([0, 0])`` gives a prompt's pair of rows) and
+        :meth:`resume` them. Every prompt needs at least one id. Call it under ``torch.inference_mode()``.
+        """
+        return [self.start(_checked_prompt(prompt), 1).state() for prompt in prompts]
 
     def resume(self, state: StepperState, head_rows: int | None = None) -> Stepper:
         """A stepper holding (copies of) ``state``'s rows.
@@ -309,7 +347,8 @@ class _ReferenceNetwork(StepNetwork):
 
     def start(self, prompt_ids: list[int], batch: int) -> Stepper:
         model = self.model
-        logits, state = model(torch.tensor([prompt_ids], dtype=torch.long, device=model.device), None)  # (1, T, V)
+        ids = torch.tensor([_checked_prompt(prompt_ids)], dtype=torch.long, device=model.device)
+        logits, state = model(ids, None)  # (1, T, V)
         # Every row starts from the same primed state.
         if isinstance(state, tuple):
             repeated: State = tuple(s.repeat(1, batch, 1) for s in state)
@@ -341,7 +380,9 @@ class _PackedNetwork(StepNetwork):
         self.hidden = hidden = rnn.hidden_size
         self.layers = rnn.num_layers
         self.vocab_size = len(model.vocab)
-        # Priming runs the reference network for this precision in one forward call.
+        # int8 primes by stepping itself (its rows never affect each other, so prompts prime together);
+        # fp32 / fp16 run the reference network for their precision in one forward call.
+        self.primes_by_stepping = precision == "int8"
         self.reference = reference_model(model, precision)
         order = _gate_order(self.cell, hidden)
         weights = [
@@ -378,12 +419,69 @@ class _PackedNetwork(StepNetwork):
 
     def start(self, prompt_ids: list[int], batch: int) -> Stepper:
         size, layers = self.hidden, self.layers
+        prompt_ids = _checked_prompt(prompt_ids)
+        if self.primes_by_stepping:
+            # Every row starts from the same primed state: one row's, repeated.
+            return self.resume(self._stepped_states([prompt_ids])[0].select_rows([0] * batch))
         logits, state = self.reference(torch.tensor([prompt_ids], dtype=torch.long), None)  # (1, T, V)
         h, c = state if isinstance(state, tuple) else (state, None)
         # Every row starts from the same primed state.
         hidden = h[:, 0].reshape(1, layers * size).repeat(batch, 1)  # (B, layers * H)
         cells = [c[layer].repeat(batch, 1) for layer in range(layers)] if c is not None else []
         return _FastStepper(self, hidden, cells, logits[:, -1].repeat(batch, 1))  # logits (B, V)
+
+    def prime(self, prompts: Sequence[Sequence[int]]) -> list[StepperState]:
+        prompts = [_checked_prompt(prompt) for prompt in prompts]
+        if not self.primes_by_stepping:
+            return super().prime(prompts)
+        if self.hidden % 16:
+            # Elementwise kernels put a row's last values in their scalar tail at some batch sizes
+            # and not others (as the batching engine knows): such a model primes one prompt at a time.
+            return [state for prompt in prompts for state in self._stepped_states([prompt])]
+        return self._stepped_states(prompts)
+
+    def _stepped_states(self, prompts: list[list[int]]) -> list[StepperState]:
+        """Each prompt's state (one row), in order, from stepping this network over the prompts together.
+
+        From the zero state, one character per step, the head skipped until a row's last character.
+        Rows are sorted by length, longest first, so the rows still priming are always a prefix of the
+        buffers: stepping fewer rows is stepping a view of them, nothing copied.
+        """
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))  # stable: ties keep their order
+        lengths = [len(prompts[i]) for i in order]
+        rows, size, layers = len(order), self.hidden, self.layers
+        ids = torch.zeros(lengths[0] if rows else 0, rows, dtype=torch.long)  # (T, rows): step t's ids
+        for row, i in enumerate(order):
+            ids[: lengths[row], row] = torch.tensor(prompts[i], dtype=torch.long)
+        hidden = torch.zeros(rows, layers * size)
+        cells = [torch.zeros(rows, size) for _ in range(layers)] if self.cell == "lstm" else []
+        logits = torch.empty(rows, self.vocab_size)  # never written: the head runs per row, below
+        stepper = _FastStepper(self, hidden, cells, logits)
+        states: list[StepperState | None] = [None] * rows
+        active = rows
+        for t in range(ids.shape[0]):
+            stepper.advance(ids[t, :active])
+            ending = active
+            while ending > 0 and lengths[ending - 1] == t + 1:
+                ending -= 1
+            for row in range(ending, active):
+                states[order[row]] = self._row_state(hidden, cells, row)
+            if 0 < ending < active:
+                active = ending
+                stepper._hold(hidden[:active], [cell[:active] for cell in cells], logits[:active])
+        return states  # type: ignore[return-value]
+
+    def _row_state(self, hidden: torch.Tensor, cells: list[torch.Tensor], row: int) -> StepperState:
+        """One row's state, its logits from the head at batch 1, laid out as a stepper of one row holds it.
+
+        (A fresh ``(1, layers * H)`` buffer and a fresh ``(1, V)`` output: the head's fp32 GEMM then
+        rounds exactly as in a batch-1 stepper's step.)
+        """
+        size, layers = self.hidden, self.layers
+        one = torch.empty(1, layers * size).copy_(hidden[row : row + 1])
+        logits = self.head_into(one[:, (layers - 1) * size :], torch.empty(1, self.vocab_size))
+        cell = torch.stack([c[row] for c in cells])[None] if cells else None  # (1, layers, H)
+        return StepperState(one.view(1, layers, size), cell, logits)
 
     def resume(self, state: StepperState, head_rows: int | None = None) -> Stepper:
         self._check_state(state)
@@ -458,11 +556,15 @@ class _FastStepper(Stepper):
             self._head_inputs = [self.h[-1][start : start + rows] for start in range(0, batch, rows)]
             self._head_outputs = [torch.empty(rows, logits.shape[1]) for _ in self._head_inputs]
 
+    def advance(self, ids: torch.Tensor) -> None:
+        """Feed ``ids[B]`` through the recurrent layers only: the state moves on, the logits do not (priming)."""
+        torch.index_select(self.net.table, 0, ids, out=self.x_gates)
+        for layer in range(self.net.layers):
+            self._layer_of_cell(self, layer)
+
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         net = self.net
-        torch.index_select(net.table, 0, ids, out=self.x_gates)
-        for layer in range(net.layers):
-            self._layer_of_cell(self, layer)
+        self.advance(ids)
         if self.head_rows is None:
             return net.head_into(self.h[-1], self.logits)  # (B, V)
         for last, out in zip(self._head_inputs, self._head_outputs, strict=True):
@@ -532,7 +634,7 @@ def reference_model(model: CharRNN, precision: str = "fp32") -> CharRNN:
 
     For ``fp16`` that is the model with its fp16-stored matrices rounded to fp16; otherwise it
     is an eval-mode copy of the model (``int8``'s quantised inputs have no plain equivalent).
-    Fast steppers prime with it. Cached until the weights change.
+    ``fp32`` and ``fp16`` prime with it (``int8`` primes by stepping itself). Cached until the weights change.
     """
     rounding = "fp16" if precision == "fp16" else "fp32"
     return _cached(model, ("reference", rounding), lambda: _build_reference(model, rounding))
@@ -665,7 +767,7 @@ def step_network(model: CharRNN, precision: str = "auto") -> StepNetwork:
 
 
 def start_stepper(model: CharRNN, prompt_ids: list[int], batch: int, precision: str = "auto") -> Stepper:
-    """Prime ``batch`` rows with ``prompt_ids`` (one forward call) on the network ``precision`` names.
+    """Prime ``batch`` rows with ``prompt_ids`` on the network ``precision`` names (:meth:`StepNetwork.start`).
 
     Call it, and step the result, under ``torch.inference_mode()``.
     """

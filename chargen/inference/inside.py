@@ -32,7 +32,7 @@ import torch
 from chargen.checks import MAX_SEED, check_length, check_seed, check_temperature
 from chargen.errors import ConfigError
 from chargen.inference.decoding import gumbel_noise
-from chargen.inference.engine import reference_model, resolve_precision, start_stepper
+from chargen.inference.engine import reference_model, resolve_precision, start_stepper, step_network
 from chargen.inference.generate import cut_text, prepare_prompt
 from chargen.inference.loops import Loop, find_loop
 from chargen.model import CharRNN
@@ -239,11 +239,13 @@ def expectations(
     """For each character of ``text`` after the first: the probability the model gave it, and its ``top`` guesses.
 
     The text is read as generation reads a prompt and its continuation: its first ``primed``
-    characters in one forward pass (as a prompt is primed), the rest one step at a time on the
-    network ``precision`` names (as generated characters are fed). So for a prompt and its
-    greedy continuation with ``primed=len(prompt)`` every generated character is the top guess;
-    with the default ``primed=1`` the prompt's characters are stepped too, and a generated
-    character may lose first place only in a float-level near-tie. Probabilities are at T = 1.
+    characters as a prompt is primed (:meth:`~chargen.inference.engine.StepNetwork.start`: one
+    forward pass for ``fp32``, ``fp16`` and ``exact``), the rest one step at a time on the network
+    ``precision`` names (as generated characters are fed). So for a prompt and its greedy
+    continuation with ``primed=len(prompt)`` every generated character is the top guess; with the
+    default ``primed=1`` the prompt's characters are stepped too, and a generated character may lose
+    first place only in a float-level near-tie. ``int8`` primes by stepping its own network, so there
+    ``primed`` changes nothing: every character is read by stepping. Probabilities are at T = 1.
 
     A word model reads the text as the tokens :func:`text_ids` gives: one entry per token after
     the first, ``primed`` counts tokens, and the guesses are tokens. (Generation may write a text
@@ -264,6 +266,8 @@ def expectations(
     if len(ids) < 2:
         return []
     primed = min(primed, len(ids) - 1)
+    if step_network(model, precision).primes_by_stepping:
+        primed = 1  # priming is stepping: the same logits, each from the network that generates
     top = min(top, len(model.vocab))
     with torch.inference_mode():
         stepper = start_stepper(model, ids[:primed], 1, precision)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from chargen.card import CardContent, write_model_card
 from chargen.hub import PLOT_NAME
-from chargen.model import CharRNN
 
 if TYPE_CHECKING:
     from chargen.app.session.history import RunHistory
+    from chargen.model import CharRNN
 
 CARD_SAMPLES = 6
 """The newest samples a card lists."""

@@ -2,7 +2,8 @@
 
 :func:`parse_train_request` checks every input and gives a :class:`TrainRequest`, the one object the
 training stream, the ZeroGPU entry point and the run's configuration take. Each refusal is a one-line
-:class:`~chargen.errors.ChargenError` saying what was wrong and what is allowed.
+:class:`~chargen.errors.ChargenError` saying what was wrong and what is allowed, in the words of the page's
+catalogue (``train.refusal.*`` in ``static/i18n``), so the page can show it in the visitor's language.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chargen.app import i18n
 from chargen.app.session.presets import PRESETS
+from chargen.checks import CELLS
 from chargen.errors import ConfigError, CorpusError
-from chargen.model import CELLS
 from chargen.vocab import DEFAULT_WORD_VOCAB_SIZE, WORD_PATTERN
 
 MIN_CHARS = 10_000
@@ -75,32 +77,31 @@ def check_text(data: Any) -> str:
     """A training text from pasted text or uploaded bytes, or a one-line :class:`CorpusError` saying why not."""
     if isinstance(data, (bytes, bytearray)):
         if len(data) > MAX_BYTES:
-            raise CorpusError(f"the text is {megabytes(len(data))}; the most accepted is {megabytes(MAX_BYTES)}")
+            raise CorpusError(too_large("text", len(data), MAX_BYTES))
         if b"\x00" in data:
-            raise CorpusError("this looks like a binary file (it contains NUL bytes); upload a UTF-8 .txt file")
+            raise CorpusError(i18n.text("train.refusal.binary_file"))
         try:
             data = bytes(data).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise CorpusError(
-                f"the file is not UTF-8 text (invalid byte at offset {exc.start}); save it as UTF-8 and try again"
-            ) from None
+            raise CorpusError(i18n.text("train.refusal.not_utf8", offset=exc.start)) from None
         data = data.removeprefix("\ufeff")  # a byte order mark is not part of the text
     if not isinstance(data, str):
-        raise CorpusError(f"the text must be a string, got {type(data).__name__}")
+        raise CorpusError(i18n.text("train.refusal.not_a_string", kind=type(data).__name__))
     size = len(data.encode("utf-8", errors="surrogatepass"))
     if size > MAX_BYTES:
-        raise CorpusError(f"the text is {megabytes(size)}; the most accepted is {megabytes(MAX_BYTES)}")
+        raise CorpusError(too_large("text", size, MAX_BYTES))
     if "\x00" in data:
-        raise CorpusError("the text contains NUL characters: it looks like binary data, not text")
+        raise CorpusError(i18n.text("train.refusal.nul_characters"))
     if any("\ud800" <= ch <= "\udfff" for ch in data):
-        raise CorpusError("the text contains unpaired surrogate characters: it is not valid Unicode text")
+        raise CorpusError(i18n.text("train.refusal.surrogates"))
     if len(data) < MIN_CHARS:
-        raise CorpusError(f"the text has {len(data):,} characters; training needs at least {MIN_CHARS:,}")
+        raise CorpusError(i18n.text("train.refusal.too_short", count=f"{len(data):,}", minimum=f"{MIN_CHARS:,}"))
     distinct = len(set(data))
     if distinct < 2:
-        raise CorpusError("the text repeats a single character; a model needs at least two distinct characters")
+        raise CorpusError(i18n.text("train.refusal.one_character"))
     if distinct > MAX_VOCAB:
-        raise CorpusError(f"the text uses {distinct:,} distinct characters; the most allowed is {MAX_VOCAB:,}")
+        count, maximum = f"{distinct:,}", f"{MAX_VOCAB:,}"
+        raise CorpusError(i18n.text("train.refusal.too_many_characters", count=count, maximum=maximum))
     return data
 
 
@@ -110,11 +111,11 @@ def read_upload(path: str | Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise CorpusError(f"the file is {megabytes(size)}; the most accepted is {megabytes(MAX_BYTES)}")
+            raise CorpusError(too_large("file", size, MAX_BYTES))
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise CorpusError(f"the uploaded file cannot be read ({exc.strerror or exc})") from None
+        raise CorpusError(i18n.text("train.refusal.unreadable", reason=exc.strerror or exc)) from None
     return check_text(raw)
 
 
@@ -122,7 +123,7 @@ def check_cell(cell: Any) -> str:
     """``"rnn"``, ``"lstm"`` or ``"gru"`` (any case)."""
     value = cell.strip().lower() if isinstance(cell, str) else cell
     if value not in CELLS:
-        raise ConfigError(f"cell must be one of {', '.join(CELLS)}, got {short_repr(cell)}")
+        raise ConfigError(i18n.text("train.refusal.cell", choices=", ".join(CELLS), value=short_repr(cell)))
     return value
 
 
@@ -130,21 +131,25 @@ def check_size(size: Any) -> str:
     """A preset name: ``"small"`` or ``"medium"``."""
     value = size.strip().lower() if isinstance(size, str) else size
     if value not in PRESETS:
-        raise ConfigError(f"size must be one of {', '.join(PRESETS)}, got {short_repr(size)}")
+        raise ConfigError(i18n.text("train.refusal.size", choices=", ".join(PRESETS), value=short_repr(size)))
     return value
 
 
 def check_seconds(seconds: Any, max_seconds: float, min_seconds: float = MIN_SECONDS) -> float:
     """A time budget in seconds between ``min_seconds`` (default :data:`MIN_SECONDS`) and ``max_seconds``."""
-    allowed = f"a number of seconds from {min_seconds:g} to {max_seconds:g}"
+
+    def refusal() -> ConfigError:
+        low, high = f"{min_seconds:g}", f"{max_seconds:g}"
+        return ConfigError(i18n.text("train.refusal.seconds", low=low, high=high, value=short_repr(seconds)))
+
     if isinstance(seconds, bool):
-        raise ConfigError(f"seconds must be {allowed}, got {seconds!r}")
+        raise refusal()
     try:
         value = float(seconds)
     except (TypeError, ValueError):
-        raise ConfigError(f"seconds must be {allowed}, got {short_repr(seconds)}") from None
+        raise refusal() from None
     if not math.isfinite(value) or not min_seconds <= value <= max_seconds:
-        raise ConfigError(f"seconds must be {allowed}, got {short_repr(seconds)}")
+        raise refusal()
     return value
 
 
@@ -157,7 +162,7 @@ def check_unit(unit: Any) -> str:
         return UNITS[value]
     if value in UNITS.values():
         return value
-    raise ConfigError(f"unit must be one of {', '.join(UNITS)}, got {short_repr(unit)}")
+    raise ConfigError(i18n.text("train.refusal.unit", choices=", ".join(UNITS), value=short_repr(unit)))
 
 
 def check_vocab_size(vocab_size: Any, text: str, unit: str) -> int | None:
@@ -171,22 +176,17 @@ def check_vocab_size(vocab_size: Any, text: str, unit: str) -> int | None:
         return None
     distinct = len(set(text))
     if not WORD_PATTERN.search(text):
-        raise CorpusError(
-            "the text has no words (runs of letters, digits or apostrophes): train it with characters instead"
-        )
+        raise CorpusError(i18n.text("train.refusal.no_words"))
     if vocab_size in (None, ""):
         return max(DEFAULT_TAB_VOCAB_SIZE, distinct)
     # check_text allows at most MAX_VOCAB distinct characters, fewer than MAX_TAB_VOCAB_SIZE: the range is never empty.
-    allowed = (
-        f"a whole number from {distinct:,} (the text's distinct characters: each has its own token) "
-        f"to {MAX_TAB_VOCAB_SIZE:,}"
-    )
     try:
         value = float(vocab_size) if not isinstance(vocab_size, bool) else math.nan
     except (TypeError, ValueError):
         value = math.nan
     if not math.isfinite(value) or value != int(value) or not distinct <= value <= MAX_TAB_VOCAB_SIZE:
-        raise ConfigError(f"vocabulary size must be {allowed}, got {short_repr(vocab_size)}")
+        low, high = f"{distinct:,}", f"{MAX_TAB_VOCAB_SIZE:,}"
+        raise ConfigError(i18n.text("train.refusal.vocab_size", low=low, high=high, value=short_repr(vocab_size)))
     return int(value)
 
 
@@ -211,6 +211,13 @@ def parse_train_request(
         unit=checked_unit,
         vocab_size=check_vocab_size(vocab_size, checked_text, checked_unit),
     )
+
+
+def too_large(what: str, size: int, limit: int) -> str:
+    """The refusal of a ``what`` (``"text"`` or ``"file"``) of ``size`` bytes, more than ``limit``."""
+    if what == "file":
+        return i18n.text("train.refusal.file_too_large", size=megabytes(size), limit=megabytes(limit))
+    return i18n.text("train.refusal.text_too_large", size=megabytes(size), limit=megabytes(limit))
 
 
 def megabytes(size: int) -> str:
@@ -247,4 +254,5 @@ __all__ = [
     "parse_train_request",
     "read_upload",
     "short_repr",
+    "too_large",
 ]

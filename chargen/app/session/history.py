@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    import torch
 
-from chargen.app.session.stream import model_from_weights
-from chargen.model import CharRNN
+    from chargen.model import CharRNN
 
 
 @dataclass
@@ -55,6 +55,8 @@ class RunHistory:
 
     def model(self) -> CharRNN | None:
         """The best model so far, or None when no weights have arrived yet."""
+        from chargen.app.session.stream import model_from_weights
+
         if self.weights is None or self.config is None:
             return None
         return model_from_weights(self.config, self.weights)

@@ -14,15 +14,19 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from chargen.app import i18n
 from chargen.app.session.card import write_card
 from chargen.app.session.checks import megabytes, short_repr
 from chargen.app.session.history import RunHistory
-from chargen.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_checkpoint
 from chargen.errors import CheckpointError, ConfigError
+from chargen.filenames import CONFIG_NAME, WEIGHTS_NAME
 from chargen.hub import PUSH_FILES
 from chargen.inference.originality import INDEX_NAME, TrainingTextIndex
-from chargen.model import CharRNN
+
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    from chargen.model import CharRNN
 
 SESSION_PREFIX = "session:"
 MAX_SESSION_MODELS = 6
@@ -101,7 +105,7 @@ class SessionStore:
 
     def _session(self, session: str) -> _Session:
         if not isinstance(session, str) or not session:
-            raise ConfigError("no session: session models need a browser or gradio_client session")
+            raise ConfigError(i18n.text("train.refusal.no_session"))
         with self._lock:
             self.sweep()
             entry = self._sessions.get(session)
@@ -135,6 +139,8 @@ class SessionStore:
         """Keep ``model`` for ``session``: saved with its card and loss curve to the session's folder, and
         with an index of ``training_text`` (up to :data:`MAX_INDEXED_CHARS`) so the page can say how much of
         a generated text is copied from it."""
+        from chargen.checkpoint import save_checkpoint
+
         entry = self._session(session)
         name = f"{SESSION_PREFIX}{_slug(label)}-{uuid.uuid4().hex[:8]}"
         folder = entry.folder / name.removeprefix(SESSION_PREFIX)
@@ -164,10 +170,7 @@ class SessionStore:
             entry = self._sessions.get(session or "")
             found = entry.models.get(name) if entry is not None else None
             if found is None:
-                raise ConfigError(
-                    f"model {short_repr(name)} is not one of this session's models (session models are only "
-                    "usable by the browser tab or client session that trained or uploaded them)"
-                )
+                raise ConfigError(i18n.text("train.refusal.not_this_sessions", name=short_repr(name)))
             entry.last_used = time.monotonic()
             return found
 
@@ -208,8 +211,10 @@ class SessionStore:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         shutil.rmtree(folder, ignore_errors=True)
-        kind = f"{model.cell} words" if model.unit == "word" else model.cell
-        label = f"uploaded {kind} {path.stem[:40]}"
+        if model.unit == "word":
+            label = i18n.text("train.model.uploaded_words", cell=model.cell, file=path.stem[:40])
+        else:
+            label = i18n.text("train.model.uploaded", cell=model.cell, file=path.stem[:40])
         return self.add(session, model, label)
 
     def end(self, session: str | None) -> None:
@@ -254,22 +259,20 @@ def _weight_bytes(model: CharRNN) -> int:
 def _extract_model_zip(path: Path, folder: Path) -> None:
     try:
         if path.stat().st_size > MAX_ZIP_BYTES:
-            raise CheckpointError(
-                f"the zip is {megabytes(path.stat().st_size)}; the most accepted is {megabytes(MAX_ZIP_BYTES)}"
-            )
+            size, limit = megabytes(path.stat().st_size), megabytes(MAX_ZIP_BYTES)
+            raise CheckpointError(i18n.text("train.refusal.zip_too_large", size=size, limit=limit))
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"not a zip file ({exc})") from None
+        raise CheckpointError(i18n.text("train.refusal.not_a_zip", reason=exc)) from None
     with archive:
         members = {Path(info.filename).name: info for info in archive.infolist() if not info.is_dir()}
         missing = [name for name in ZIP_MEMBERS if name not in members]
         if missing:
             raise CheckpointError(
-                f"the zip holds no {' or '.join(missing)}; upload a zip downloaded from this tab "
-                f"({', '.join(ZIP_MEMBERS)})"
+                i18n.text("train.refusal.zip_incomplete", missing=" or ".join(missing), members=", ".join(ZIP_MEMBERS))
             )
         if sum(members[name].file_size for name in ZIP_MEMBERS) > MAX_ZIP_BYTES:
-            raise CheckpointError(f"the model in the zip is larger than {megabytes(MAX_ZIP_BYTES)} unpacked")
+            raise CheckpointError(i18n.text("train.refusal.zip_unpacks_too_large", limit=megabytes(MAX_ZIP_BYTES)))
         for name in ZIP_MEMBERS:  # only these two, by their base names: nothing else is written
             with archive.open(members[name]) as src, open(folder / name, "wb") as dst:
                 shutil.copyfileobj(src, dst, length=1 << 20)
@@ -284,11 +287,9 @@ def push_session_model(
     found = store.get(session, name)
     token = token or os.environ.get("HF_TOKEN") or None
     if not token:
-        raise ConfigError(
-            "pushing needs a Hugging Face login: log in with the button, or set HF_TOKEN on a local server"
-        )
+        raise ConfigError(i18n.text("train.refusal.push_login"))
     if not isinstance(repo_id, str) or not repo_id.strip():
-        raise ConfigError("give the Hub repo to push to, as user/name")
+        raise ConfigError(i18n.text("train.refusal.push_repo"))
     return push_checkpoint(found.folder, repo_id.strip(), token=token, endpoint=endpoint)
 
 

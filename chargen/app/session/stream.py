@@ -14,15 +14,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from chargen.app.session.checks import TrainRequest
 from chargen.app.session.presets import PRESETS
-from chargen.checkpoint import build_model, load_checkpoint
 from chargen.errors import ChargenError, CheckpointError
-from chargen.model import CharRNN, ModelConfig
+
+if TYPE_CHECKING:  # the page is served before torch is imported (chargen.app.demo.main)
+    import torch
+
+    from chargen.model import CharRNN
 
 TRAINING_NICENESS = 10
 """How much the training thread's OS priority is lowered: generation for other visitors comes first."""
@@ -76,11 +77,16 @@ def sample_text(model: CharRNN, seed: int) -> str:
 
 def cpu_weights(model: CharRNN) -> dict[str, torch.Tensor]:
     """A copy of ``model``'s weights as contiguous float32 CPU tensors (safe to pickle across a fork)."""
+    import torch
+
     return {k: v.detach().to("cpu", torch.float32).clone().contiguous() for k, v in model.state_dict().items()}
 
 
 def model_from_weights(config: dict[str, Any], weights: dict[str, torch.Tensor]) -> CharRNN:
     """Rebuild a model (eval mode, CPU) from an update's ``config`` and ``weights``."""
+    from chargen.checkpoint import build_model
+    from chargen.model import ModelConfig
+
     return build_model(ModelConfig.from_dict(config), weights, "trained weights")
 
 
@@ -118,6 +124,8 @@ def train_stream(
         weights when they improved or None, "config": the model config}``, and last
         ``{"kind": "done", "step", "val_loss" (best), "elapsed", "stopped_early", "weights", "config", ...}``.
     """
+    import torch
+
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -131,6 +139,7 @@ def train_stream(
 def _run(
     request: TrainRequest, device: str, stop: threading.Event, sample_every: float, nice: int
 ) -> Iterator[dict[str, Any]]:
+    from chargen.checkpoint import load_checkpoint
     from chargen.training.train import train
 
     closed = threading.Event()  # this stream was closed: end the run without touching the caller's flag
@@ -204,6 +213,8 @@ def _stream_progress(
     events: queue.Queue[Any], out: Path, request: TrainRequest, sample_every: float
 ) -> Iterator[dict[str, Any]]:
     # Train points: the mean loss over every `stride` steps; val points: each evaluation.
+    from chargen.checkpoint import load_checkpoint
+
     stride = max(1, PRESETS[request.size].eval_every // 5)
     window: list[float] = []
     train_points: list[list[float]] = []
@@ -282,6 +293,7 @@ def _chars_per_token(out: Path, request: TrainRequest) -> float:
     """
     import json
 
+    from chargen.checkpoint import load_checkpoint
     from chargen.training.train import LOG_NAME
 
     try:

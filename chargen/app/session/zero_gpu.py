@@ -11,10 +11,8 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import torch
-
+from chargen.app import i18n
 from chargen.app.session.checks import TrainRequest
-from chargen.app.session.stream import train_stream
 
 # Anonymous ZeroGPU visitors get 120 s of GPU a day and each call is charged ~1.5x its duration up front.
 ZERO_GPU_DAILY_QUOTA_S = 120
@@ -59,10 +57,7 @@ def zero_gpu_refusal(exc: BaseException) -> str | None:
     if not title.startswith("ZeroGPU"):
         return None
     detail = str(getattr(exc, "message", "") or exc)
-    return (
-        f"The GPU refused this training ({title}: {detail}). Nothing was charged for it: choose a shorter "
-        "budget, log in with Hugging Face for more daily GPU time, or try again later."
-    )
+    return i18n.text("train.error.gpu_refused", title=title, detail=detail)
 
 
 def gpu_train_stream(request: TrainRequest) -> Iterator[dict[str, Any]]:
@@ -70,6 +65,10 @@ def gpu_train_stream(request: TrainRequest) -> Iterator[dict[str, Any]]:
     as the request (a frozen dataclass of plain values, pickled into the forked process the call runs in)
     and goes out as yielded plain data and CPU tensors. Without a GPU (``spaces`` off ZeroGPU returns the
     function unchanged) it trains on the CPU."""
+    import torch
+
+    from chargen.app.session.stream import train_stream
+
     yield from train_stream(request, device="cuda" if torch.cuda.is_available() else "cpu", stop=None, threads=None)
 
 

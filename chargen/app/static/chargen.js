@@ -664,8 +664,62 @@ window.chargen = (() => {
   }
 
   function autoGenerate() {
-    if (S.urlParams) setTimeout(() => q("#generate").click(), 300);
+    if (S.urlParams) modelsReady.then(() => setTimeout(() => q("#generate").click(), 300));
   }
+
+  // python app.py serves the page before its models are loaded (chargen/app/demo.py, main): until the
+  // server's GET chargen/ready (a plain route, not a queued event) says they are, the Generate button says
+  // so and can't be pressed. Only the browser changes the button: the page and its config, cached by the
+  // server, stay as built. A request sent meanwhile (the API, Ctrl+Enter) waits on the server.
+  const READY_POLL_MS = 250;
+  let modelsLoaded;
+  const modelsReady = new Promise((resolve) => { modelsLoaded = resolve; });
+  function loadingWords() {
+    const i18n = window.chargenI18n;
+    const words = i18n && typeof i18n.t === "function" ? i18n.t("page.loading_model") : "";
+    // Before the catalogues arrive t() gives the key back: say it in English until then.
+    return words && words !== "page.loading_model" ? words : "loading the model\u2026";
+  }
+  function buttonLabel(button) {  // the text node gradio writes the label to: changed in place, never replaced
+    const walker = document.createTreeWalker(button, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) if (n.nodeValue.trim()) return n;
+    return null;
+  }
+  function showLoading(loading) {
+    const button = q("#generate");
+    const label = button && buttonLabel(button);
+    if (!label) return;
+    if (loading) {
+      const words = loadingWords();
+      if (button.dataset.cgLabel === undefined) button.dataset.cgLabel = label.nodeValue;  // the label, kept once
+      if (label.nodeValue !== words) label.nodeValue = words;
+      button.disabled = true;
+      button.classList.add("cg-loading");
+    } else if (button.dataset.cgLabel !== undefined) {
+      // The label the button had (the page's translator may have said the loading words in another language since).
+      label.nodeValue = button.dataset.cgLabel;
+      delete button.dataset.cgLabel;
+      button.disabled = false;
+      button.classList.remove("cg-loading");
+    }
+  }
+  async function watchModels() {
+    for (let failures = 0; failures < 40;) {
+      let ready;
+      try {
+        const answer = await fetch("chargen/ready", {cache: "no-store"});
+        ready = answer.ok ? (await answer.json()).ready === true : true;  // no such route: a page served otherwise
+      } catch (e) {
+        failures += 1;  // the server is not answering (yet): ask again, a while
+      }
+      if (ready) break;
+      if (ready === false) showLoading(true);
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+    showLoading(false);
+    modelsLoaded();
+  }
+  watchModels();
 
   function onKey(e) {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {

@@ -13,7 +13,8 @@ window.chargenI18n = (() => {
   const ATTRIBUTES = ["placeholder", "aria-label", "title", "alt"];
   // Never translated: what a visitor typed or a model wrote, code, and gradio's JSON views.
   const SKIP = "textarea, input, select, script, style, code, pre, .cg-text, .json-holder, .json-node, "
-    + "#details, #dist_data, [translate=no], [contenteditable=true]";
+    + "#details, #dist_data, [translate=no], [contenteditable=true], "
+    + "[data-testid='highlighted-text:textfield']";  // a HighlightedText's text: a visitor's or a model's
 
   const catalogues = {};  // code -> {key: words}, once fetched
   const loading = {};  // code -> the promise of its catalogue
@@ -149,10 +150,11 @@ window.chargenI18n = (() => {
     const found = match(seen.text, rich);
     if (!found) return false;
     paragraphs.set(element, seen);
-    if (seen.language === language && element.textContent === seen.shown) return true;  // already said so
-    seen.language = language;
+    // Already in this language: drawing it again would be a mutation, seen again, drawn again, for ever.
+    if (seen.language === language && element.textContent === seen.shown) return true;
     if (language === DEFAULT) {
-      if (element.textContent !== seen.shown || element.childNodes.length !== seen.rich.length) {
+      const translated = seen.language !== undefined && seen.language !== DEFAULT;
+      if (translated || element.textContent !== seen.shown || element.childNodes.length !== seen.rich.length) {
         element.replaceChildren(...seen.rich.map((node) => node.cloneNode(true)));
       }
     } else {
@@ -165,10 +167,13 @@ window.chargenI18n = (() => {
       element.replaceChildren(...nodes);
     }
     seen.shown = element.textContent;
+    seen.language = language;
     return true;
   }
 
   const skipped = (element) => !element || !!element.closest(SKIP);
+  // A text box or input outside any other skipped part: its placeholder and label attributes are the page's words.
+  const ownBox = (element) => element.matches("textarea, input") && !skipped(element.parentElement);
 
   function translateText(node) {
     if (!node || node.nodeType !== Node.TEXT_NODE || skipped(node.parentElement)) return;
@@ -217,7 +222,10 @@ window.chargenI18n = (() => {
       return;
     }
     if (root.nodeType !== Node.ELEMENT_NODE && root.nodeType !== Node.DOCUMENT_NODE) return;
-    if (root.nodeType === Node.ELEMENT_NODE && skipped(root)) return;
+    if (root.nodeType === Node.ELEMENT_NODE && skipped(root)) {
+      if (ownBox(root)) translateAttributes(root);
+      return;
+    }
     if (root.nodeType === Node.ELEMENT_NODE && richCandidate(root)) {
       if (!translateRich(root)) for (const child of root.childNodes) translateText(child.firstChild || child);
       return;
@@ -225,7 +233,10 @@ window.chargenI18n = (() => {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
       acceptNode: (node) => {
         if (node.nodeType !== Node.ELEMENT_NODE) return NodeFilter.FILTER_ACCEPT;
-        if (node.matches(SKIP)) return NodeFilter.FILTER_REJECT;
+        if (node.matches(SKIP)) {
+          if (ownBox(node)) translateAttributes(node);  // its value is the visitor's; its placeholder is ours
+          return NodeFilter.FILTER_REJECT;
+        }
         if (richCandidate(node)) { inParagraphs.push(node); return NodeFilter.FILTER_REJECT; }
         return NodeFilter.FILTER_ACCEPT;
       },
@@ -251,7 +262,7 @@ window.chargenI18n = (() => {
       if (record.type === "childList" && skipped(record.target)) continue;  // a pane's characters, say
       if (record.type === "characterData") translate(record.target);
       else if (record.type === "attributes") {
-        if (!skipped(record.target)) translateAttributes(record.target);
+        if (!skipped(record.target) || ownBox(record.target)) translateAttributes(record.target);
       } else for (const node of record.addedNodes) translate(node);
     }
   }
