@@ -38,6 +38,12 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 """Where the bundled models are found in a checkout or a Space: the folder holding app.py and chargen/."""
 QUEUE_SIZE = 32
 """Requests waiting beyond this are refused at once with "Queue is full" instead of timing out."""
+SWITCH_INTERVAL_S = 0.001
+"""How long a Python thread may hold the GIL while another waits for it (Python's default: 5 ms). The
+batching engine's step thread lets go of it in every torch op and must win it back from the event loop
+serving a burst of visitors; at 5 ms each hand-back could wait that long, and a generation is ~400 steps.
+100 arriving visitors: p95 2.47-3.06 s at 5 ms, 2.29-2.50 s at 1 ms (benchmarks/load_test.py --arrive
+--distinct-prompts --users 100, this 2-core machine, 2026-12-04, back to back)."""
 TORCH_THREADS = 1
 """Per process. Two threads per request would fight the other request for the same two cores."""
 
@@ -231,6 +237,7 @@ def main(project_dir: Path = PROJECT_DIR) -> None:
     """Serve the page, then import torch and load the models behind it (events that come first wait for
     them; the Generate button says "loading the model…" until then), then warm up.
     ``project_dir`` holds the bundled ``checkpoints/`` and a deploy's ``chargen-models.txt``."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     configured = configured_models(project_dir, os.environ)
     batched = os.environ.get("CHARGEN_BATCHING", "1") != "0"
     outlined = outline_app_models(configured, project_dir)
