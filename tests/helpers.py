@@ -228,3 +228,34 @@ def recurrence(model: CharRNN, text: str) -> tuple[np.ndarray, np.ndarray | None
         x_seq = np.array(h_out)
     hidden = np.stack(hiddens, axis=1)  # (T, layers, H)
     return hidden, np.stack(cells, axis=1) if model.cell == "lstm" else None
+
+
+def load_benchmark(file_name: str) -> ModuleType:
+    """A script of ``benchmarks/`` (``"load_test"``) imported as a module, loaded once per process."""
+    import importlib.util
+
+    name = f"benchmarks_{file_name}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{file_name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def mcp_call(url: str, work: Any, timeout: float = 120) -> Any:
+    """``await work(session)`` in an MCP client session over streamable HTTP at ``url``'s /gradio_api/mcp/."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def session_call() -> Any:
+        async with streamablehttp_client(f"{url}/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return await work(session)
+
+    return asyncio.run(asyncio.wait_for(session_call(), timeout=timeout))

@@ -132,10 +132,14 @@ def test_the_script_is_fetched_and_a_link_works_when_it_arrives_after_the_first_
     stand_in, script = page.evaluate("window.chargenNames")
     assert calls and calls <= set(stand_in) and calls <= set(script)
     files = {Path(response.url.split("?")[0]).name: response for response in responses}
-    assert set(files) == {"chargen.js", "chargen.css"}
+    # The translator and, for it, the catalogues (the page's words) come the same way.
+    catalogues = {path.name for path in page_module.CATALOGUE_PATHS}
+    scripts = {"chargen.js", "chargen.css", "i18n.js"}
+    assert scripts <= set(files) <= scripts | catalogues
     assert all(response.status == 200 for response in files.values())
     assert files["chargen.js"].body() == page_module.SCRIPT_PATH.read_bytes()
     assert files["chargen.css"].body() == page_module.STYLE_PATH.read_bytes()
+    assert files["i18n.js"].body() == page_module.I18N_SCRIPT_PATH.read_bytes()
     assert not errors, errors
     page.close()
 

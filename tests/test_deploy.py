@@ -481,7 +481,7 @@ def test_the_dry_run_folder_serves_generate_from_a_cold_cache(
     assert len(greedy) == len(sampled) == 25
     assert "alice/chargen-never-pushed" in page_config  # named on the page, the others served
     static = folder / "chargen/app/static"
-    assert linked == {name: (static / name).read_bytes() for name in ("chargen.js", "chargen.css")}
+    assert linked == {name: (static / name).read_bytes() for name in ("chargen.js", "chargen.css", "i18n.js")}
     fetched = [p for m, p in hub.requests[downloads_before:] if m == "GET" and "/resolve/" in p]
     for pin in result.pins:
         assert f"/{pin.repo_id}/resolve/{pin.revision}/model.safetensors" in fetched

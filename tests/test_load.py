@@ -7,31 +7,21 @@ test: its figures depend on the machine. These check only what must hold anywher
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import string
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.helpers import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_benchmark() -> ModuleType:
-    name = "benchmarks_load_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "load_test.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-load_test = _load_benchmark()
+load_test = load_benchmark("load_test")
 
 
 def test_several_users_at_once_are_all_served(url: str) -> None:

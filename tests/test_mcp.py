@@ -5,7 +5,6 @@ the real ``mcp`` Python client over streamable HTTP at /gradio_api/mcp/."""
 from __future__ import annotations
 
 import ast
-import asyncio
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from chargen.app import views
 from chargen.app.generate_tab import Handlers
 from chargen.app.inside_tab import InsideHandlers
-from tests.helpers import free_port, tiny_model
+from tests.helpers import free_port, mcp_call, tiny_model
 
 pytestmark = pytest.mark.slow
 
@@ -34,18 +33,8 @@ def served() -> Any:
     demo.close()
 
 
-async def _session_call(url: str, work: Any) -> Any:
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
-
-    async with streamablehttp_client(f"{url}/gradio_api/mcp/") as (read, write, _):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            return await work(session)
-
-
 def _run(url: str, work: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(_session_call(url, work), timeout=120))
+    return mcp_call(url, work)
 
 
 def test_the_mcp_server_offers_exactly_the_four_tools_with_their_inputs_described(served: str) -> None:

@@ -200,8 +200,9 @@ def test_python_app_py_answers_before_its_models_load_and_an_early_generate_wait
     from chargen.app.generate_tab import Handlers
     from chargen.hub import load_model
     from chargen.inference.generate import compare
-    from tests.test_load import load_test
-    from tests.test_mcp import TOOLS, _run
+    from tests.helpers import load_benchmark, mcp_call
+
+    load_test = load_benchmark("load_test")
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -233,8 +234,8 @@ def test_python_app_py_answers_before_its_models_load_and_an_early_generate_wait
         async def work(session: Any) -> Any:
             return (await session.list_tools()).tools
 
-        tools = {tool.name: tool for tool in _run(url.rstrip("/"), work)}
-        assert set(tools) == TOOLS
+        tools = {tool.name: tool for tool in mcp_call(url.rstrip("/"), work)}
+        assert set(tools) == {"generate", "distribution", "sweep", "expectations"}
         assert tools["generate"].description.startswith(Handlers.generate.__doc__.split("\n")[0])
         assert list(tools["generate"].inputSchema["properties"])[:3] == ["prompt", "temperature", "length"]
     finally:
