@@ -195,3 +195,10 @@ def test_marathi_says_a_refusal_with_only_the_visitors_value_in_latin_letters() 
     }
     marathi = i18n.catalogue("mr")[key].format_map(said)
     assert marathi == "तापमान 0 ते 2 मधील संख्या (0 = लोभी) असायला हवे, पण 5 मिळाले"
+
+
+def test_a_number_placeholder_matches_only_a_number() -> None:
+    # gradio's own "Click to Upload" is not "{low} to {high}" (the page said "Click ते Upload").
+    assert i18n.match("Click to Upload") is None
+    assert i18n.match("values from 50 to 500") is None
+    assert i18n.match("10 to 2000") == ("generate.length_info", {"low": "10", "high": "2000"})

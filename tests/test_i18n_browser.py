@@ -5,6 +5,7 @@ real glyphs."""
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -66,6 +67,9 @@ def test_the_browsers_language_chooses_marathi_and_the_link_can_choose_english(u
     assert tab.language() == "mr" and tab.page.evaluate("document.documentElement.lang") == "mr"
     assert words_of(tab) == expected_words(MR)
     assert tab.page.title() == MR["page.title"]
+    # The empty panes' words (a data-empty attribute on the generated text's own box, drawn by CSS).
+    empty = "[...document.querySelectorAll('.cg-text')].map((box) => box.dataset.empty)"
+    tab.page.wait_for_function(f"{empty}.every((words) => words === {json.dumps(MR['lesson.empty'])})")
     tab.close()
     english = Page(browser, url, query="?lang=en", locale="mr-IN")
     assert english.language() == "en" and english.page.evaluate("document.documentElement.lang") == "en"

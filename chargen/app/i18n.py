@@ -53,6 +53,12 @@ def text(key: str, /, **values: Any) -> str:
     return catalogue(DEFAULT_LANGUAGE)[key].format_map(values)
 
 
+NUMBERS = frozenset({"low", "high", "count", "rank", "seconds", "minutes"})
+"""Placeholders that always hold a number: they match only a number, so "{low} to {high}" never reads gradio's
+"Click to Upload" (the page's script, ``static/i18n.js``, has the same list)."""
+NUMBER = r"([-+]?\d[\d.,]*)"
+
+
 @functools.cache
 def _templates(language: str) -> tuple[tuple[str, re.Pattern[str], tuple[str, ...], int, int], ...]:
     """``language``'s entries with placeholders as patterns (``{name}`` -> a capture): (key, pattern, names,
@@ -62,7 +68,9 @@ def _templates(language: str) -> tuple[tuple[str, re.Pattern[str], tuple[str, ..
         parts = re.split(r"\{(\w+)\}", " ".join(words.replace("**", "").split()))
         if len(parts) == 1:
             continue
-        pattern = "".join(r"([\s\S]+?)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+        pattern = "".join(
+            (NUMBER if part in NUMBERS else r"([\s\S]+?)") if i % 2 else re.escape(part) for i, part in enumerate(parts)
+        )
         fixed = sum(len(part) for part in parts[::2])
         found.append((key, re.compile(f"^{pattern}$"), tuple(parts[1::2]), fixed, len(parts[0])))
     return tuple(found)

@@ -49,6 +49,10 @@ window.chargenI18n = (() => {
     return loading[code];
   }
 
+  // Placeholders that always hold a number capture only a number: "{low} to {high}" must not read gradio's
+  // "Click to Upload" as low = "Click", high = "Upload".
+  const NUMBERS = new Set(["low", "high", "count", "rank", "seconds", "minutes"]);
+  const NUMBER = "([-+]?\\d[\\d.,]*)";
   const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
   // The English catalogue as the matcher reads it: exact words, and patterns for the entries with placeholders.
@@ -68,7 +72,10 @@ window.chargenI18n = (() => {
       }
       let source = "";
       parts.forEach((part, i) => {
-        if (i % 2) { names.push(part); source += "([\\s\\S]+?)"; } else source += escape(part);
+        if (i % 2) {
+          names.push(part);
+          source += NUMBERS.has(part) ? NUMBER : "([\\s\\S]+?)";
+        } else source += escape(part);
       });
       const fixed = parts.filter((_, i) => i % 2 === 0).join("").length;
       into.templates.push({key, names, fixed, start: parts[0].length, regex: new RegExp(`^${source}$`)});
@@ -224,6 +231,7 @@ window.chargenI18n = (() => {
     if (root.nodeType !== Node.ELEMENT_NODE && root.nodeType !== Node.DOCUMENT_NODE) return;
     if (root.nodeType === Node.ELEMENT_NODE && skipped(root)) {
       if (ownBox(root)) translateAttributes(root);
+      if (root.dataset && root.dataset.i18nAttr) translateMarked(root);  // our attributes on it, never its text
       return;
     }
     if (root.nodeType === Node.ELEMENT_NODE && richCandidate(root)) {
@@ -235,6 +243,8 @@ window.chargenI18n = (() => {
         if (node.nodeType !== Node.ELEMENT_NODE) return NodeFilter.FILTER_ACCEPT;
         if (node.matches(SKIP)) {
           if (ownBox(node)) translateAttributes(node);  // its value is the visitor's; its placeholder is ours
+          // A generated text's pane names its attributes' keys (data-empty, aria-label): those are ours.
+          if (node.dataset && node.dataset.i18nAttr && !node.dataset.i18n) marked.push(node);
           return NodeFilter.FILTER_REJECT;
         }
         if (richCandidate(node)) { inParagraphs.push(node); return NodeFilter.FILTER_REJECT; }
