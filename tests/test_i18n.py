@@ -100,7 +100,7 @@ def test_the_server_renders_english_from_the_catalogue() -> None:
         {
             "name": "tiny",
             "description": "a 2-layer LSTM (16 units)",
-            "millions": f"{views.parameter_count(model) / 1e6:.1f}",
+            "millions": views.millions(views.parameter_count(model)),
             "numbers": "parameters",
             "how": "one character at a time",
             "unit": "character",
@@ -202,3 +202,11 @@ def test_a_number_placeholder_matches_only_a_number() -> None:
     assert i18n.match("Click to Upload") is None
     assert i18n.match("values from 50 to 500") is None
     assert i18n.match("10 to 2000") == ("generate.length_info", {"low": "10", "high": "2000"})
+
+
+def test_the_header_says_a_small_models_size_in_millions_without_rounding_it_to_zero() -> None:
+    assert [views.millions(n) for n in (3_300_000, 130_000, 30_074, 5_000)] == ["3.3", "0.1", "0.03", "0.005"]
+    model = tiny_model("lstm", layers=1, hidden=8)
+    count = sum(p.numel() for p in model.parameters())
+    header = views.header_markdown(views.OfferedModel("tiny", model))
+    assert f" with {views.millions(count)} M parameters" in header and float(views.millions(count)) > 0

@@ -200,13 +200,21 @@ class OfferedModel:
         return i18n.text("page.description", cell=config.cell.upper(), units=config.hidden_size)
 
 
+def millions(count: int) -> str:
+    """``count`` in millions as the header says it: one decimal, or two significant digits below 0.1 M (a
+    model trained in the app has ~30,000 parameters: "0.030", not "0.0")."""
+    if count >= 100_000 or count == 0:
+        return f"{count / 1e6:.1f}"
+    return f"{count / 1e6:.2g}" if count >= 10_000 else f"{count / 1e6:.1g}"
+
+
 def header_markdown(offered: OfferedModel) -> str:
     """The page's title and first lines, describing the selected model."""
     return f"# {i18n.text('page.title')}\n" + i18n.text(
         "page.header",
         name=offered.name,
         description=offered.description,
-        millions=f"{parameter_count(offered.model) / 1e6:.1f}",
+        millions=millions(parameter_count(offered.model)),
         numbers=i18n.text("page.counts" if offered.model.cell == "ngram" else "page.parameters"),
         how=i18n.text("page.how_word" if offered.model.unit == "word" else "page.how_char"),
         unit=_unit_name(offered.model),
